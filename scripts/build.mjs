@@ -1,0 +1,20 @@
+// Compiles every lib and app from src/ to dist/ with SWC (per file, keeping decorator metadata for
+// NestJS). Type checking is separate: `npm run typecheck`.
+import { readdirSync, rmSync, existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const packages = ['libs', 'apps'].flatMap((dir) =>
+  readdirSync(join(root, dir)).map((name) => join(dir, name)).filter((p) => existsSync(join(root, p, 'src'))),
+);
+const swc = join(root, 'node_modules/.bin/swc');
+for (const pkg of packages) {
+  rmSync(join(root, pkg, 'dist'), { recursive: true, force: true });
+  execFileSync(
+    swc,
+    [join(pkg, 'src'), '-d', join(pkg, 'dist'), '--strip-leading-paths', '--quiet', '--config-file', '.swcrc',
+      '--ignore', '**/*.spec.ts'],
+    { cwd: root, stdio: 'inherit' },
+  );
+}

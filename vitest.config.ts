@@ -1,0 +1,20 @@
+import { resolve } from 'node:path';
+import swc from 'unplugin-swc';
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  plugins: [swc.vite({ tsconfigFile: false, swcrc: true })],
+  resolve: {
+    alias: [{ find: /^@gofer\/([a-z-]+)$/, replacement: resolve(import.meta.dirname, 'libs/$1/src/index.ts') }],
+  },
+  test: {
+    include: ['libs/**/*.spec.ts', 'apps/**/*.spec.ts', 'test/**/*.spec.ts'],
+    globalSetup: ['test/global-setup.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    // Integration tests share one Docker engine and Postgres server; files isolate themselves by
+    // database and queue prefix, but two cores cannot run many container-heavy files at once.
+    fileParallelism: true,
+    maxWorkers: 2,
+  },
+});
