@@ -13,8 +13,8 @@ for (const pkg of packages) {
   rmSync(join(root, pkg, 'dist'), { recursive: true, force: true });
   execFileSync(
     swc,
-    [join(pkg, 'src'), '-d', join(pkg, 'dist'), '--strip-leading-paths', '--quiet', '--config-file', '.swcrc',
+    ['src', '-d', 'dist', '--strip-leading-paths', '--quiet', '--config-file', join(root, '.swcrc'),
       '--ignore', '**/*.spec.ts'],
-    { cwd: root, stdio: 'inherit' },
+    { cwd: join(root, pkg), stdio: 'inherit' },
   );
 }

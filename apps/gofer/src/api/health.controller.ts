@@ -1,0 +1,36 @@
+import { Controller, Get, HttpException, HttpStatus, Inject } from '@nestjs/common';
+import { DATA_SOURCE, REDIS } from '@gofer/engine';
+import type { Redis } from 'ioredis';
+import type { DataSource } from 'typeorm';
+
+/** Liveness and readiness for load balancers and orchestrators. */
+@Controller()
+export class HealthController {
+  constructor(
+    @Inject(DATA_SOURCE) private readonly db: DataSource,
+    @Inject(REDIS) private readonly redis: Redis,
+  ) {}
+
+  @Get('healthz')
+  healthz(): { status: string } {
+    return { status: 'ok' };
+  }
+
+  /** Ready only while Postgres and Redis both answer. */
+  @Get('readyz')
+  async readyz(): Promise<{ status: string; checks: Record<string, string> }> {
+    const checks: Record<string, string> = {};
+    const probe = async (name: string, fn: () => Promise<unknown>) => {
+      try {
+        await Promise.race([fn(), new Promise((_, reject) => setTimeout(() => reject(new Error('timed out after 2s')), 2000))]);
+        checks[name] = 'ok';
+      } catch (error) {
+        checks[name] = (error as Error).message;
+      }
+    };
+    await Promise.all([probe('postgres', () => this.db.query('SELECT 1')), probe('redis', () => this.redis.ping())]);
+    const ready = Object.values(checks).every((value) => value === 'ok');
+    if (!ready) throw new HttpException({ status: 'unavailable', checks }, HttpStatus.SERVICE_UNAVAILABLE);
+    return { status: 'ok', checks };
+  }
+}

@@ -1,0 +1,88 @@
+import { Controller } from '@nestjs/common';
+import { GrpcMethod } from '@nestjs/microservices';
+import { invalidArgument, PipelineService } from '@gofer/engine';
+import type * as pb from '@gofer/proto';
+import { toPipeline, toPipelineConfig } from './proto-mapping.js';
+import { RequestCheck } from './request.js';
+
+/** Largest config document accepted (the gRPC server itself refuses messages over 4 MiB). */
+const MAX_CONFIG_BYTES = 1024 * 1024;
+
+@Controller()
+export class PipelinesGrpcController {
+  constructor(private readonly pipelines: PipelineService) {}
+
+  @GrpcMethod('Gofer', 'ApplyPipelineConfig')
+  async applyPipelineConfig(request: pb.ApplyPipelineConfigRequest): Promise<pb.ApplyPipelineConfigResponse> {
+    const check = new RequestCheck();
+    const namespace = check.namespace(request.namespaceId);
+    check.done();
+    const config = request.config ?? new Uint8Array();
+    if (config.length === 0) throw invalidArgument('config: required (the pipeline config document, YAML or JSON)');
+    if (config.length > MAX_CONFIG_BYTES) {
+      throw invalidArgument(`config: ${config.length} bytes is larger than the ${MAX_CONFIG_BYTES}-byte limit`);
+    }
+    const { pipeline, version } = await this.pipelines.apply(namespace, config);
+    return { pipeline: toPipeline(pipeline), version };
+  }
+
+  @GrpcMethod('Gofer', 'GetPipeline')
+  async getPipeline(request: pb.GetPipelineRequest): Promise<pb.GetPipelineResponse> {
+    const check = new RequestCheck();
+    const namespace = check.namespace(request.namespaceId);
+    const id = check.id('id', request.id);
+    check.done();
+    return { pipeline: toPipeline(await this.pipelines.get(namespace, id)) };
+  }
+
+  @GrpcMethod('Gofer', 'ListPipelines')
+  async listPipelines(request: pb.ListPipelinesRequest): Promise<pb.ListPipelinesResponse> {
+    const check = new RequestCheck();
+    const namespace = check.namespace(request.namespaceId);
+    check.done();
+    const all = await this.pipelines.list(namespace);
+    const offset = Math.max(request.offset || 0, 0);
+    const limit = request.limit > 0 ? request.limit : all.length;
+    return { pipelines: all.slice(offset, offset + limit).map(toPipeline) };
+  }
+
+  @GrpcMethod('Gofer', 'EnablePipeline')
+  async enablePipeline(request: pb.EnablePipelineRequest): Promise<pb.EnablePipelineResponse> {
+    return { pipeline: toPipeline(await this.setState(request, 'enabled')) };
+  }
+
+  @GrpcMethod('Gofer', 'DisablePipeline')
+  async disablePipeline(request: pb.DisablePipelineRequest): Promise<pb.DisablePipelineResponse> {
+    return { pipeline: toPipeline(await this.setState(request, 'disabled')) };
+  }
+
+  private async setState(request: { namespaceId: string; id: string }, state: 'enabled' | 'disabled') {
+    const check = new RequestCheck();
+    const namespace = check.namespace(request.namespaceId);
+    const id = check.id('id', request.id);
+    check.done();
+    return this.pipelines.setState(namespace, id, state);
+  }
+
+  @GrpcMethod('Gofer', 'DeletePipeline')
+  async deletePipeline(request: pb.DeletePipelineRequest): Promise<pb.DeletePipelineResponse> {
+    const check = new RequestCheck();
+    const namespace = check.namespace(request.namespaceId);
+    const id = check.id('id', request.id);
+    check.done();
+    await this.pipelines.delete(namespace, id);
+    return {};
+  }
+
+  @GrpcMethod('Gofer', 'ListPipelineConfigs')
+  async listPipelineConfigs(request: pb.ListPipelineConfigsRequest): Promise<pb.ListPipelineConfigsResponse> {
+    const check = new RequestCheck();
+    const namespace = check.namespace(request.namespaceId);
+    const id = check.id('pipeline_id', request.pipelineId);
+    check.done();
+    const versions = await this.pipelines.versions(namespace, id);
+    const offset = Math.max(request.offset || 0, 0);
+    const limit = request.limit > 0 ? request.limit : versions.length;
+    return { configs: versions.slice(offset, offset + limit).map(toPipelineConfig) };
+  }
+}

@@ -1,0 +1,36 @@
+import { invalidArgument } from '@gofer/engine';
+
+const ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+
+/** Collects every problem with a request, so a client learns about all of them at once. */
+export class RequestCheck {
+  private readonly errors: string[] = [];
+
+  /** `namespace_id` defaults to "default" when empty, as the CLI does. */
+  namespace(value: string | undefined): string {
+    const namespace = value || 'default';
+    if (!ID.test(namespace)) this.errors.push(`namespace_id: "${clip(namespace)}" is not a valid id`);
+    return namespace;
+  }
+
+  id(field: string, value: string | undefined): string {
+    if (!value) this.errors.push(`${field}: required`);
+    else if (!ID.test(value)) this.errors.push(`${field}: "${clip(value)}" is not a valid id (lower-case letters, digits, - and _)`);
+    return value ?? '';
+  }
+
+  runId(field: string, value: number | undefined): number {
+    if (!value) this.errors.push(`${field}: required (runs are numbered from 1)`);
+    else if (!Number.isSafeInteger(value) || value < 1 || value > 2 ** 31 - 1) this.errors.push(`${field}: ${value} is not a valid run id`);
+    return value ?? 0;
+  }
+
+  /** Throws INVALID_ARGUMENT listing every problem found. */
+  done(): void {
+    if (this.errors.length > 0) throw invalidArgument(this.errors.join('\n'));
+  }
+}
+
+function clip(value: string): string {
+  return value.length > 70 ? `${value.slice(0, 67)}...` : value;
+}

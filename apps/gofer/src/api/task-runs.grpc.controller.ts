@@ -1,0 +1,125 @@
+import { Controller, Inject } from '@nestjs/common';
+import { GrpcMethod } from '@nestjs/microservices';
+import type { TaskRunEntity } from '@gofer/dal';
+import { notFound, RunEngine, RunRepository, TASK_LOGS } from '@gofer/engine';
+import type { LogChunk, LogKey, TaskLogs } from '@gofer/logs';
+import { LogStream, type GetTaskRunLogsResponse } from '@gofer/proto';
+import type * as pb from '@gofer/proto';
+import { Observable } from 'rxjs';
+import { toPastTaskRun, toTaskRun } from './proto-mapping.js';
+import { RequestCheck } from './request.js';
+
+const POLL_MS = 500;
+const STREAMS: Record<LogChunk['stream'], LogStream> = {
+  stdout: LogStream.LOG_STREAM_STDOUT,
+  stderr: LogStream.LOG_STREAM_STDERR,
+  system: LogStream.LOG_STREAM_UNSPECIFIED,
+};
+
+@Controller()
+export class TaskRunsGrpcController {
+  constructor(
+    private readonly engine: RunEngine,
+    private readonly runs: RunRepository,
+    @Inject(TASK_LOGS) private readonly logs: TaskLogs,
+  ) {}
+
+  private taskKey(request: { namespaceId: string; pipelineId: string; runId: number; taskId: string }) {
+    const check = new RequestCheck();
+    const key = {
+      namespaceId: check.namespace(request.namespaceId),
+      pipelineId: check.id('pipeline_id', request.pipelineId),
+      runId: check.runId('run_id', request.runId),
+      taskId: check.id('task_id', request.taskId),
+    };
+    check.done();
+    return key;
+  }
+
+  @GrpcMethod('Gofer', 'GetTaskRun')
+  async getTaskRun(request: pb.GetTaskRunRequest): Promise<pb.GetTaskRunResponse> {
+    const row = await this.runs.getTaskRun(this.taskKey(request));
+    if (!request.attempt || request.attempt === row.attempt) return { taskRun: toTaskRun(row) };
+    const past = row.pastAttempts.find((p) => p.attempt === request.attempt);
+    if (!past) throw notFound(`task run "${row.taskId}" has no attempt ${request.attempt} (latest is ${row.attempt})`);
+    return { taskRun: toPastTaskRun(row, past) };
+  }
+
+  @GrpcMethod('Gofer', 'ListTaskRuns')
+  async listTaskRuns(request: pb.ListTaskRunsRequest): Promise<pb.ListTaskRunsResponse> {
+    const check = new RequestCheck();
+    const key = {
+      namespaceId: check.namespace(request.namespaceId),
+      pipelineId: check.id('pipeline_id', request.pipelineId),
+      runId: check.runId('run_id', request.runId),
+    };
+    check.done();
+    return { taskRuns: (await this.runs.listTaskRuns(key)).map(toTaskRun) };
+  }
+
+  @GrpcMethod('Gofer', 'CancelTaskRun')
+  async cancelTaskRun(request: pb.CancelTaskRunRequest): Promise<pb.CancelTaskRunResponse> {
+    await this.engine.cancelTaskRun(this.taskKey(request));
+    return {};
+  }
+
+  /** Archived logs for finished attempts; the live Redis stream (optionally followed) otherwise. */
+  @GrpcMethod('Gofer', 'GetTaskRunLogs')
+  async getTaskRunLogs(request: pb.GetTaskRunLogsRequest): Promise<Observable<GetTaskRunLogsResponse>> {
+    const key = this.taskKey(request);
+    const row = await this.runs.getTaskRun(key);
+    const attempt = request.attempt || row.attempt;
+    if (attempt < 1 || attempt > row.attempt) {
+      throw notFound(`task run "${row.taskId}" has no attempt ${attempt} (latest is ${row.attempt})`);
+    }
+    const logKey: LogKey = { ...key, runId: row.reusedFromRun ?? key.runId, attempt };
+    return fromGenerator((signal) => this.read(row, logKey, request.follow, signal));
+  }
+
+  private async *read(row: TaskRunEntity, key: LogKey, follow: boolean, signal: AbortSignal): AsyncGenerator<GetTaskRunLogsResponse> {
+    const finished = row.state === 'complete' || key.attempt < row.attempt || row.reusedFromRun !== null;
+    if (!finished && follow) {
+      // Not started yet: wait for the container before following.
+      while (!signal.aborted) {
+        const current = await this.runs.getTaskRun(key);
+        if (current.attempt !== key.attempt || current.state === 'running' || current.state === 'complete') break;
+        await sleep(POLL_MS, signal);
+      }
+    }
+    const archived = finished || (await this.runs.getTaskRun(key)).state === 'complete' ? await this.logs.openArchived(key) : undefined;
+    if (archived) {
+      signal.addEventListener('abort', () => archived.destroy(), { once: true });
+      for await (const chunk of archived) yield { chunk: chunk as Buffer, stream: LogStream.LOG_STREAM_UNSPECIFIED };
+      return;
+    }
+    const stillRunning = async () => {
+      const current = await this.runs.getTaskRun(key);
+      return current.attempt === key.attempt && current.state !== 'complete';
+    };
+    for await (const chunk of this.logs.readLiveChunks(key, { follow, signal, stillRunning })) {
+      yield { chunk: chunk.data, stream: STREAMS[chunk.stream] };
+    }
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+  });
+}
+
+/** A server stream from an async generator; the client cancelling the call aborts the generator. */
+function fromGenerator<T>(produce: (signal: AbortSignal) => AsyncGenerator<T>): Observable<T> {
+  return new Observable<T>((subscriber) => {
+    const abort = new AbortController();
+    (async () => {
+      for await (const value of produce(abort.signal)) {
+        if (subscriber.closed) break;
+        subscriber.next(value);
+      }
+      subscriber.complete();
+    })().catch((error: unknown) => subscriber.error(error));
+    return () => abort.abort();
+  });
+}

@@ -1,0 +1,60 @@
+import { CommanderError } from 'commander';
+import { GrpcStatus } from '@gofer/proto';
+import { Metadata, type ServiceError } from '@grpc/grpc-js';
+import { describe, expect, it } from 'vitest';
+import { CliError, describeError, EXIT_FAILURE, EXIT_USAGE, UsageError } from './errors.js';
+
+function grpcError(code: GrpcStatus, details: string): ServiceError {
+  return Object.assign(new Error(`${code} ${GrpcStatus[code]}: ${details}`), { code, details, metadata: new Metadata() });
+}
+
+const HOST = '127.0.0.1:8080';
+
+describe('describeError', () => {
+  it('says what to do when nothing listens', () => {
+    const err = grpcError(GrpcStatus.UNAVAILABLE, 'No connection established. Last error: connect ECONNREFUSED 127.0.0.1:8080');
+    expect(describeError(err, HOST)).toEqual({
+      message: 'cannot reach Gofer at 127.0.0.1:8080: is the service running?',
+      exitCode: EXIT_FAILURE,
+    });
+  });
+
+  it('keeps the server reason when the server itself is unavailable', () => {
+    const { message } = describeError(grpcError(GrpcStatus.UNAVAILABLE, 'postgres is not reachable'), HOST);
+    expect(message).toBe('Gofer at 127.0.0.1:8080 is unavailable: postgres is not reachable; try again shortly');
+  });
+
+  it('prints NOT_FOUND and INVALID_ARGUMENT messages as they come, all lines', () => {
+    expect(describeError(grpcError(GrpcStatus.NOT_FOUND, 'pipeline "nope" not found'), HOST).message).toBe(
+      'pipeline "nope" not found',
+    );
+    const validation = 'tasks[3].depends_on.buidl: unknown task "buidl"\ntasks[0].image: required';
+    expect(describeError(grpcError(GrpcStatus.INVALID_ARGUMENT, validation), HOST)).toEqual({
+      message: validation,
+      exitCode: EXIT_FAILURE,
+    });
+  });
+
+  it('points at the token flags for auth errors', () => {
+    expect(describeError(grpcError(GrpcStatus.UNAUTHENTICATED, 'missing token'), HOST).message).toBe(
+      'missing token: pass a valid token with --token or GOFER_TOKEN',
+    );
+  });
+
+  it('maps usage errors to exit 2 and commander help to exit 0', () => {
+    expect(describeError(new UsageError('bad'), HOST)).toEqual({ message: 'error: bad', exitCode: EXIT_USAGE });
+    expect(describeError(new CommanderError(1, 'commander.unknownOption', 'x'), HOST)).toEqual({
+      message: '',
+      exitCode: EXIT_USAGE,
+    });
+    expect(describeError(new CommanderError(0, 'commander.helpDisplayed', '(outputHelp)'), HOST).exitCode).toBe(0);
+  });
+
+  it('passes CLI errors through with their exit code', () => {
+    expect(describeError(new CliError('stopped waiting', 130), HOST)).toEqual({ message: 'stopped waiting', exitCode: 130 });
+  });
+
+  it('labels anything else as unexpected', () => {
+    expect(describeError(new TypeError('x is undefined'), HOST).message).toMatch(/^unexpected error: x is undefined/);
+  });
+});

@@ -1,0 +1,96 @@
+// The `--output json` shapes of DESIGN §9: snake_case keys, lower-case enum values without their
+// prefix (null when unspecified), ISO timestamps (null when unset). Pure functions over API messages.
+import type { Pipeline, PipelineConfig, Run, StatusReason, TaskRun } from '@gofer/proto';
+
+/** Lower-cases an enum value name after stripping its prefix (`RUN_STATE_RUNNING` -> `running`); UNSPECIFIED -> null. */
+export function enumValue(value: string | null | undefined, prefix: string): string | null {
+  if (!value) return null;
+  const bare = value.startsWith(prefix) ? value.slice(prefix.length) : value;
+  return bare === 'UNSPECIFIED' ? null : bare.toLowerCase();
+}
+
+/** Unix milliseconds -> ISO 8601, or null when 0 (not set). */
+export function isoTime(ms: number): string | null {
+  return ms ? new Date(ms).toISOString() : null;
+}
+
+/** Lower-case names of the API's enums, as the CLI shows them everywhere. */
+export const pipelineState = (p: Pick<Pipeline, 'state'>) => enumValue(p.state, 'PIPELINE_STATE_');
+export const runState = (r: Pick<Run, 'state'>) => enumValue(r.state, 'RUN_STATE_');
+export const runStatus = (r: Pick<Run, 'status'>) => enumValue(r.status, 'RUN_STATUS_');
+export const taskRunState = (t: Pick<TaskRun, 'state'>) => enumValue(t.state, 'TASK_RUN_STATE_');
+export const taskRunStatus = (t: Pick<TaskRun, 'status'>) => enumValue(t.status, 'TASK_RUN_STATUS_');
+export const reasonKind = (s: StatusReason) => enumValue(s.reason, 'STATUS_REASON_KIND_');
+
+/** JSON of a status reason; null when absent. */
+export function statusReasonJson(reason: StatusReason | null | undefined) {
+  return reason ? { reason: reasonKind(reason), description: reason.description } : null;
+}
+
+/** JSON of a pipeline. */
+export function pipelineJson(p: Pipeline) {
+  return {
+    namespace: p.namespaceId,
+    id: p.id,
+    name: p.name,
+    description: p.description,
+    state: pipelineState(p),
+    parallelism: p.parallelism,
+    latest_config_version: p.latestConfigVersion,
+    created: isoTime(p.created),
+    updated: isoTime(p.updated),
+  };
+}
+
+/** JSON of one config version (the raw config as text). */
+export function pipelineConfigJson(c: PipelineConfig) {
+  return {
+    namespace: c.namespaceId,
+    pipeline: c.pipelineId,
+    version: c.version,
+    format: enumValue(c.format, 'CONFIG_FORMAT_'),
+    created: isoTime(c.created),
+    tasks: c.tasks.map((t) => ({
+      id: t.id,
+      image: t.image,
+      depends_on: Object.fromEntries(
+        Object.entries(t.dependsOn).map(([parent, need]) => [parent, enumValue(need, 'REQUIRED_PARENT_STATUS_')]),
+      ),
+    })),
+    config: Buffer.from(c.config).toString('utf8'),
+  };
+}
+
+/** JSON of a run (DESIGN §9). */
+export function runJson(r: Run) {
+  return {
+    namespace: r.namespaceId,
+    pipeline: r.pipelineId,
+    id: r.id,
+    state: runState(r),
+    status: runStatus(r),
+    status_reason: statusReasonJson(r.statusReason),
+    started: isoTime(r.started),
+    ended: isoTime(r.ended),
+    variables: { ...r.variables },
+    config_version: r.configVersion,
+  };
+}
+
+/** JSON of a task run (DESIGN §9): the run's fields that apply, plus task, attempt, exit_code, image. */
+export function taskRunJson(t: TaskRun) {
+  return {
+    namespace: t.namespaceId,
+    pipeline: t.pipelineId,
+    run: t.runId,
+    task: t.taskId,
+    attempt: t.attempt,
+    state: taskRunState(t),
+    status: taskRunStatus(t),
+    status_reason: statusReasonJson(t.statusReason),
+    started: isoTime(t.started),
+    ended: isoTime(t.ended),
+    exit_code: t.exitCode ?? null,
+    image: t.image,
+  };
+}

@@ -1,0 +1,203 @@
+import { readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { Command } from 'commander';
+import { ConfigFormat, PipelineState, RunStatus } from '@gofer/proto';
+import type { CliContext, ContextFor } from './context.js';
+import { CliError, EXIT_FAILURE } from './errors.js';
+import { pipelineJson, runJson, taskRunJson } from './json-view.js';
+import { pipelineDetail, pipelineTable, runOutcome, runSummary, taskRunOutcome } from './plain-view.js';
+import { waitForRun } from './run-wait.js';
+import { parseCount, parseVariable } from './variables.js';
+
+/** `gofer pipeline …`: apply configs, inspect, enable/disable/delete pipelines, start runs. */
+export function pipelineCommand(contextFor: ContextFor): Command {
+  const pipeline = new Command('pipeline').description('create, inspect and run pipelines').addHelpText(
+    'after',
+    `
+Examples:
+  $ gofer pipeline apply hello.yaml          create the pipeline, or store a new version of it
+  $ gofer pipeline list
+  $ gofer pipeline run hello -v WHO=world --wait`,
+  );
+
+  pipeline
+    .command('apply')
+    .description('create a pipeline from a config file, or store a new version of it')
+    .argument('<FILE>', 'pipeline config (YAML or JSON); - reads stdin')
+    .addHelpText(
+      'after',
+      `
+Prints the version the config was stored as. Invalid configs are rejected with every error listed.
+
+Examples:
+  $ gofer pipeline apply hello.yaml
+  $ cat hello.json | gofer pipeline apply -`,
+    )
+    .action(async (file: string, _opts: unknown, command: Command) => {
+      const ctx = contextFor(command);
+      const config = await readConfig(ctx, file);
+      const { pipeline: p, version } = await ctx.client.applyPipelineConfig({
+        namespaceId: ctx.globals.namespace,
+        config,
+        format: formatOf(file),
+      });
+      if (ctx.json) return ctx.printJson({ pipeline: p ? pipelineJson(p) : null, version });
+      const id = p?.id ?? 'pipeline';
+      ctx.print(version === 1 ? `created pipeline ${id} (version 1)` : `updated pipeline ${id} to version ${version}`);
+      if (p?.state === PipelineState.PIPELINE_STATE_DISABLED) ctx.hint(`note: ${id} is disabled; enable it with gofer pipeline enable ${id}`);
+    });
+
+  pipeline
+    .command('list')
+    .description('list the pipelines of the namespace')
+    .option('--limit <N>', 'at most N pipelines (0 = server default)', parseCount, 0)
+    .option('--offset <N>', 'skip the first N pipelines', parseCount, 0)
+    .action(async (opts: { limit: number; offset: number }, command: Command) => {
+      const ctx = contextFor(command);
+      const { pipelines } = await ctx.client.listPipelines({
+        namespaceId: ctx.globals.namespace,
+        limit: opts.limit,
+        offset: opts.offset,
+      });
+      if (ctx.json) return ctx.printJson(pipelines.map(pipelineJson));
+      ctx.print(pipelineTable(pipelines, Date.now()));
+    });
+
+  pipeline
+    .command('get')
+    .description('show a pipeline')
+    .argument('<ID>', 'pipeline id')
+    .action(async (id: string, _opts: unknown, command: Command) => {
+      const ctx = contextFor(command);
+      const { pipeline: p } = await ctx.client.getPipeline({ namespaceId: ctx.globals.namespace, id });
+      if (!p) throw new CliError(`Gofer returned no pipeline for ${id}`);
+      if (ctx.json) return ctx.printJson(pipelineJson(p));
+      ctx.print(pipelineDetail(p, Date.now()));
+    });
+
+  for (const [name, description] of [
+    ['enable', 'let runs of a pipeline start again (by hand and by triggers)'],
+    ['disable', 'stop new runs of a pipeline from starting; runs in flight finish'],
+  ] as const) {
+    pipeline
+      .command(name)
+      .description(description)
+      .argument('<ID>', 'pipeline id')
+      .action(async (id: string, _opts: unknown, command: Command) => {
+        const ctx = contextFor(command);
+        const request = { namespaceId: ctx.globals.namespace, id };
+        const { pipeline: p } =
+          name === 'enable' ? await ctx.client.enablePipeline(request) : await ctx.client.disablePipeline(request);
+        if (ctx.json) return ctx.printJson(p ? pipelineJson(p) : null);
+        ctx.print(`${name}d pipeline ${id}`);
+      });
+  }
+
+  pipeline
+    .command('delete')
+    .description('delete a pipeline with its configs, runs and logs')
+    .argument('<ID>', 'pipeline id')
+    .action(async (id: string, _opts: unknown, command: Command) => {
+      const ctx = contextFor(command);
+      await ctx.client.deletePipeline({ namespaceId: ctx.globals.namespace, id });
+      if (ctx.json) return ctx.printJson({ namespace: ctx.globals.namespace, id, deleted: true });
+      ctx.print(`deleted pipeline ${id}`);
+    });
+
+  pipeline
+    .command('run')
+    .description('start a run of a pipeline')
+    .argument('<ID>', 'pipeline id')
+    .option('-v, --var <KEY=VALUE>', 'run variable, visible to every task (repeatable)', parseVariable, {})
+    .option('-w, --wait', 'wait for the run to complete, print its summary, exit 0 only if it succeeded')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ gofer pipeline run hello
+  $ gofer pipeline run hello -v WHO=world -v LEVEL=debug --wait
+  $ gofer pipeline run hello --wait --output json      final run and task runs as JSON`,
+    )
+    .action(async (id: string, opts: { var: Record<string, string>; wait?: boolean }, command: Command) => {
+      const ctx = contextFor(command);
+      const { run } = await ctx.client.startRun({
+        namespaceId: ctx.globals.namespace,
+        pipelineId: id,
+        variables: opts.var,
+      });
+      if (!run) throw new CliError(`Gofer returned no run for ${id}`);
+      if (!opts.wait) {
+        if (ctx.json) return ctx.printJson(runJson(run));
+        ctx.print(`started run ${run.id} of ${id}`);
+        ctx.hint(`follow it: gofer run get ${id} ${run.id}`);
+        return;
+      }
+      await waitAndReport(ctx, id, run.id);
+    });
+
+  return pipeline;
+}
+
+async function waitAndReport(ctx: CliContext, pipelineId: string, runId: number): Promise<void> {
+  const { stderr } = ctx.io;
+  const abort = new AbortController();
+  const onInterrupt = () => abort.abort();
+  // Only a real terminal session gets Ctrl-C handling: the run keeps going on the server.
+  const interactive = stderr === process.stderr;
+  if (interactive) process.once('SIGINT', onInterrupt);
+  try {
+    const { run, taskRuns } = await waitForRun(
+      ctx.client,
+      { namespaceId: ctx.globals.namespace, pipelineId, runId },
+      { progress: !ctx.json && stderr.isTTY ? stderr : undefined, signal: abort.signal },
+    );
+    if (ctx.json) ctx.printJson({ ...runJson(run), task_runs: taskRuns.map(taskRunJson) });
+    else ctx.print(runSummary(run, taskRuns, Date.now()));
+    if (run.status !== RunStatus.RUN_STATUS_SUCCESSFUL) {
+      const culprit = taskRuns.find((t) => taskRunOutcome(t) === 'failed');
+      throw new CliError(
+        culprit
+          ? `run ${runId} ${runOutcome(run)}: see why with gofer taskrun logs ${pipelineId} ${runId} ${culprit.taskId}`
+          : `run ${runId} ${runOutcome(run)}: see gofer run get ${pipelineId} ${runId}`,
+        EXIT_FAILURE,
+      );
+    }
+  } catch (err) {
+    if (abort.signal.aborted) {
+      throw new CliError(`stopped waiting; run ${runId} continues (cancel it: gofer run cancel ${pipelineId} ${runId})`, 130);
+    }
+    throw err;
+  } finally {
+    if (interactive) process.off('SIGINT', onInterrupt);
+  }
+}
+
+async function readConfig(ctx: CliContext, file: string): Promise<Buffer> {
+  if (file === '-') {
+    const chunks: Buffer[] = [];
+    for await (const chunk of ctx.io.stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+    const data = Buffer.concat(chunks);
+    if (data.length === 0) throw new CliError('no pipeline config on stdin: pipe one in, or pass a FILE');
+    return data;
+  }
+  try {
+    return await readFile(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (err as Error).message;
+    throw new CliError(`cannot read ${file}: ${why}`);
+  }
+}
+
+/** The format hint sent with a config: from the file extension, else left to the server to detect. */
+export function formatOf(file: string): ConfigFormat {
+  switch (extname(file).toLowerCase()) {
+    case '.json':
+      return ConfigFormat.CONFIG_FORMAT_JSON;
+    case '.yaml':
+    case '.yml':
+      return ConfigFormat.CONFIG_FORMAT_YAML;
+    default:
+      return ConfigFormat.CONFIG_FORMAT_UNSPECIFIED;
+  }
+}

@@ -1,0 +1,98 @@
+import { Command } from 'commander';
+import type { ContextFor } from './context.js';
+import { CliError } from './errors.js';
+import { runJson } from './json-view.js';
+import { runDetail, runTable } from './plain-view.js';
+import { parseCount, parseRunId } from './variables.js';
+
+/** `gofer run …`: list, inspect, cancel and retry runs. */
+export function runCommand(contextFor: ContextFor): Command {
+  const run = new Command('run').description('inspect, cancel and retry runs').addHelpText(
+    'after',
+    `
+Examples:
+  $ gofer run list hello                     newest first
+  $ gofer run get hello 4                    the run and its task runs
+  $ gofer run retry hello 4                  re-run only what failed, was cancelled or skipped`,
+  );
+
+  run
+    .command('list')
+    .description("list a pipeline's runs, newest first")
+    .argument('<PIPELINE>', 'pipeline id')
+    .option('--limit <N>', 'at most N runs', parseCount, 20)
+    .option('--offset <N>', 'skip the N newest runs', parseCount, 0)
+    .action(async (pipelineId: string, opts: { limit: number; offset: number }, command: Command) => {
+      const ctx = contextFor(command);
+      const { runs } = await ctx.client.listRuns({
+        namespaceId: ctx.globals.namespace,
+        pipelineId,
+        limit: opts.limit,
+        offset: opts.offset,
+      });
+      if (ctx.json) return ctx.printJson(runs.map(runJson));
+      ctx.print(runTable(runs, Date.now()));
+    });
+
+  run
+    .command('get')
+    .description('show a run and its task runs')
+    .argument('<PIPELINE>', 'pipeline id')
+    .argument('<RUN>', 'run id', parseRunId)
+    .action(async (pipelineId: string, runId: number, _opts: unknown, command: Command) => {
+      const ctx = contextFor(command);
+      const ref = { namespaceId: ctx.globals.namespace, pipelineId, runId };
+      const { run: found } = await ctx.client.getRun(ref);
+      if (!found) throw new CliError(`Gofer returned no run ${runId} of ${pipelineId}`);
+      if (ctx.json) return ctx.printJson(runJson(found));
+      const { taskRuns } = await ctx.client.listTaskRuns(ref);
+      ctx.print(runDetail(found, taskRuns, Date.now()));
+    });
+
+  run
+    .command('cancel')
+    .description('cancel a run: stop its containers, cancel tasks that have not started')
+    .argument('<PIPELINE>', 'pipeline id')
+    .argument('<RUN>', 'run id', parseRunId)
+    .action(async (pipelineId: string, runId: number, _opts: unknown, command: Command) => {
+      const ctx = contextFor(command);
+      const ref = { namespaceId: ctx.globals.namespace, pipelineId, runId };
+      await ctx.client.cancelRun(ref);
+      if (ctx.json) {
+        const { run: after } = await ctx.client.getRun(ref);
+        return ctx.printJson(after ? runJson(after) : null);
+      }
+      ctx.print(`cancelling run ${runId} of ${pipelineId}`);
+    });
+
+  run
+    .command('cancel-all')
+    .description('cancel every pending or running run of a pipeline')
+    .argument('<PIPELINE>', 'pipeline id')
+    .action(async (pipelineId: string, _opts: unknown, command: Command) => {
+      const ctx = contextFor(command);
+      const { runIds } = await ctx.client.cancelAllRuns({ namespaceId: ctx.globals.namespace, pipelineId });
+      if (ctx.json) return ctx.printJson({ cancelled_runs: runIds });
+      ctx.print(
+        runIds.length === 0
+          ? `no pending or running runs of ${pipelineId}`
+          : `cancelling ${runIds.length === 1 ? 'run' : 'runs'} ${runIds.join(', ')} of ${pipelineId}`,
+      );
+    });
+
+  run
+    .command('retry')
+    .description('start a new run that re-runs only the failed, cancelled and skipped tasks of a run')
+    .argument('<PIPELINE>', 'pipeline id')
+    .argument('<RUN>', 'id of a complete run', parseRunId)
+    .action(async (pipelineId: string, runId: number, _opts: unknown, command: Command) => {
+      const ctx = contextFor(command);
+      const { run: retry } = await ctx.client.retryRun({ namespaceId: ctx.globals.namespace, pipelineId, runId });
+      if (!retry) throw new CliError(`Gofer returned no run for the retry of run ${runId}`);
+      if (ctx.json) return ctx.printJson(runJson(retry));
+      ctx.print(`started run ${retry.id} of ${pipelineId} (retry of run ${runId})`);
+      ctx.hint(`follow it: gofer run get ${pipelineId} ${retry.id}`);
+    });
+
+  return run;
+}

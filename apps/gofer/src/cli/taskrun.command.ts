@@ -1,0 +1,107 @@
+import { once } from 'node:events';
+import { Command } from 'commander';
+import { LogStream } from '@gofer/proto';
+import type { ContextFor, Output } from './context.js';
+import { CliError } from './errors.js';
+import { taskRunJson } from './json-view.js';
+import { taskRunDetail, taskRunTable } from './plain-view.js';
+import { parseRunId } from './variables.js';
+
+/** `gofer taskrun …`: inspect, cancel task runs and read their logs. */
+export function taskRunCommand(contextFor: ContextFor): Command {
+  const taskrun = new Command('taskrun').description("inspect task runs and read their logs").addHelpText(
+    'after',
+    `
+Examples:
+  $ gofer taskrun list hello 4
+  $ gofer taskrun logs hello 4 greet --follow`,
+  );
+
+  taskrun
+    .command('list')
+    .description('list the task runs of a run (latest attempt of each task)')
+    .argument('<PIPELINE>', 'pipeline id')
+    .argument('<RUN>', 'run id', parseRunId)
+    .action(async (pipelineId: string, runId: number, _opts: unknown, command: Command) => {
+      const ctx = contextFor(command);
+      const { taskRuns } = await ctx.client.listTaskRuns({ namespaceId: ctx.globals.namespace, pipelineId, runId });
+      if (ctx.json) return ctx.printJson(taskRuns.map(taskRunJson));
+      ctx.print(taskRunTable(taskRuns, Date.now()));
+    });
+
+  taskrun
+    .command('get')
+    .description('show a task run')
+    .argument('<PIPELINE>', 'pipeline id')
+    .argument('<RUN>', 'run id', parseRunId)
+    .argument('<TASK>', 'task id')
+    .action(async (pipelineId: string, runId: number, taskId: string, _opts: unknown, command: Command) => {
+      const ctx = contextFor(command);
+      const { taskRun } = await ctx.client.getTaskRun({
+        namespaceId: ctx.globals.namespace,
+        pipelineId,
+        runId,
+        taskId,
+        attempt: 0,
+      });
+      if (!taskRun) throw new CliError(`Gofer returned no task run ${taskId} of run ${runId}`);
+      if (ctx.json) return ctx.printJson(taskRunJson(taskRun));
+      ctx.print(taskRunDetail(taskRun, Date.now()));
+    });
+
+  taskrun
+    .command('logs')
+    .description("print a task run's logs (stdout to stdout, stderr to stderr)")
+    .argument('<PIPELINE>', 'pipeline id')
+    .argument('<RUN>', 'run id', parseRunId)
+    .argument('<TASK>', 'task id')
+    .option('-f, --follow', 'keep printing new output until the task run completes')
+    .addHelpText(
+      'after',
+      `
+Logs are printed as the container wrote them (secrets masked), in both output modes.
+
+Examples:
+  $ gofer taskrun logs hello 4 greet
+  $ gofer taskrun logs hello 4 greet --follow`,
+    )
+    .action(async (pipelineId: string, runId: number, taskId: string, opts: { follow?: boolean }, command: Command) => {
+      const ctx = contextFor(command);
+      const stream = ctx.client.getTaskRunLogs({
+        namespaceId: ctx.globals.namespace,
+        pipelineId,
+        runId,
+        taskId,
+        attempt: 0,
+        follow: opts.follow ?? false,
+      });
+      for await (const { chunk, stream: which } of stream) {
+        const out = which === LogStream.LOG_STREAM_STDERR ? ctx.io.stderr : ctx.io.stdout;
+        await write(out, chunk);
+      }
+    });
+
+  taskrun
+    .command('cancel')
+    .description('cancel a task run: stop its container')
+    .argument('<PIPELINE>', 'pipeline id')
+    .argument('<RUN>', 'run id', parseRunId)
+    .argument('<TASK>', 'task id')
+    .action(async (pipelineId: string, runId: number, taskId: string, _opts: unknown, command: Command) => {
+      const ctx = contextFor(command);
+      const ref = { namespaceId: ctx.globals.namespace, pipelineId, runId, taskId };
+      await ctx.client.cancelTaskRun(ref);
+      if (ctx.json) {
+        const { taskRun } = await ctx.client.getTaskRun({ ...ref, attempt: 0 });
+        return ctx.printJson(taskRun ? taskRunJson(taskRun) : null);
+      }
+      ctx.print(`cancelling task ${taskId} of run ${runId} of ${pipelineId}`);
+    });
+
+  return taskrun;
+}
+
+/** Writes a chunk, waiting while the reader is slow so a long log never piles up in memory. */
+async function write(out: Output, chunk: Uint8Array): Promise<void> {
+  if (chunk.length > 0 && !out.write(chunk)) await once(out, 'drain');
+}

@@ -1,0 +1,90 @@
+import type { GoferConfig } from '@gofer/config';
+import { openDataSource } from '@gofer/dal';
+import { FsLogArchive, TaskLogs } from '@gofer/logs';
+import { createDockerScheduler, type Scheduler } from '@gofer/scheduler';
+import { Redis } from 'ioredis';
+import type { DataSource } from 'typeorm';
+
+/** The connections a Gofer process holds; opened once at startup, closed on shutdown. */
+export interface Infrastructure {
+  db: DataSource;
+  redis: Redis;
+  scheduler: Scheduler | undefined;
+  logs: TaskLogs;
+  close(): Promise<void>;
+}
+
+/** A dependency is missing or misconfigured: the message says which, where Gofer looked, and the fix. */
+export class StartupError extends Error {
+  override readonly name = 'StartupError';
+}
+
+function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}
+
+export async function connectRedis(url: string): Promise<Redis> {
+  // maxRetriesPerRequest: null is what BullMQ requires; startup gets its own bounded check below.
+  const redis = new Redis(url, { maxRetriesPerRequest: null, lazyConnect: true, connectTimeout: 5000, retryStrategy: (n) => Math.min(n * 200, 2000) });
+  redis.on('error', () => undefined); // reported through failed commands; ioredis reconnects by itself
+  try {
+    await Promise.race([
+      redis.connect().then(() => redis.ping()),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 5s')), 5000)),
+    ]);
+  } catch (error) {
+    redis.disconnect();
+    throw new StartupError(
+      `cannot reach Redis at ${redactUrl(url)}: ${(error as Error).message}. Is it running? Set GOFER_REDIS_URL to redis://HOST:PORT.`,
+    );
+  }
+  // BullMQ keeps jobs as ordinary keys: an evicting Redis would silently drop queued work.
+  let policy: string | undefined;
+  try {
+    const reply = (await redis.call('CONFIG', 'GET', 'maxmemory-policy')) as string[];
+    policy = reply[1];
+  } catch {
+    policy = undefined; // CONFIG is disabled on some managed Redis services; nothing to check then
+  }
+  if (policy !== undefined && policy !== 'noeviction') {
+    redis.disconnect();
+    throw new StartupError(
+      `Redis at ${redactUrl(url)} has maxmemory-policy "${policy}"; Gofer needs "noeviction" so queued work is never evicted. ` +
+        'Run: redis-cli CONFIG SET maxmemory-policy noeviction (and set it in redis.conf).',
+    );
+  }
+  return redis;
+}
+
+export async function openInfrastructure(config: GoferConfig, options: { scheduler: boolean }): Promise<Infrastructure> {
+  const opened: Array<() => Promise<unknown>> = [];
+  const closeAll = async () => {
+    for (const close of opened.reverse()) await close().catch(() => undefined);
+  };
+  try {
+    const db = await openDataSource(config.databaseUrl).catch((error: Error) => {
+      throw new StartupError(error.message);
+    });
+    opened.push(() => db.destroy());
+    const redis = await connectRedis(config.redisUrl);
+    opened.push(() => redis.quit());
+    let scheduler: Scheduler | undefined;
+    if (options.scheduler) {
+      scheduler = createDockerScheduler({ host: config.dockerHost, network: config.dockerNetwork || undefined });
+      await scheduler.ping().catch((error: Error) => {
+        throw new StartupError(`${error.message}. Is Docker running? Set GOFER_DOCKER_HOST to its socket (unix:///var/run/docker.sock).`);
+      });
+    }
+    const logs = new TaskLogs(redis, FsLogArchive.fromUrl(config.objectStore), config.redisPrefix, config.logCapBytes);
+    return { db, redis, scheduler, logs, close: closeAll };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}

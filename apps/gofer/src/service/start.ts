@@ -1,0 +1,109 @@
+import 'reflect-metadata';
+import { ConfigError, loadConfig, splitAddress, type GoferConfig } from '@gofer/config';
+import { GOFER_PACKAGE, GOFER_PROTO_FILE, PROTO_LOADER_OPTIONS, PROTO_PATH } from '@gofer/proto';
+import { NestFactory } from '@nestjs/core';
+import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
+import type { INestApplication } from '@nestjs/common';
+import type { Logger } from 'pino';
+import { join } from 'node:path';
+import { RpcErrorFilter } from '../api/rpc.gateway.js';
+import { GOFER_VERSION } from '../version.js';
+import { openInfrastructure, StartupError } from './infrastructure.js';
+import { createLogger, NestPinoLogger } from './logger.js';
+import { ServiceModule, type Role } from './service.module.js';
+
+/** Largest gRPC message the API accepts (configs are capped at 1 MiB inside that). */
+const MAX_GRPC_MESSAGE_BYTES = 4 * 1024 * 1024;
+
+export interface RunningService {
+  app: INestApplication;
+  config: GoferConfig;
+  logger: Logger;
+  stop(): Promise<void>;
+}
+
+/**
+ * Boots a Gofer process with the given roles. Throws {@link StartupError} or {@link ConfigError}
+ * (with a message naming what is wrong and how to fix it) when it cannot start.
+ */
+export async function bootService(roles: Role[], env: NodeJS.ProcessEnv = process.env): Promise<RunningService> {
+  const config = loadConfig(env);
+  const logger = createLogger(config.logLevel);
+  const infra = await openInfrastructure(config, { scheduler: roles.includes('worker') });
+  let app: INestApplication;
+  try {
+    app = await NestFactory.create(ServiceModule.forRoles(roles, config, infra, logger), {
+      logger: new NestPinoLogger(logger.child({ component: 'nest' })),
+      abortOnError: false,
+    });
+    if (roles.includes('api')) {
+      app.connectMicroservice<MicroserviceOptions>(
+        {
+          transport: Transport.GRPC,
+          options: {
+            package: GOFER_PACKAGE,
+            protoPath: join(PROTO_PATH, GOFER_PROTO_FILE),
+            url: config.grpcAddr,
+            loader: { ...PROTO_LOADER_OPTIONS, includeDirs: [PROTO_PATH] },
+            maxReceiveMessageLength: MAX_GRPC_MESSAGE_BYTES,
+            maxSendMessageLength: MAX_GRPC_MESSAGE_BYTES,
+          },
+        },
+        { inheritAppConfig: true },
+      );
+      app.useGlobalFilters(new RpcErrorFilter(logger));
+      await app.startAllMicroservices().catch((error: Error) => {
+        throw new StartupError(`cannot serve gRPC on GOFER_GRPC_ADDR=${config.grpcAddr}: ${error.message} (is another Gofer running there?)`);
+      });
+    }
+    const http = splitAddress(config.httpAddr);
+    await app.listen(http.port, http.host).catch((error: Error) => {
+      throw new StartupError(`cannot serve HTTP on GOFER_HTTP_ADDR=${config.httpAddr}: ${error.message} (is another Gofer running there?)`);
+    });
+  } catch (error) {
+    await infra.close();
+    throw error;
+  }
+  logger.info({ roles, version: GOFER_VERSION, grpc: roles.includes('api') ? config.grpcAddr : undefined, http: config.httpAddr }, 'gofer service started');
+  return {
+    app,
+    config,
+    logger,
+    stop: async () => {
+      await app.close();
+      logger.info('gofer service stopped');
+    },
+  };
+}
+
+/** `gofer service start`: runs until SIGTERM/SIGINT, then shuts down gracefully. */
+export async function startService(options: { roles: Role[] }): Promise<void> {
+  let service: RunningService;
+  try {
+    service = await bootService(options.roles);
+  } catch (error) {
+    if (error instanceof StartupError || error instanceof ConfigError) {
+      process.stderr.write(`gofer: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) {
+      service.logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    service.logger.info({ signal }, 'shutting down');
+    service.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        service.logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}

@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, splitAddress } from './gofer-config.js';
+
+describe('loadConfig', () => {
+  it('applies defaults for an empty environment', () => {
+    const config = loadConfig({});
+    expect(config.grpcAddr).toBe('127.0.0.1:8080');
+    expect(config.httpAddr).toBe('127.0.0.1:8081');
+    expect(config.advertiseAddr).toBe('127.0.0.1:8080');
+    expect(config.stopGraceMs).toBe(10_000);
+    expect(config.logCapBytes).toBe(64 * 1024 * 1024);
+  });
+
+  it('parses durations and numbers', () => {
+    const config = loadConfig({ GOFER_STOP_GRACE: '500ms', GOFER_WORKER_CONCURRENCY: '3', GOFER_RECONCILE_INTERVAL: '2m' });
+    expect(config).toMatchObject({ stopGraceMs: 500, workerConcurrency: 3, reconcileIntervalMs: 120_000 });
+  });
+
+  const bad: Array<[Record<string, string>, string]> = [
+    [{ GOFER_GRPC_ADDR: 'localhost' }, 'GOFER_GRPC_ADDR="localhost": expected HOST:PORT, e.g. 127.0.0.1:8080'],
+    [{ GOFER_STOP_GRACE: 'ten seconds' }, 'GOFER_STOP_GRACE="ten seconds": "ten seconds" is not a duration like 500ms, 5s, 2m or 1h'],
+    [{ GOFER_SCHEDULER: 'kubernetes' }, 'GOFER_SCHEDULER="kubernetes"'],
+    [{ GOFER_WORKER_CONCURRENCY: '0' }, 'GOFER_WORKER_CONCURRENCY="0"'],
+    [{ GOFER_DATABASE_URL: 'not a url' }, 'GOFER_DATABASE_URL="not a url"'],
+    [{ GOFER_OBJECT_STORE: '/tmp/x' }, 'GOFER_OBJECT_STORE="/tmp/x": expected fs:///path/to/dir'],
+  ];
+  it.each(bad)('rejects %j naming the variable', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('reports every bad variable at once', () => {
+    try {
+      loadConfig({ GOFER_GRPC_ADDR: 'x', GOFER_LOG_LEVEL: 'loud' });
+      expect.unreachable();
+    } catch (error) {
+      expect((error as Error).message).toContain('GOFER_GRPC_ADDR');
+      expect((error as Error).message).toContain('GOFER_LOG_LEVEL');
+    }
+  });
+});
+
+describe('splitAddress', () => {
+  it.each([
+    ['127.0.0.1:8080', '127.0.0.1', 8080],
+    ['[::1]:9000', '::1', 9000],
+    ['localhost:1', 'localhost', 1],
+  ])('%s', (address, host, port) => expect(splitAddress(address)).toEqual({ host, port }));
+});

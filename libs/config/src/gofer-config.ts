@@ -1,0 +1,143 @@
+import { hostname } from 'node:os';
+import { z } from 'zod';
+
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const match = /^(\d+)(ms|s|m|h)$/.exec(text.trim());
+      if (!match) {
+        ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration like 500ms, 5s, 2m or 1h` });
+        return z.NEVER;
+      }
+      const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] as 'ms' | 's' | 'm' | 'h'];
+      return Number(match[1]) * unit;
+    });
+
+const address = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .refine((value) => /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(value), {
+      message: 'expected HOST:PORT, e.g. 127.0.0.1:8080',
+    });
+
+const integer = (fallback: number, min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
+
+/**
+ * Every environment variable the service reads, validated once at startup. A bad value stops the
+ * process with a message naming the variable (see {@link loadConfig}).
+ */
+const schema = z.object({
+  // Source of truth for every state; the database is created if it does not exist.
+  GOFER_DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/gofer'),
+  // Carries only "which task to run now" (BullMQ) and live logs; must use maxmemory-policy noeviction.
+  GOFER_REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  // gRPC API listen address (clients, CLI, trigger events).
+  GOFER_GRPC_ADDR: address('127.0.0.1:8080'),
+  // HTTP listen address: /healthz, /readyz, /metrics, webhooks.
+  GOFER_HTTP_ADDR: address('127.0.0.1:8081'),
+  // Address task containers use to reach the API (GOFER_HOST inside tasks); defaults to GOFER_GRPC_ADDR.
+  GOFER_ADVERTISE_ADDR: z.string().optional(),
+  // Which container engine runs task containers.
+  GOFER_SCHEDULER: z.enum(['docker']).default('docker'),
+  // Docker Engine API endpoint: a unix socket path or unix:///path, or tcp://host:port.
+  GOFER_DOCKER_HOST: z.string().default('unix:///var/run/docker.sock'),
+  // Docker network for task containers (e.g. "host"); empty means the engine's default bridge.
+  GOFER_DOCKER_NETWORK: z.string().default(''),
+  // Where archived task logs (and later objects) live: fs:///absolute/path or fs://relative/path.
+  GOFER_OBJECT_STORE: z
+    .string()
+    .default('fs://.data/objects')
+    .refine((value) => value.startsWith('fs://') && value.length > 'fs://'.length, {
+      message: 'expected fs:///path/to/dir (s3:// arrives with the object store)',
+    }),
+  // How many task containers one worker process runs at once.
+  GOFER_WORKER_CONCURRENCY: integer(8, 1, 1000),
+  // Names this worker in task runs and container labels; must be unique per live worker.
+  GOFER_WORKER_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).default(`${hostname()}-${process.pid}`),
+  // Prefix of every Redis key Gofer writes, so several clusters (or test suites) can share one Redis.
+  GOFER_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('gofer'),
+  // Per task-run log cap; output past it is dropped with a marker line.
+  GOFER_LOG_CAP_BYTES: integer(64 * 1024 * 1024, 1024, 2 ** 40),
+  // SIGTERM → SIGKILL grace when stopping a container (cancel, timeout, shutdown).
+  GOFER_STOP_GRACE: duration('10s'),
+  // How often the reconciler compares Postgres with the queue (and the reaper looks for leftovers).
+  GOFER_RECONCILE_INTERVAL: duration('5s'),
+  // A worker whose heartbeat is older than this is presumed dead and its running tasks adopted.
+  GOFER_WORKER_DEAD_AFTER: duration('30s'),
+  // pino level: trace, debug, info, warn, error, fatal, silent.
+  GOFER_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+});
+
+/** The validated service configuration. */
+export interface GoferConfig {
+  databaseUrl: string;
+  redisUrl: string;
+  grpcAddr: string;
+  httpAddr: string;
+  advertiseAddr: string;
+  scheduler: 'docker';
+  dockerHost: string;
+  dockerNetwork: string;
+  objectStore: string;
+  workerConcurrency: number;
+  workerId: string;
+  redisPrefix: string;
+  logCapBytes: number;
+  stopGraceMs: number;
+  reconcileIntervalMs: number;
+  workerDeadAfterMs: number;
+  logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+}
+
+/** Thrown when the environment is invalid; the message names every bad variable, one per line. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Reads and validates the GOFER_* environment. Throws {@link ConfigError} naming each bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): GoferConfig {
+  const relevant = Object.fromEntries(
+    Object.entries(env).filter(([key, value]) => key.startsWith('GOFER_') && value !== undefined && value !== ''),
+  );
+  const parsed = schema.safeParse(relevant);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? 'environment');
+      return `${name}=${JSON.stringify(relevant[name] ?? '')}: ${issue.message}`;
+    });
+    throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  return {
+    databaseUrl: e.GOFER_DATABASE_URL,
+    redisUrl: e.GOFER_REDIS_URL,
+    grpcAddr: e.GOFER_GRPC_ADDR,
+    httpAddr: e.GOFER_HTTP_ADDR,
+    advertiseAddr: e.GOFER_ADVERTISE_ADDR ?? e.GOFER_GRPC_ADDR,
+    scheduler: e.GOFER_SCHEDULER,
+    dockerHost: e.GOFER_DOCKER_HOST,
+    dockerNetwork: e.GOFER_DOCKER_NETWORK,
+    objectStore: e.GOFER_OBJECT_STORE,
+    workerConcurrency: e.GOFER_WORKER_CONCURRENCY,
+    workerId: e.GOFER_WORKER_ID,
+    redisPrefix: e.GOFER_REDIS_PREFIX,
+    logCapBytes: e.GOFER_LOG_CAP_BYTES,
+    stopGraceMs: e.GOFER_STOP_GRACE,
+    reconcileIntervalMs: e.GOFER_RECONCILE_INTERVAL,
+    workerDeadAfterMs: e.GOFER_WORKER_DEAD_AFTER,
+    logLevel: e.GOFER_LOG_LEVEL,
+  };
+}
+
+/** Splits HOST:PORT (IPv6 in brackets) into its parts. */
+export function splitAddress(address: string): { host: string; port: number } {
+  const index = address.lastIndexOf(':');
+  return { host: address.slice(0, index).replace(/^\[|\]$/g, ''), port: Number(address.slice(index + 1)) };
+}
+
+/** Injection token for {@link GoferConfig} in Nest modules. */
+export const GOFER_CONFIG = Symbol('GOFER_CONFIG');

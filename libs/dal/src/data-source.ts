@@ -1,0 +1,104 @@
+import pg from 'pg';
+import { DataSource } from 'typeorm';
+import { ClusterEntity } from './entities/cluster.entity.js';
+import { NamespaceEntity } from './entities/namespace.entity.js';
+import { PipelineConfigEntity } from './entities/pipeline-config.entity.js';
+import { PipelineEntity } from './entities/pipeline.entity.js';
+import { RunEntity } from './entities/run.entity.js';
+import { TaskRunEntity } from './entities/task-run.entity.js';
+import { WorkerEntity } from './entities/worker.entity.js';
+import { Init1764172800000 } from './migrations/1764172800000-Init.js';
+
+export const ENTITIES = [
+  ClusterEntity, NamespaceEntity, PipelineEntity, PipelineConfigEntity, RunEntity, TaskRunEntity, WorkerEntity,
+];
+export const MIGRATIONS = [Init1764172800000];
+
+/** Arbitrary constant: the advisory lock every replica takes to run migrations one at a time. */
+const MIGRATION_LOCK_ID = 7_271_804_001;
+
+/** Postgres could not be reached or used; the message says where Gofer looked and what to do. */
+export class DatabaseUnavailableError extends Error {
+  override readonly name = 'DatabaseUnavailableError';
+}
+
+function redact(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = '***';
+  return parsed.toString();
+}
+
+function describe(error: unknown): string {
+  const e = error as { code?: string; message?: string };
+  return e.code && !e.message?.includes(e.code) ? `${e.code} ${e.message}` : String(e.message ?? error);
+}
+
+/**
+ * Creates the database named in `url` when it does not exist (connecting to the server's `postgres`
+ * database), so a fresh Postgres needs no manual step.
+ */
+async function ensureDatabase(url: string): Promise<void> {
+  const parsed = new URL(url);
+  const name = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
+  if (!name) return;
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: admin.toString(), connectionTimeoutMillis: 5000 });
+  try {
+    await client.connect();
+    const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (found.rowCount === 0) {
+      await client.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`).catch((error: { code?: string }) => {
+        if (error.code !== '42P04') throw error; // another replica created it first
+      });
+    }
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Connects to Postgres and runs pending migrations under an advisory lock. */
+export async function openDataSource(url: string, options: { poolSize?: number } = {}): Promise<DataSource> {
+  try {
+    await ensureDatabase(url);
+  } catch (error) {
+    throw new DatabaseUnavailableError(
+      `cannot reach Postgres at ${redact(url)}: ${describe(error)}. ` +
+        'Is it running? Set GOFER_DATABASE_URL to postgres://USER:PASSWORD@HOST:PORT/DATABASE.',
+    );
+  }
+  const dataSource = new DataSource({
+    type: 'postgres',
+    url,
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    synchronize: false,
+    migrationsRun: false,
+    extra: { max: options.poolSize ?? 20, connectionTimeoutMillis: 10_000 },
+  });
+  try {
+    await dataSource.initialize();
+  } catch (error) {
+    throw new DatabaseUnavailableError(`cannot connect to Postgres at ${redact(url)}: ${describe(error)}`);
+  }
+  try {
+    await migrate(dataSource);
+  } catch (error) {
+    await dataSource.destroy().catch(() => undefined);
+    throw error;
+  }
+  return dataSource;
+}
+
+/** Runs pending migrations; replicas starting together wait on the advisory lock instead of racing. */
+export async function migrate(dataSource: DataSource): Promise<void> {
+  const runner = dataSource.createQueryRunner();
+  await runner.connect();
+  try {
+    await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
+    await dataSource.runMigrations({ transaction: 'each' });
+  } finally {
+    await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]).catch(() => undefined);
+    await runner.release();
+  }
+}

@@ -1,0 +1,84 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { NamespaceEntity, PipelineConfigEntity, PipelineEntity, RunEntity, type PipelineState } from '@gofer/dal';
+import { formatConfigIssues, parsePipelineConfig } from '@gofer/pipeline';
+import type { Logger } from 'pino';
+import { In, type DataSource } from 'typeorm';
+import { DATA_SOURCE, LOGGER } from './engine.tokens.js';
+import { failedPrecondition, invalidArgument, notFound } from './errors.js';
+
+/** Pipelines and their config versions. */
+@Injectable()
+export class PipelineService {
+  constructor(
+    @Inject(DATA_SOURCE) private readonly db: DataSource,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  /** Validates a config and stores it as the pipeline's next version (creating the pipeline on first apply). */
+  async apply(namespaceId: string, raw: Uint8Array): Promise<{ pipeline: PipelineEntity; version: number; created: boolean }> {
+    const parsed = parsePipelineConfig(raw);
+    if (!parsed.ok) throw invalidArgument(formatConfigIssues(parsed.errors));
+    const config = parsed.config;
+    const result = await this.db.transaction(async (m) => {
+      if (!(await m.existsBy(NamespaceEntity, { id: namespaceId }))) throw notFound(`namespace "${namespaceId}" not found`);
+      // Insert-or-lock, so two concurrent applies of a new pipeline serialise instead of racing.
+      await m.query(
+        `INSERT INTO pipelines (namespace_id, id, name, description, state, parallelism, latest_version)
+         VALUES ($1, $2, $3, $4, 'enabled', $5, 0) ON CONFLICT DO NOTHING`,
+        [namespaceId, config.id, config.name, config.description, config.parallelism],
+      );
+      const pipeline = (await m.findOne(PipelineEntity, { where: { namespaceId, id: config.id }, lock: { mode: 'pessimistic_write' } }))!;
+      const created = pipeline.latestVersion === 0;
+      pipeline.latestVersion += 1;
+      pipeline.name = config.name;
+      pipeline.description = config.description;
+      pipeline.parallelism = config.parallelism;
+      pipeline.updated = new Date();
+      await m.insert(PipelineConfigEntity, {
+        namespaceId, pipelineId: config.id, version: pipeline.latestVersion, config,
+        raw: Buffer.from(raw).toString('utf8'), created: new Date(),
+      });
+      await m.save(pipeline);
+      return { pipeline, version: pipeline.latestVersion, created };
+    });
+    this.logger.info({ namespace_id: namespaceId, pipeline_id: config.id, version: result.version }, 'pipeline config applied');
+    return result;
+  }
+
+  async get(namespaceId: string, id: string): Promise<PipelineEntity> {
+    const pipeline = await this.db.manager.findOneBy(PipelineEntity, { namespaceId, id });
+    if (!pipeline) throw notFound(`pipeline "${id}" not found in namespace "${namespaceId}"`);
+    return pipeline;
+  }
+
+  async list(namespaceId: string): Promise<PipelineEntity[]> {
+    return this.db.manager.find(PipelineEntity, { where: { namespaceId }, order: { id: 'ASC' } });
+  }
+
+  async setState(namespaceId: string, id: string, state: PipelineState): Promise<PipelineEntity> {
+    const result = await this.db.manager.update(PipelineEntity, { namespaceId, id }, { state, updated: new Date() });
+    if (!result.affected) throw notFound(`pipeline "${id}" not found in namespace "${namespaceId}"`);
+    return this.get(namespaceId, id);
+  }
+
+  /** Deletes a pipeline with its versions and finished runs; refused while runs are unfinished. */
+  async delete(namespaceId: string, id: string): Promise<void> {
+    await this.db.transaction(async (m) => {
+      const pipeline = await m.findOne(PipelineEntity, { where: { namespaceId, id }, lock: { mode: 'pessimistic_write' } });
+      if (!pipeline) throw notFound(`pipeline "${id}" not found in namespace "${namespaceId}"`);
+      const unfinished = await m.countBy(RunEntity, { namespaceId, pipelineId: id, state: In(['pending', 'running']) });
+      if (unfinished > 0) {
+        throw failedPrecondition(
+          `pipeline "${id}" has ${unfinished} unfinished run(s); cancel them first: gofer run cancel-all ${id}`,
+        );
+      }
+      await m.delete(PipelineEntity, { namespaceId, id });
+    });
+    this.logger.info({ namespace_id: namespaceId, pipeline_id: id }, 'pipeline deleted');
+  }
+
+  async versions(namespaceId: string, id: string): Promise<PipelineConfigEntity[]> {
+    await this.get(namespaceId, id);
+    return this.db.manager.find(PipelineConfigEntity, { where: { namespaceId, pipelineId: id }, order: { version: 'DESC' } });
+  }
+}

@@ -1,0 +1,155 @@
+import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { GOFER_CONFIG, type GoferConfig } from '@gofer/config';
+import { ClusterEntity, TaskRunEntity, WorkerEntity } from '@gofer/dal';
+import type { TaskAttemptKey } from '@gofer/queue';
+import type { Scheduler } from '@gofer/scheduler';
+import type { Logger } from 'pino';
+import type { DataSource } from 'typeorm';
+import { DATA_SOURCE, LOGGER, SCHEDULER } from './engine.tokens.js';
+import { RunEngine } from './run-engine.service.js';
+import { TaskProcessor } from './task.processor.js';
+import { TaskQueue } from './task-queue.service.js';
+
+/** How long a finished attempt's container may linger before the reaper removes it. */
+const REAP_AFTER_MS = 30_000;
+/** The cancel poller's period: cancel latency is at most this plus the stop grace. */
+const CANCEL_POLL_MS = 1000;
+
+/**
+ * Keeps the queue honest with Postgres, which is the source of truth:
+ * - heartbeats this worker, so others can tell when it died;
+ * - re-enqueues waiting attempts missing from the queue (crash between commit and enqueue, Redis
+ *   flushed), and running attempts nobody works on (their worker died or dropped them);
+ * - admits pending runs a crash left behind;
+ * - reaps containers of finished or abandoned attempts;
+ * - tells this worker's attempts to stop when a user cancelled them.
+ * Every step is idempotent, so every worker runs it.
+ */
+@Injectable()
+export class Reconciler implements OnModuleDestroy {
+  private timers: NodeJS.Timeout[] = [];
+  private sweeping: Promise<void> | undefined;
+  private clusterId = '';
+
+  constructor(
+    @Inject(GOFER_CONFIG) private readonly config: GoferConfig,
+    @Inject(DATA_SOURCE) private readonly db: DataSource,
+    @Inject(SCHEDULER) private readonly scheduler: Scheduler,
+    @Inject(LOGGER) private readonly logger: Logger,
+    private readonly engine: RunEngine,
+    private readonly queue: TaskQueue,
+    private readonly processor: TaskProcessor,
+  ) {}
+
+  async start(): Promise<void> {
+    this.clusterId = (await this.db.manager.findOneByOrFail(ClusterEntity, { singleton: 1 })).id;
+    await this.heartbeat();
+    const every = (ms: number, fn: () => Promise<unknown>, what: string) => {
+      const timer = setInterval(() => {
+        fn().catch((error: unknown) => this.logger.warn({ err: error }, `${what} failed; will try again`));
+      }, ms);
+      timer.unref();
+      this.timers.push(timer);
+    };
+    every(Math.max(500, Math.floor(this.config.workerDeadAfterMs / 3)), () => this.heartbeat(), 'heartbeat');
+    every(CANCEL_POLL_MS, () => this.pollCancellations(), 'cancel poll');
+    every(this.config.reconcileIntervalMs, () => this.sweep(), 'reconcile');
+  }
+
+  private async heartbeat(): Promise<void> {
+    await this.db.query(
+      `INSERT INTO workers (id, started, last_seen) VALUES ($1, now(), now())
+       ON CONFLICT (id) DO UPDATE SET last_seen = now()`,
+      [this.config.workerId],
+    );
+  }
+
+  private async pollCancellations(): Promise<void> {
+    if (this.processor.activeKeys().length === 0) return;
+    const rows: Array<{ namespace_id: string; pipeline_id: string; run_id: number; task_id: string; attempt: number }> =
+      await this.db.query(
+        `SELECT namespace_id, pipeline_id, run_id, task_id, attempt FROM task_runs
+         WHERE state = 'running' AND worker_id = $1 AND cancel_requested`,
+        [this.config.workerId],
+      );
+    for (const row of rows) this.processor.stopActive(toKey(row), 'cancelled');
+  }
+
+  /** One reconciliation pass; concurrent calls share the pass in flight. */
+  sweep(): Promise<void> {
+    this.sweeping ??= this.sweepOnce().finally(() => (this.sweeping = undefined));
+    return this.sweeping;
+  }
+
+  private async sweepOnce(): Promise<void> {
+    // Attempts that should be in the queue: waiting ones, and running ones whose worker is gone
+    // (or is this worker, which is not running them).
+    const rows: Array<{
+      namespace_id: string; pipeline_id: string; run_id: number; task_id: string; attempt: number;
+      state: string; worker_id: string | null; ready_at: Date | null;
+    }> = await this.db.query(
+      `SELECT t.namespace_id, t.pipeline_id, t.run_id, t.task_id, t.attempt, t.state, t.worker_id, t.ready_at
+       FROM task_runs t LEFT JOIN workers w ON w.id = t.worker_id
+       WHERE t.state = 'waiting'
+          OR (t.state = 'running' AND (w.id IS NULL OR w.last_seen < now() - make_interval(secs => $1) OR t.worker_id = $2))
+       LIMIT 10000`,
+      [this.config.workerDeadAfterMs / 1000, this.config.workerId],
+    );
+    let requeued = 0;
+    for (const row of rows) {
+      const key = toKey(row);
+      if (row.state === 'running' && row.worker_id === this.config.workerId && this.processor.isActive(key)) continue;
+      if (await this.queue.has(key)) continue;
+      const delayMs = row.ready_at ? new Date(row.ready_at).getTime() - Date.now() : 0;
+      await this.queue.enqueue([{ key, delayMs }]);
+      requeued += 1;
+      this.logger.info({ ...logFields(key), state: row.state, worker_id: row.worker_id }, 'reconciler re-enqueued a task attempt');
+    }
+    const pending: Array<{ namespace_id: string; pipeline_id: string }> = await this.db.query(
+      `SELECT DISTINCT namespace_id, pipeline_id FROM runs WHERE state = 'pending'`,
+    );
+    for (const pipeline of pending) await this.engine.admitPipeline(pipeline.namespace_id, pipeline.pipeline_id);
+    await this.reap();
+    await this.db.query(`DELETE FROM workers WHERE last_seen < now() - interval '1 day'`);
+    if (requeued > 0) this.logger.info({ requeued }, 'reconcile pass done');
+  }
+
+  /** Removes containers whose attempt is finished (and was not cleaned up by its worker) or superseded. */
+  private async reap(): Promise<void> {
+    const containers = await this.scheduler.list({ 'gofer.cluster': this.clusterId });
+    for (const container of containers) {
+      const labels = container.labels;
+      const key: TaskAttemptKey = {
+        namespaceId: labels['gofer.namespace'], pipelineId: labels['gofer.pipeline'], runId: Number(labels['gofer.run']),
+        taskId: labels['gofer.task'], attempt: Number(labels['gofer.attempt']),
+      };
+      const row = await this.db.manager.findOneBy(TaskRunEntity, {
+        namespaceId: key.namespaceId, pipelineId: key.pipelineId, runId: key.runId, taskId: key.taskId,
+      });
+      const finished =
+        !row || row.attempt > key.attempt ||
+        (row.state === 'complete' && Date.now() - (row.ended?.getTime() ?? 0) > REAP_AFTER_MS);
+      if (!finished) continue;
+      this.logger.info({ ...logFields(key), container_id: container.id }, 'reaping leftover container');
+      if (container.running) await this.scheduler.stop(container.id, Math.ceil(this.config.stopGraceMs / 1000));
+      await this.scheduler.remove(container.id);
+    }
+  }
+
+  onModuleDestroy(): void {
+    for (const timer of this.timers) clearInterval(timer);
+  }
+
+  /** Marks this worker gone so others adopt its attempts at once instead of waiting for staleness. */
+  async retire(): Promise<void> {
+    await this.db.query(`DELETE FROM workers WHERE id = $1`, [this.config.workerId]).catch(() => undefined);
+  }
+}
+
+function toKey(row: { namespace_id: string; pipeline_id: string; run_id: number; task_id: string; attempt: number }): TaskAttemptKey {
+  return { namespaceId: row.namespace_id, pipelineId: row.pipeline_id, runId: Number(row.run_id), taskId: row.task_id, attempt: Number(row.attempt) };
+}
+
+function logFields(key: TaskAttemptKey) {
+  return { namespace_id: key.namespaceId, pipeline_id: key.pipelineId, run_id: key.runId, task_id: key.taskId, attempt: key.attempt };
+}

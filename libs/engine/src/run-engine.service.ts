@@ -1,0 +1,466 @@
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  PipelineConfigEntity, PipelineEntity, RunEntity, TaskRunEntity,
+  type RunReason, type RunStatus, type StatusReason, type TaskRunReason, type TaskRunStatus,
+} from '@gofer/dal';
+import { evaluateDag, runOutcome, type PipelineConfig, type TaskConfig, type TaskNode } from '@gofer/pipeline';
+import type { TaskAttemptKey } from '@gofer/queue';
+import type { Logger } from 'pino';
+import type { DataSource, EntityManager } from 'typeorm';
+import { DATA_SOURCE, LOGGER } from './engine.tokens.js';
+import { failedPrecondition, invalidArgument, notFound } from './errors.js';
+import { TaskQueue, type ReadyTask } from './task-queue.service.js';
+
+export interface RunKey {
+  namespaceId: string;
+  pipelineId: string;
+  runId: number;
+}
+
+/** How a task attempt ended, as the worker saw it. */
+export interface AttemptResult {
+  status: Exclude<TaskRunStatus, 'skipped'>;
+  reason?: TaskRunReason;
+  description: string;
+  exitCode?: number;
+  logBytes?: number;
+  logsTruncated?: boolean;
+  logsArchived?: boolean;
+  /** Whether a retry could help (a missing image will not appear by trying again). */
+  retryable?: boolean;
+}
+
+export type Claim =
+  | { kind: 'claimed'; row: TaskRunEntity }
+  | { kind: 'adopted'; row: TaskRunEntity }
+  | { kind: 'stale' };
+
+const MAX_BACKOFF_MS = 60 * 60 * 1000;
+const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const MAX_VARIABLES = 256;
+const MAX_VARIABLES_BYTES = 64 * 1024;
+
+/**
+ * The run state machine. Every transition is a compare-and-set in Postgres; the work that becomes
+ * ready in a transaction is enqueued after it commits (and re-enqueued by the reconciler if that is
+ * lost). Ready/skip/outcome decisions are the pure rules of `@gofer/pipeline`.
+ */
+@Injectable()
+export class RunEngine {
+  /** Config versions never change, so they are cached by (namespace, pipeline, version). */
+  private readonly configs = new Map<string, PipelineConfig>();
+
+  constructor(
+    @Inject(DATA_SOURCE) private readonly db: DataSource,
+    private readonly queue: TaskQueue,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  async config(m: EntityManager, namespaceId: string, pipelineId: string, version: number): Promise<PipelineConfig> {
+    const cacheKey = `${namespaceId}/${pipelineId}/${version}`;
+    let config = this.configs.get(cacheKey);
+    if (!config) {
+      const row = await m.findOneBy(PipelineConfigEntity, { namespaceId, pipelineId, version });
+      if (!row) throw notFound(`pipeline "${pipelineId}" has no config version ${version}`);
+      config = row.config;
+      if (this.configs.size > 1000) this.configs.clear();
+      this.configs.set(cacheKey, config);
+    }
+    return config;
+  }
+
+  async taskConfig(key: RunKey & { taskId: string }): Promise<{ run: RunEntity; task: TaskConfig; config: PipelineConfig }> {
+    const run = await this.db.manager.findOneBy(RunEntity, { namespaceId: key.namespaceId, pipelineId: key.pipelineId, id: key.runId });
+    if (!run) throw notFound(`run ${key.runId} of pipeline "${key.pipelineId}" not found`);
+    const config = await this.config(this.db.manager, key.namespaceId, key.pipelineId, run.configVersion);
+    const task = config.tasks.find((t) => t.id === key.taskId);
+    if (!task) throw notFound(`task "${key.taskId}" not found in pipeline "${key.pipelineId}" version ${run.configVersion}`);
+    return { run, task, config };
+  }
+
+  // ── runs ────────────────────────────────────────────────────────────────────────────────────────
+
+  /** Creates a run (pending), admits it if the pipeline's parallelism allows, and enqueues its roots. */
+  async startRun(
+    namespaceId: string,
+    pipelineId: string,
+    variables: Record<string, string>,
+    options: { retryOf?: number } = {},
+  ): Promise<RunEntity> {
+    validateVariables(variables);
+    const { run, ready } = await this.db.transaction(async (m) => {
+      const pipeline = await m.findOne(PipelineEntity, {
+        where: { namespaceId, id: pipelineId },
+        lock: { mode: 'pessimistic_write' },
+      });
+      if (!pipeline) throw notFound(`pipeline "${pipelineId}" not found in namespace "${namespaceId}"`);
+      if (pipeline.state === 'disabled') {
+        throw failedPrecondition(`pipeline "${pipelineId}" is disabled; enable it with: gofer pipeline enable ${pipelineId}`);
+      }
+      let version = pipeline.latestVersion;
+      const reused = new Map<string, TaskRunEntity>();
+      if (options.retryOf !== undefined) {
+        const old = await m.findOneBy(RunEntity, { namespaceId, pipelineId, id: options.retryOf });
+        if (!old) throw notFound(`run ${options.retryOf} of pipeline "${pipelineId}" not found`);
+        if (old.state !== 'complete') {
+          throw failedPrecondition(`run ${old.id} is still ${old.state}; only a complete run can be retried`);
+        }
+        version = old.configVersion;
+        variables = { ...old.variables, ...variables };
+        for (const taskRun of await m.findBy(TaskRunEntity, { namespaceId, pipelineId, runId: old.id })) {
+          if (taskRun.status === 'successful') reused.set(taskRun.taskId, taskRun);
+        }
+      }
+      const config = await this.config(m, namespaceId, pipelineId, version);
+      pipeline.lastRunId += 1;
+      pipeline.updated = new Date();
+      await m.save(pipeline);
+      const run = m.create(RunEntity, {
+        namespaceId, pipelineId, id: pipeline.lastRunId, configVersion: version, state: 'pending', status: null,
+        statusReason: null, variables, retryOf: options.retryOf ?? null, cancelRequested: false,
+        created: new Date(), started: null, ended: null,
+      });
+      await m.insert(RunEntity, run);
+      await m.insert(
+        TaskRunEntity,
+        config.tasks.map((task) => {
+          const old = reused.get(task.id);
+          return m.create(TaskRunEntity, {
+            namespaceId, pipelineId, runId: run.id, taskId: task.id, attempt: old?.attempt ?? 1,
+            state: old ? 'complete' : 'processing', status: old ? 'successful' : null,
+            statusReason: null, exitCode: old?.exitCode ?? null, image: task.image, schedulerId: old?.schedulerId ?? null,
+            workerId: old?.workerId ?? null, readyAt: null, cancelRequested: false,
+            reusedFromRun: old ? (old.reusedFromRun ?? old.runId) : null, logBytes: old?.logBytes ?? '0',
+            logsTruncated: old?.logsTruncated ?? false, logsArchived: old?.logsArchived ?? false,
+            pastAttempts: [], started: old?.started ?? null, ended: old?.ended ?? null,
+          });
+        }),
+      );
+      const ready = await this.admit(m, pipeline);
+      return { run, ready };
+    });
+    await this.queue.enqueue(ready);
+    this.logger.info({ namespace_id: namespaceId, pipeline_id: pipelineId, run_id: run.id, retry_of: options.retryOf }, 'run created');
+    return (await this.db.manager.findOneBy(RunEntity, { namespaceId, pipelineId, id: run.id }))!;
+  }
+
+  /** Starts pending runs while the pipeline has free slots (oldest first). Caller holds the pipeline lock. */
+  private async admit(m: EntityManager, pipeline: PipelineEntity): Promise<ReadyTask[]> {
+    const { namespaceId, id: pipelineId } = pipeline;
+    let limit: number | undefined;
+    if (pipeline.parallelism > 0) {
+      const running = await m.countBy(RunEntity, { namespaceId, pipelineId, state: 'running' });
+      limit = pipeline.parallelism - running;
+      if (limit <= 0) return [];
+    }
+    const pending = await m.find(RunEntity, {
+      where: { namespaceId, pipelineId, state: 'pending' },
+      order: { id: 'ASC' },
+      take: limit,
+      lock: { mode: 'pessimistic_write' },
+    });
+    const ready: ReadyTask[] = [];
+    for (const run of pending) {
+      run.state = 'running';
+      run.started = new Date();
+      await m.update(RunEntity, { namespaceId, pipelineId, id: run.id, state: 'pending' }, { state: 'running', started: run.started });
+      this.logger.info({ namespace_id: namespaceId, pipeline_id: pipelineId, run_id: run.id }, 'run started');
+      ready.push(...(await this.advance(m, run)));
+    }
+    return ready;
+  }
+
+  /** Admits pending runs of a pipeline (used by the reconciler after a crash between commit and admit). */
+  async admitPipeline(namespaceId: string, pipelineId: string): Promise<void> {
+    const ready = await this.db.transaction(async (m) => {
+      const pipeline = await m.findOne(PipelineEntity, { where: { namespaceId, id: pipelineId }, lock: { mode: 'pessimistic_write' } });
+      return pipeline ? this.admit(m, pipeline) : [];
+    });
+    await this.queue.enqueue(ready);
+  }
+
+  /**
+   * Applies the DAG rules to a running run: marks ready tasks waiting, skips what can no longer run
+   * (cascading), and completes the run when every task is complete. Caller holds the run's lock.
+   */
+  private async advance(m: EntityManager, run: RunEntity): Promise<ReadyTask[]> {
+    const config = await this.config(m, run.namespaceId, run.pipelineId, run.configVersion);
+    const rows = await m.findBy(TaskRunEntity, { namespaceId: run.namespaceId, pipelineId: run.pipelineId, runId: run.id });
+    const nodes: Record<string, TaskNode> = {};
+    for (const row of rows) nodes[row.taskId] = { state: row.state, status: row.status ?? undefined };
+    const dependsOn = Object.fromEntries(config.tasks.map((t) => [t.id, t.dependsOn]));
+    const { ready, skipped } = run.cancelRequested ? { ready: [], skipped: [] } : evaluateDag(dependsOn, nodes);
+    const where = { namespaceId: run.namespaceId, pipelineId: run.pipelineId, runId: run.id };
+    const now = new Date();
+    for (const taskId of skipped) nodes[taskId] = { state: 'complete', status: 'skipped' };
+    for (const taskId of skipped) {
+      await m.update(TaskRunEntity, { ...where, taskId, state: 'processing' }, {
+        state: 'complete', status: 'skipped', ended: now,
+        statusReason: { reason: 'failed_precondition', description: unmetRequirement(dependsOn[taskId], nodes) },
+      });
+    }
+    if (ready.length > 0) {
+      await m
+        .createQueryBuilder()
+        .update(TaskRunEntity)
+        .set({ state: 'waiting', readyAt: now })
+        .where('namespace_id = :ns AND pipeline_id = :p AND run_id = :r AND state = :s AND task_id IN (:...ids)', {
+          ns: run.namespaceId, p: run.pipelineId, r: run.id, s: 'processing', ids: ready,
+        })
+        .execute();
+      for (const taskId of ready) nodes[taskId] = { state: 'waiting' };
+    }
+    const outcome = runOutcome(nodes);
+    if (outcome) await this.completeRun(m, run, outcome, rows);
+    return ready.map((taskId) => ({ key: { ...where, taskId, attempt: 1 }, delayMs: 0 }));
+  }
+
+  private async completeRun(m: EntityManager, run: RunEntity, outcome: RunStatus, rows: TaskRunEntity[]): Promise<void> {
+    let status = outcome;
+    let statusReason: StatusReason<RunReason> | null = null;
+    if (run.cancelRequested) {
+      status = 'cancelled';
+      statusReason = { reason: 'user_cancelled', description: 'the run was cancelled by a user' };
+    } else if (outcome === 'failed') {
+      const failed = await m.findBy(TaskRunEntity, {
+        namespaceId: run.namespaceId, pipelineId: run.pipelineId, runId: run.id, status: 'failed',
+      });
+      const first = failed.sort((a, b) => (a.ended?.getTime() ?? 0) - (b.ended?.getTime() ?? 0))[0] ?? rows[0];
+      const reason = first.statusReason?.reason;
+      statusReason = {
+        reason: reason === 'scheduler_error' || reason === 'timeout' || reason === 'failed_precondition' ? reason : 'abnormal_exit',
+        description: `task "${first.taskId}" failed: ${first.statusReason?.description ?? 'unknown reason'}`,
+      };
+    } else if (outcome === 'cancelled') {
+      statusReason = { reason: 'user_cancelled', description: 'a task of the run was cancelled' };
+    }
+    await m.update(
+      RunEntity,
+      { namespaceId: run.namespaceId, pipelineId: run.pipelineId, id: run.id, state: 'running' },
+      { state: 'complete', status, statusReason, ended: new Date() },
+    );
+    run.state = 'complete';
+    this.logger.info(
+      { namespace_id: run.namespaceId, pipeline_id: run.pipelineId, run_id: run.id, status, reason: statusReason?.reason },
+      'run completed',
+    );
+  }
+
+  private async lockRun(m: EntityManager, key: RunKey): Promise<RunEntity> {
+    const run = await m.findOne(RunEntity, {
+      where: { namespaceId: key.namespaceId, pipelineId: key.pipelineId, id: key.runId },
+      lock: { mode: 'pessimistic_write' },
+    });
+    if (!run) throw notFound(`run ${key.runId} of pipeline "${key.pipelineId}" not found in namespace "${key.namespaceId}"`);
+    return run;
+  }
+
+  /** After a run completes, its pipeline may admit the next pending run. */
+  private async afterRunStep(m: EntityManager, run: RunEntity): Promise<ReadyTask[]> {
+    if (run.state !== 'complete') return [];
+    const pipeline = await m.findOne(PipelineEntity, {
+      where: { namespaceId: run.namespaceId, id: run.pipelineId },
+      lock: { mode: 'pessimistic_write' },
+    });
+    return pipeline ? this.admit(m, pipeline) : [];
+  }
+
+  /**
+   * Cancels a run: tasks that never started become cancelled, running containers are asked to stop
+   * (their workers see `cancel_requested`), and a pending run completes at once.
+   */
+  async cancelRun(key: RunKey): Promise<RunEntity> {
+    const ready = await this.db.transaction(async (m) => {
+      const run = await this.lockRun(m, key);
+      if (run.state === 'complete') {
+        throw failedPrecondition(`run ${run.id} is already complete (${run.status}); nothing to cancel`);
+      }
+      run.cancelRequested = true;
+      await m.update(RunEntity, { namespaceId: run.namespaceId, pipelineId: run.pipelineId, id: run.id }, { cancelRequested: true });
+      const where = { namespaceId: run.namespaceId, pipelineId: run.pipelineId, runId: run.id };
+      const now = new Date();
+      const neverStarted = { reason: 'cancelled' as const, description: 'the run was cancelled before this task started' };
+      for (const state of ['processing', 'waiting'] as const) {
+        await m.update(TaskRunEntity, { ...where, state }, { state: 'complete', status: 'cancelled', statusReason: neverStarted, ended: now });
+      }
+      await m.update(TaskRunEntity, { ...where, state: 'running' }, { cancelRequested: true });
+      if (run.state === 'pending') {
+        run.state = 'running'; // a pending run completes directly; completeRun fences on 'running'
+        await m.update(RunEntity, { namespaceId: run.namespaceId, pipelineId: run.pipelineId, id: run.id }, { state: 'running', started: now });
+      }
+      const ready = await this.advance(m, run);
+      return [...ready, ...(await this.afterRunStep(m, run))];
+    });
+    await this.queue.enqueue(ready);
+    this.logger.info({ namespace_id: key.namespaceId, pipeline_id: key.pipelineId, run_id: key.runId }, 'run cancel requested');
+    return (await this.db.manager.findOneBy(RunEntity, { namespaceId: key.namespaceId, pipelineId: key.pipelineId, id: key.runId }))!;
+  }
+
+  /** Cancels every unfinished run of a pipeline; returns their ids. */
+  async cancelAllRuns(namespaceId: string, pipelineId: string): Promise<number[]> {
+    const pipeline = await this.db.manager.findOneBy(PipelineEntity, { namespaceId, id: pipelineId });
+    if (!pipeline) throw notFound(`pipeline "${pipelineId}" not found in namespace "${namespaceId}"`);
+    const runs = await this.db.manager
+      .createQueryBuilder(RunEntity, 'r')
+      .where('r.namespace_id = :ns AND r.pipeline_id = :p AND r.state <> :s', { ns: namespaceId, p: pipelineId, s: 'complete' })
+      .orderBy('r.id', 'DESC') // newest first, so no pending run is admitted while older ones are cancelled
+      .getMany();
+    const cancelled: number[] = [];
+    for (const run of runs) {
+      try {
+        await this.cancelRun({ namespaceId, pipelineId, runId: run.id });
+        cancelled.push(run.id);
+      } catch (error) {
+        if (!(error instanceof Error && error.name === 'GoferError')) throw error; // completed meanwhile
+      }
+    }
+    return cancelled.sort((a, b) => a - b);
+  }
+
+  /** Cancels one task run: stops it if running, or marks it cancelled if it has not started. */
+  async cancelTaskRun(key: RunKey & { taskId: string }): Promise<TaskRunEntity> {
+    const ready = await this.db.transaction(async (m) => {
+      const run = await this.lockRun(m, key);
+      const row = await m.findOneBy(TaskRunEntity, { ...runWhere(key), taskId: key.taskId });
+      if (!row) throw notFound(`task "${key.taskId}" not found in run ${key.runId} of pipeline "${key.pipelineId}"`);
+      if (row.state === 'complete') throw failedPrecondition(`task run "${key.taskId}" is already complete (${row.status})`);
+      if (row.state === 'running') {
+        await m.update(TaskRunEntity, { ...runWhere(key), taskId: key.taskId, state: 'running' }, { cancelRequested: true });
+        return [];
+      }
+      await m.update(TaskRunEntity, { ...runWhere(key), taskId: key.taskId, state: row.state, attempt: row.attempt }, {
+        state: 'complete', status: 'cancelled', ended: new Date(),
+        statusReason: { reason: 'cancelled', description: 'cancelled by a user before it started' },
+      });
+      const ready = await this.advance(m, run);
+      return [...ready, ...(await this.afterRunStep(m, run))];
+    });
+    await this.queue.enqueue(ready);
+    return (await this.db.manager.findOneBy(TaskRunEntity, { ...runWhere(key), taskId: key.taskId }))!;
+  }
+
+  // ── task attempts (workers) ─────────────────────────────────────────────────────────────────────
+
+  /**
+   * Claims an attempt for this worker: `waiting → running` (claimed), or takes over an attempt already
+   * `running` whose worker died (adopted: its container may exist). Anything else is stale.
+   */
+  async claimAttempt(key: TaskAttemptKey, workerId: string): Promise<Claim> {
+    const where = 'namespace_id = :ns AND pipeline_id = :p AND run_id = :r AND task_id = :t AND attempt = :a AND state = :s';
+    const params = { ns: key.namespaceId, p: key.pipelineId, r: key.runId, t: key.taskId, a: key.attempt };
+    const claimed = await this.db
+      .createQueryBuilder()
+      .update(TaskRunEntity)
+      .set({ state: 'running', workerId, started: () => 'now()' })
+      .where(where, { ...params, s: 'waiting' })
+      .returning('*')
+      .execute();
+    if (claimed.affected) return { kind: 'claimed', row: await this.taskRun(key) };
+    const adopted = await this.db
+      .createQueryBuilder()
+      .update(TaskRunEntity)
+      .set({ workerId })
+      .where(where, { ...params, s: 'running' })
+      .execute();
+    if (adopted.affected) return { kind: 'adopted', row: await this.taskRun(key) };
+    return { kind: 'stale' };
+  }
+
+  private async taskRun(key: RunKey & { taskId: string }): Promise<TaskRunEntity> {
+    return (await this.db.manager.findOneBy(TaskRunEntity, { ...runWhere(key), taskId: key.taskId }))!;
+  }
+
+  /** Records the container (or allocation) id; fenced so a worker that lost the attempt writes nothing. */
+  async recordSchedulerId(key: TaskAttemptKey, workerId: string, schedulerId: string): Promise<boolean> {
+    const result = await this.db.manager.update(
+      TaskRunEntity,
+      { ...runWhere(key), taskId: key.taskId, attempt: key.attempt, state: 'running', workerId },
+      { schedulerId },
+    );
+    return Boolean(result.affected);
+  }
+
+  /**
+   * Completes an attempt (compare-and-set on state, attempt and worker), then either schedules the
+   * next attempt (retries left) or evaluates the dependents and the run, all in one transaction.
+   * Returns false when this worker no longer owned the attempt (nothing was written).
+   */
+  async completeAttempt(key: TaskAttemptKey, workerId: string, result: AttemptResult): Promise<boolean> {
+    const outcome = await this.db.transaction(async (m) => {
+      const run = await this.lockRun(m, key);
+      const fence = { ...runWhere(key), taskId: key.taskId, attempt: key.attempt, state: 'running' as const, workerId };
+      const row = await m.findOneBy(TaskRunEntity, fence);
+      if (!row) return undefined;
+      const config = await this.config(m, key.namespaceId, key.pipelineId, run.configVersion);
+      const task = config.tasks.find((t) => t.id === key.taskId)!;
+      const statusReason: StatusReason<TaskRunReason> | null = result.reason
+        ? { reason: result.reason, description: result.description }
+        : null;
+      const retry =
+        result.status === 'failed' && result.retryable !== false && key.attempt < task.retries.attempts &&
+        !run.cancelRequested && !row.cancelRequested;
+      if (retry) {
+        const delayMs = Math.min(task.retries.backoffMs * 2 ** (key.attempt - 1), MAX_BACKOFF_MS);
+        const past = {
+          attempt: key.attempt, exitCode: result.exitCode ?? null, statusReason: statusReason!,
+          schedulerId: row.schedulerId, workerId, started: row.started?.toISOString() ?? null, ended: new Date().toISOString(),
+        };
+        const updated = await m.update(TaskRunEntity, fence, {
+          attempt: key.attempt + 1, state: 'waiting', readyAt: new Date(Date.now() + delayMs), workerId: null,
+          schedulerId: null, exitCode: null, started: null, logBytes: '0', logsTruncated: false, logsArchived: false,
+          pastAttempts: [...row.pastAttempts, past],
+        });
+        if (!updated.affected) return undefined;
+        this.logger.info({ ...logFields(key), delay_ms: delayMs, reason: result.reason }, 'task attempt failed; retrying');
+        return [{ key: { ...key, attempt: key.attempt + 1 }, delayMs }];
+      }
+      const updated = await m.update(TaskRunEntity, fence, {
+        state: 'complete', status: result.status, statusReason, exitCode: result.exitCode ?? null, ended: new Date(),
+        logBytes: String(result.logBytes ?? 0), logsTruncated: result.logsTruncated ?? false,
+        logsArchived: result.logsArchived ?? false,
+      });
+      if (!updated.affected) return undefined;
+      this.logger.info({ ...logFields(key), status: result.status, exit_code: result.exitCode, reason: result.reason }, 'task run completed');
+      const ready = await this.advance(m, run);
+      return [...ready, ...(await this.afterRunStep(m, run))];
+    });
+    if (!outcome) return false;
+    await this.queue.enqueue(outcome);
+    return true;
+  }
+}
+
+function runWhere(key: RunKey): { namespaceId: string; pipelineId: string; runId: number } {
+  return { namespaceId: key.namespaceId, pipelineId: key.pipelineId, runId: key.runId };
+}
+
+function logFields(key: TaskAttemptKey) {
+  return { namespace_id: key.namespaceId, pipeline_id: key.pipelineId, run_id: key.runId, task_id: key.taskId, attempt: key.attempt };
+}
+
+/** Says which requirement of a skipped task can no longer be met. */
+function unmetRequirement(requirements: Record<string, string>, nodes: Record<string, TaskNode>): string {
+  for (const [parent, need] of Object.entries(requirements)) {
+    const status = nodes[parent]?.status;
+    const met = need === 'success' ? status === 'successful' : need === 'failure' ? status === 'failed' : status !== 'cancelled';
+    if (nodes[parent]?.state === 'complete' && !met) {
+      return `"${parent}" ended ${status}, but this task depends on it with "${need}"`;
+    }
+  }
+  return 'a dependency requirement can no longer be met';
+}
+
+function validateVariables(variables: Record<string, string>): void {
+  const errors: string[] = [];
+  const entries = Object.entries(variables);
+  if (entries.length > MAX_VARIABLES) errors.push(`variables: at most ${MAX_VARIABLES} allowed, got ${entries.length}`);
+  let bytes = 0;
+  for (const [name, value] of entries) {
+    if (!VARIABLE_NAME.test(name)) errors.push(`variables.${name}: not a valid environment variable name`);
+    if (typeof value !== 'string') errors.push(`variables.${name}: must be a string`);
+    else if (value.includes('\0')) errors.push(`variables.${name}: contains a NUL byte`);
+    bytes += name.length + String(value).length;
+  }
+  if (bytes > MAX_VARIABLES_BYTES) errors.push(`variables: ${bytes} bytes in total, the limit is ${MAX_VARIABLES_BYTES}`);
+  if (errors.length > 0) throw invalidArgument(errors.join('\n'));
+}

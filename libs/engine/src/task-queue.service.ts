@@ -1,0 +1,58 @@
+import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { GOFER_CONFIG, type GoferConfig } from '@gofer/config';
+import { QueueName, taskJobId, type TaskAttemptKey } from '@gofer/queue';
+import { Queue, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { REDIS } from './engine.tokens.js';
+
+/** A task attempt that became ready, and how long it must wait first (retry backoff). */
+export interface ReadyTask {
+  key: TaskAttemptKey;
+  delayMs: number;
+}
+
+const JOB_OPTIONS: JobsOptions = {
+  removeOnComplete: true,
+  removeOnFail: true,
+  // Infrastructure hiccups (Postgres restarting, engine busy) get a few quick retries; the task's own
+  // retries are the engine's business, and anything dropped is re-enqueued by the reconciler.
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 500 },
+};
+
+/** The BullMQ queue of task attempts. It only ever says "run this attempt now"; Postgres says the rest. */
+@Injectable()
+export class TaskQueue implements OnModuleDestroy {
+  readonly queue: Queue;
+
+  constructor(@Inject(REDIS) redis: Redis, @Inject(GOFER_CONFIG) config: GoferConfig) {
+    this.queue = new Queue(QueueName.Tasks, { connection: redis, prefix: config.redisPrefix });
+  }
+
+  async enqueue(tasks: ReadyTask[]): Promise<void> {
+    if (tasks.length === 0) return;
+    await this.queue.addBulk(
+      tasks.map(({ key, delayMs }) => ({
+        name: 'task',
+        data: key,
+        opts: { ...JOB_OPTIONS, jobId: taskJobId(key), delay: Math.max(0, Math.round(delayMs)) },
+      })),
+    );
+  }
+
+  /** Whether a live (waiting, delayed, active or prioritised) job exists for the attempt. */
+  async has(key: TaskAttemptKey): Promise<boolean> {
+    const job = await this.queue.getJob(taskJobId(key));
+    if (!job) return false;
+    const state = await job.getState();
+    if (state === 'completed' || state === 'failed' || state === 'unknown') {
+      await job.remove().catch(() => undefined);
+      return false;
+    }
+    return true;
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.queue.close();
+  }
+}

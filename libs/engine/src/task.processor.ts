@@ -1,0 +1,236 @@
+import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { GOFER_CONFIG, type GoferConfig } from '@gofer/config';
+import { ClusterEntity } from '@gofer/dal';
+import type { TaskLogs } from '@gofer/logs';
+import { QueueName, taskJobId, type TaskAttemptKey } from '@gofer/queue';
+import { SchedulerError, type Scheduler } from '@gofer/scheduler';
+import { DelayedError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { DataSource } from 'typeorm';
+import { buildContainerSpec, SpecError } from './container-spec.js';
+import { DATA_SOURCE, LOGGER, REDIS, SCHEDULER, TASK_LOGS } from './engine.tokens.js';
+import { RunEngine, type AttemptResult } from './run-engine.service.js';
+
+/** Why a running attempt is being stopped by Gofer. */
+type StopReason = 'cancelled' | 'timeout' | 'shutdown';
+
+interface ActiveAttempt {
+  key: TaskAttemptKey;
+  stop: (reason: StopReason) => void;
+}
+
+/** Thrown inside an attempt when the worker shuts down: the attempt is handed to another worker. */
+class HandOver extends Error {}
+
+/**
+ * Runs task attempts from the queue: claims the attempt in Postgres, starts (or adopts) its container,
+ * streams its logs, enforces timeout and cancellation, and records the result. A worker killed at any
+ * point leaves either a waiting attempt or a running container that the next worker adopts.
+ */
+@Injectable()
+export class TaskProcessor implements OnModuleDestroy {
+  private worker: Worker<TaskAttemptKey> | undefined;
+  private readonly active = new Map<string, ActiveAttempt>();
+  private clusterId = '';
+
+  constructor(
+    @Inject(GOFER_CONFIG) private readonly config: GoferConfig,
+    @Inject(DATA_SOURCE) private readonly db: DataSource,
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(SCHEDULER) private readonly scheduler: Scheduler,
+    @Inject(TASK_LOGS) private readonly logs: TaskLogs,
+    @Inject(LOGGER) private readonly logger: Logger,
+    private readonly engine: RunEngine,
+  ) {}
+
+  get workerId(): string {
+    return this.config.workerId;
+  }
+
+  /** Attempts this process is running now (the reconciler leaves them alone). */
+  isActive(key: TaskAttemptKey): boolean {
+    return this.active.has(taskJobId(key));
+  }
+
+  async start(): Promise<void> {
+    this.clusterId = (await this.db.manager.findOneByOrFail(ClusterEntity, { singleton: 1 })).id;
+    this.worker = new Worker<TaskAttemptKey>(QueueName.Tasks, (job, token) => this.process(job, token), {
+      connection: this.redis.duplicate({ maxRetriesPerRequest: null }),
+      prefix: this.config.redisPrefix,
+      concurrency: this.config.workerConcurrency,
+      // A dead worker's job is handed to another after its lock expires; containers keep running meanwhile.
+      lockDuration: this.config.workerDeadAfterMs,
+      stalledInterval: Math.max(1000, Math.floor(this.config.workerDeadAfterMs / 2)),
+      // Every stall is a worker death, not a poisonous job: never give up on the attempt.
+      maxStalledCount: 1_000_000,
+    });
+    this.worker.on('error', (error) => this.logger.warn({ err: error }, 'queue worker error'));
+    this.worker.on('failed', (job, error) =>
+      this.logger.warn({ err: error, job_id: job?.id }, 'task job failed (it will be retried or reconciled)'),
+    );
+  }
+
+  /** Asks running attempts of this worker to stop (used by the cancel poller). */
+  stopActive(key: TaskAttemptKey, reason: StopReason): void {
+    this.active.get(taskJobId(key))?.stop(reason);
+  }
+
+  activeKeys(): TaskAttemptKey[] {
+    return [...this.active.values()].map((a) => a.key);
+  }
+
+  private async process(job: Job<TaskAttemptKey>, token: string | undefined): Promise<void> {
+    const key = job.data;
+    const claim = await this.engine.claimAttempt(key, this.workerId);
+    if (claim.kind === 'stale') return;
+    const log = this.logger.child({
+      namespace_id: key.namespaceId, pipeline_id: key.pipelineId, run_id: key.runId, task_id: key.taskId, attempt: key.attempt,
+    });
+    if (claim.kind === 'adopted') log.info({ previous_worker: claim.row.workerId }, 'adopting task attempt');
+    const abort = new AbortController();
+    let stopReason: StopReason | undefined;
+    const name = taskJobId(key);
+    this.active.set(name, {
+      key,
+      stop: (reason) => {
+        if (stopReason) return;
+        stopReason = reason;
+        abort.abort(reason);
+      },
+    });
+    try {
+      const result = await this.execute(key, claim.row.started, abort.signal, () => stopReason, log);
+      const recorded = await this.engine.completeAttempt(key, this.workerId, result);
+      if (!recorded) log.warn('attempt was taken over by another worker; result discarded');
+    } catch (error) {
+      if (!(error instanceof HandOver)) throw error;
+      log.info('worker shutting down; handing the attempt to another worker');
+      // Put the job straight back so another worker adopts the running container.
+      await job.moveToDelayed(Date.now(), token);
+      throw new DelayedError();
+    } finally {
+      this.active.delete(name);
+    }
+  }
+
+  private async execute(
+    key: TaskAttemptKey,
+    started: Date | null,
+    signal: AbortSignal,
+    stopReason: () => StopReason | undefined,
+    log: Logger,
+  ): Promise<AttemptResult> {
+    const { run, task } = await this.engine.taskConfig(key);
+    let spec;
+    try {
+      spec = buildContainerSpec({ clusterId: this.clusterId, key, task, run, goferHost: this.config.advertiseAddr });
+    } catch (error) {
+      if (!(error instanceof SpecError)) throw error;
+      return { status: 'failed', reason: 'failed_precondition', description: error.message, retryable: false };
+    }
+    if (stopReason() === 'cancelled') return cancelled('cancelled before its container started');
+    let container;
+    try {
+      container = await this.scheduler.start(spec, signal);
+    } catch (error) {
+      if (stopReason() === 'shutdown') throw new HandOver();
+      if (stopReason() === 'cancelled') return cancelled('cancelled before its container started');
+      if (error instanceof SchedulerError) {
+        log.warn({ err: error, kind: error.kind }, 'container could not be started');
+        return {
+          status: 'failed', reason: 'scheduler_error', description: error.message,
+          retryable: error.kind === 'unreachable' || error.kind === 'engine_error',
+        };
+      }
+      throw error;
+    }
+    await this.engine.recordSchedulerId(key, this.workerId, container.id);
+    log.info({ container_id: container.id, adopted: container.adopted }, 'container running');
+
+    const handOver = shutdownOnly(signal, stopReason);
+    const writer = await this.logs.writer(key, { fresh: true });
+    const logsDone = (async () => {
+      for await (const chunk of this.scheduler.logs(container.id, handOver)) writer.write(chunk.stream, chunk.data);
+    })();
+
+    // Stops the container on cancel or timeout; on shutdown it is left running for the next worker.
+    const stopper = () => {
+      if (stopReason() !== 'shutdown') {
+        this.scheduler.stop(container.id, Math.ceil(this.config.stopGraceMs / 1000)).catch((error: unknown) =>
+          log.warn({ err: error }, 'stopping the container failed'),
+        );
+      }
+    };
+    signal.addEventListener('abort', stopper, { once: true });
+    let timer: NodeJS.Timeout | undefined;
+    if (task.timeoutMs !== undefined) {
+      const elapsed = Date.now() - (started?.getTime() ?? Date.now());
+      timer = setTimeout(() => this.stopActive(key, 'timeout'), Math.max(0, task.timeoutMs - elapsed));
+    }
+    let exitCode: number;
+    try {
+      ({ exitCode } = await this.scheduler.wait(container.id, handOver));
+    } catch (error) {
+      if (stopReason() === 'shutdown') throw new HandOver();
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', stopper);
+    }
+    await logsDone.catch((error: unknown) => log.warn({ err: error }, 'reading container logs failed'));
+    await writer.close();
+    let logsArchived = false;
+    try {
+      await this.logs.archiveLive(key);
+      await this.logs.expireLive(key);
+      logsArchived = true;
+    } catch (error) {
+      log.warn({ err: error }, 'archiving logs failed; they stay in Redis only');
+    }
+    const logInfo = { logBytes: writer.bytes, logsTruncated: writer.truncated, logsArchived };
+    // The container is removed once the result is safe in Postgres (the reaper removes it otherwise).
+    const removeContainer = () =>
+      this.scheduler.remove(container.id).catch((error: unknown) => log.warn({ err: error }, 'removing the container failed'));
+    const reason = stopReason();
+    const result: AttemptResult =
+      reason === 'cancelled'
+        ? { ...cancelled(`stopped by a user (exit code ${exitCode})`), exitCode, ...logInfo }
+        : reason === 'timeout'
+          ? { status: 'failed', reason: 'timeout', description: `exceeded its timeout of ${formatMs(task.timeoutMs!)}`, exitCode, ...logInfo }
+          : exitCode === 0
+            ? { status: 'successful', description: 'exited with code 0', exitCode, ...logInfo }
+            : { status: 'failed', reason: 'abnormal_exit', description: `exited with code ${exitCode}`, exitCode, ...logInfo };
+    setImmediate(removeContainer);
+    return result;
+  }
+
+  /** Stops taking jobs; running attempts are handed over (their containers keep running). */
+  async onModuleDestroy(): Promise<void> {
+    const closing = this.worker?.close();
+    for (const attempt of this.active.values()) attempt.stop('shutdown');
+    await closing;
+  }
+}
+
+function cancelled(description: string): AttemptResult {
+  return { status: 'cancelled', reason: 'cancelled', description };
+}
+
+/** An AbortSignal that only fires for shutdown (cancel and timeout still wait for the container to exit). */
+function shutdownOnly(signal: AbortSignal, reason: () => StopReason | undefined): AbortSignal {
+  const controller = new AbortController();
+  const forward = () => {
+    if (reason() === 'shutdown') controller.abort('shutdown');
+  };
+  if (signal.aborted) forward();
+  else signal.addEventListener('abort', forward, { once: true });
+  return controller.signal;
+}
+
+function formatMs(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}

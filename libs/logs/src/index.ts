@@ -1,0 +1,2 @@
+export * from './log-archive.js';
+export * from './task-logs.service.js';

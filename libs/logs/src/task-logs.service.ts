@@ -1,0 +1,197 @@
+import type { Redis } from 'ioredis';
+import type { Readable } from 'node:stream';
+import type { LogArchive } from './log-archive.js';
+
+/** Which task attempt a log belongs to. */
+export interface LogKey {
+  namespaceId: string;
+  pipelineId: string;
+  runId: number;
+  taskId: string;
+  attempt: number;
+}
+
+export interface LogChunk {
+  stream: 'stdout' | 'stderr' | 'system';
+  data: Buffer;
+}
+
+const FLUSH_BYTES = 64 * 1024;
+const FLUSH_MS = 50;
+/** Live streams outlive their task briefly so followers attached near the end can finish reading. */
+const LIVE_TTL_SECONDS = 15 * 60;
+
+export function archiveKey(key: LogKey): string {
+  return `logs/${key.namespaceId}/${key.pipelineId}/${key.runId}/${key.taskId}.${key.attempt}.log`;
+}
+
+/**
+ * Task logs: while a task runs they live in a Redis stream (so any API replica can follow them live);
+ * when it ends they are copied to the archive. Redis holds at most the log cap per running task.
+ */
+export class TaskLogs {
+  constructor(
+    private readonly redis: Redis,
+    private readonly archive: LogArchive,
+    private readonly prefix: string,
+    private readonly capBytes: number,
+  ) {}
+
+  private liveKey(key: LogKey): string {
+    return `${this.prefix}:logs:${key.namespaceId}:${key.pipelineId}:${key.runId}:${key.taskId}:${key.attempt}`;
+  }
+
+  /**
+   * A writer for one attempt. `fresh` drops whatever an earlier owner of the attempt wrote (a worker
+   * adopting a container re-reads its whole output from the engine).
+   */
+  async writer(key: LogKey, options: { fresh: boolean }): Promise<TaskLogWriter> {
+    const live = this.liveKey(key);
+    if (options.fresh) await this.redis.del(live);
+    return new TaskLogWriter(this.redis, live, this.capBytes);
+  }
+
+  /** Copies the live log into the archive (after the writer closed). Returns the bytes archived. */
+  async archiveLive(key: LogKey): Promise<number> {
+    return this.archive.put(archiveKey(key), this.readLive(key, { follow: false }));
+  }
+
+  /** Deletes the live copy once the archive is the source of truth. */
+  async expireLive(key: LogKey): Promise<void> {
+    await this.redis.expire(this.liveKey(key), LIVE_TTL_SECONDS);
+  }
+
+  async openArchived(key: LogKey): Promise<Readable | undefined> {
+    return this.archive.get(archiveKey(key));
+  }
+
+  /**
+   * Reads the live stream from the start. With `follow`, blocks for new entries until the writer's
+   * end marker (or the signal aborts, or `stillRunning` says the task is over and nothing more came).
+   */
+  async *readLive(
+    key: LogKey,
+    options: { follow: boolean; signal?: AbortSignal; stillRunning?: () => Promise<boolean> },
+  ): AsyncGenerator<Buffer> {
+    for await (const chunk of this.readLiveChunks(key, options)) yield chunk.data;
+  }
+
+  async *readLiveChunks(
+    key: LogKey,
+    options: { follow: boolean; signal?: AbortSignal; stillRunning?: () => Promise<boolean> },
+  ): AsyncGenerator<LogChunk> {
+    const live = this.liveKey(key);
+    let last = '0-0';
+    // A blocking XREAD holds its connection, so followers get their own.
+    const reader = options.follow ? this.redis.duplicate() : this.redis;
+    try {
+      while (!options.signal?.aborted) {
+        const reply = options.follow
+          ? await reader.xreadBuffer('COUNT', 256, 'BLOCK', 1000, 'STREAMS', live, last)
+          : await reader.xreadBuffer('COUNT', 256, 'STREAMS', live, last);
+        const entries = reply?.[0]?.[1] ?? [];
+        if (entries.length === 0) {
+          if (!options.follow) return;
+          if (options.stillRunning && !(await options.stillRunning())) return;
+          continue;
+        }
+        for (const [id, fields] of entries) {
+          last = id.toString();
+          const entry = toEntry(fields);
+          if (entry.eof) return;
+          if (entry.chunk) yield entry.chunk;
+        }
+      }
+    } finally {
+      if (reader !== this.redis) reader.disconnect();
+    }
+  }
+}
+
+function toEntry(fields: Buffer[]): { eof: boolean; chunk?: LogChunk } {
+  let stream: LogChunk['stream'] = 'stdout';
+  let data: Buffer | undefined;
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i].toString();
+    if (name === 'eof') return { eof: true };
+    if (name === 's') stream = fields[i + 1].toString() as LogChunk['stream'];
+    if (name === 'd') data = fields[i + 1];
+  }
+  return { eof: false, chunk: data ? { stream, data } : undefined };
+}
+
+/**
+ * Appends one attempt's output to its live stream, batching small writes, and enforcing the cap: past
+ * it, one marker line is written and the rest dropped (the container's output is still drained).
+ */
+export class TaskLogWriter {
+  private pending: LogChunk[] = [];
+  private pendingBytes = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+  private failure: unknown;
+  bytes = 0;
+  truncated = false;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly key: string,
+    private readonly capBytes: number,
+  ) {}
+
+  write(stream: LogChunk['stream'], data: Buffer): void {
+    if (this.truncated) return;
+    const room = this.capBytes - this.bytes;
+    if (data.length > room) {
+      if (room > 0) this.push(stream, data.subarray(0, room));
+      this.truncated = true;
+      this.push('system', Buffer.from(`\n[gofer] log truncated: output exceeded the ${this.capBytes}-byte cap\n`));
+      return;
+    }
+    this.push(stream, data);
+  }
+
+  private push(stream: LogChunk['stream'], data: Buffer): void {
+    this.bytes += data.length;
+    this.pending.push({ stream, data });
+    this.pendingBytes += data.length;
+    if (this.pendingBytes >= FLUSH_BYTES) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), FLUSH_MS);
+  }
+
+  private flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch = this.pending;
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (batch.length === 0) return this.flushing;
+    this.flushing = this.flushing.then(async () => {
+      const multi = this.redis.multi();
+      for (const chunk of mergeAdjacent(batch)) multi.xadd(this.key, '*', 's', chunk.stream, 'd', chunk.data);
+      const results = await multi.exec();
+      const failed = results?.find(([error]) => error);
+      if (failed) throw failed[0];
+    }).catch((error) => {
+      this.failure ??= error;
+    });
+    return this.flushing;
+  }
+
+  /** Flushes, writes the end marker, and throws if any write to Redis failed. */
+  async close(): Promise<void> {
+    await this.flush();
+    await this.redis.xadd(this.key, '*', 'eof', '1');
+    if (this.failure) throw this.failure;
+  }
+}
+
+function mergeAdjacent(chunks: LogChunk[]): LogChunk[] {
+  const merged: LogChunk[] = [];
+  for (const chunk of chunks) {
+    const last = merged.at(-1);
+    if (last && last.stream === chunk.stream) last.data = Buffer.concat([last.data, chunk.data]);
+    else merged.push({ ...chunk });
+  }
+  return merged;
+}

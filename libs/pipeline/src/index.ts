@@ -1,0 +1,55 @@
+// Public surface of @gofer/pipeline: the pipeline configuration model, its parser and validator,
+// and the pure DAG rules of a run. No I/O.
+export {
+  type ConfigIssue,
+  type ConfigPath,
+  formatConfigIssue,
+  formatConfigIssues,
+  formatConfigPath,
+  ROOT_PATH,
+} from './config-issue.js';
+export {
+  type DagDecision,
+  evaluateDag,
+  findDependencyCycles,
+  runOutcome,
+  type TaskNode,
+  type TaskRunState,
+  type TaskRunStatus,
+  topologicalOrder,
+} from './dag.js';
+export { formatDuration, parseDuration } from './duration.js';
+export {
+  interpolate,
+  INTERPOLATION_KEY_PATTERN,
+  INTERPOLATION_KINDS,
+  type InterpolationKind,
+  type InterpolationRef,
+  type InterpolationScan,
+  scanInterpolations,
+} from './interpolation.js';
+export { formatMemorySize, parseMemorySize } from './memory-size.js';
+export {
+  DEPENDS_ON_VALUES,
+  type DependsOn,
+  EXTENSION_NAME_PATTERN,
+  LABEL_PATTERN,
+  type NotifierSubscription,
+  type ParseResult,
+  type PipelineConfig,
+  type PipelineDocument,
+  PIPELINE_ID_PATTERN,
+  PIPELINE_LIMITS,
+  type RegistryAuth,
+  type RetryPolicy,
+  TASK_ID_PATTERN,
+  type TaskConfig,
+  type TaskDocument,
+  type TaskResources,
+  type TriggerSubscription,
+  VARIABLE_NAME_PATTERN,
+} from './pipeline-config.js';
+export { parsePipelineConfig, type ParsePipelineConfigOptions } from './pipeline-config.parser.js';
+export { toPipelineDocument } from './pipeline-config.serializer.js';
+export { validatePipelineConfig } from './pipeline-config.validator.js';
+export { retryDelayMs } from './retry-policy.js';

@@ -1,0 +1,218 @@
+import {
+  CST,
+  isAlias,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  Lexer,
+  LineCounter,
+  parseDocument,
+  type Node as YamlNode,
+  type YAMLError,
+} from 'yaml';
+import { type ConfigIssue, ROOT_PATH } from './config-issue.js';
+import { PIPELINE_LIMITS, type ParseResult } from './pipeline-config.js';
+import { validatePipelineConfig } from './pipeline-config.validator.js';
+
+/** Options of {@link parsePipelineConfig}. */
+export interface ParsePipelineConfigOptions {
+  /** Largest accepted input, in bytes (UTF-8). @default 1 MiB ({@link PIPELINE_LIMITS.maxConfigBytes}) */
+  maxBytes?: number;
+}
+
+// Resource guards. Each aliased use of an anchor counts once (times the aliases inside it), so 1000
+// lets every one of 500 tasks merge a shared `<<: *defaults`, while "billion laughs" documents fail
+// within a few levels. Flow nesting deeper than 64 has no use in a pipeline, and the YAML parser's
+// time grows steeply with depth.
+const MAX_ALIAS_COUNT = 1000;
+const MAX_NESTING = 64;
+const MAX_SYNTAX_ERRORS = 10;
+
+// Keys whose values are numbers or booleans in the schema. Everywhere else a YAML number or boolean
+// is kept as the text the user wrote, so `VERSION: 1.10` stays "1.10" rather than becoming "1.1".
+const TYPED_KEYS = new Set(['parallelism', 'attempts', 'inject_api_token', 'cpu', 'memory']);
+
+const YAML_MESSAGES: Record<string, string> = {
+  TAB_AS_INDENT: 'tabs are not allowed as indentation in YAML; indent with spaces',
+  MULTIPLE_DOCS: 'the file holds several YAML documents (---); a pipeline config is one document',
+  RESOURCE_EXHAUSTION: 'the config is nested too deeply',
+};
+
+/**
+ * Parses a pipeline config from YAML or JSON text (JSON is read as the YAML it is) and validates it
+ * with {@link validatePipelineConfig}. Never throws on bad input: every problem comes back as an
+ * issue — with `line L, column C` as its path for syntax errors — whether the input is too large,
+ * not UTF-8, binary, empty, malformed, an alias bomb, or a document with invalid fields.
+ *
+ * YAML details: one document per file; anchors, aliases and `<<` merge keys work; duplicate keys and
+ * custom tags (`!foo`, `!!binary`) are errors.
+ */
+export function parsePipelineConfig(text: string | Uint8Array, options: ParsePipelineConfigOptions = {}): ParseResult {
+  const maxBytes = options.maxBytes ?? PIPELINE_LIMITS.maxConfigBytes;
+  const decoded = decode(text, maxBytes);
+  if (typeof decoded !== 'string') return failure(decoded);
+  const source = decoded.startsWith('\uFEFF') ? decoded.slice(1) : decoded;
+
+  const binary = firstControlCharacter(source);
+  if (binary !== undefined) return failure(binary);
+  const tooDeep = nestingProblem(source);
+  if (tooDeep !== undefined) return failure(tooDeep);
+
+  const lineCounter = new LineCounter();
+  const document = parseDocument(source, {
+    lineCounter,
+    merge: true,
+    prettyErrors: false,
+    resolveKnownTags: false,
+    // Checked in `keepWrittenScalars`: the library's own check compares every pair of keys.
+    uniqueKeys: false,
+  });
+  const syntaxErrors = [...document.errors, ...document.warnings];
+  if (syntaxErrors.length > 0) return failure(...syntaxErrors.slice(0, MAX_SYNTAX_ERRORS).map((e) => fromYamlError(e, lineCounter)));
+  if (document.contents === null) {
+    return failure({ path: ROOT_PATH, message: 'the config is empty; a pipeline needs at least an id and tasks' });
+  }
+  const keyProblems: ConfigIssue[] = [];
+  keepWrittenScalars(document.contents, undefined, lineCounter, keyProblems);
+  if (keyProblems.length > 0) return failure(...keyProblems);
+
+  let doc: unknown;
+  try {
+    doc = document.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (error) {
+    return failure({ path: ROOT_PATH, message: aliasProblem(error) });
+  }
+  return validatePipelineConfig(doc);
+}
+
+function failure(...errors: ConfigIssue[]): ParseResult {
+  return { ok: false, errors };
+}
+
+function decode(text: string | Uint8Array, maxBytes: number): string | ConfigIssue {
+  const bytes = typeof text === 'string' ? Buffer.byteLength(text, 'utf8') : text.byteLength;
+  if (bytes > maxBytes) {
+    return { path: ROOT_PATH, message: `the config is ${formatBytes(bytes)}, more than the ${formatBytes(maxBytes)} allowed` };
+  }
+  if (typeof text === 'string') return text;
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(text);
+  } catch {
+    return { path: ROOT_PATH, message: 'the config is not UTF-8 text; save it as a UTF-8 YAML or JSON file' };
+  }
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes >= 1024 * 1024) return `${Math.round((bytes / (1024 * 1024)) * 10) / 10} MiB`;
+  if (bytes >= 1024) return `${Math.round((bytes / 1024) * 10) / 10} KiB`;
+  return `${bytes} bytes`;
+}
+
+/** YAML allows no C0 control characters but tab, LF and CR, nor DEL: they mean binary data. */
+function firstControlCharacter(source: string): ConfigIssue | undefined {
+  const match = /[\x00-\x08\x0B\x0C\x0E-\x1F\x7F]/.exec(source);
+  if (match === null) return undefined;
+  const code = match[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
+  return {
+    path: lineAndColumn(source, match.index),
+    message: `unexpected control character U+${code}: a pipeline config is YAML or JSON text, not binary data`,
+  };
+}
+
+function lineAndColumn(source: string, offset: number): string {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = source.indexOf('\n'); i !== -1 && i < offset; i = source.indexOf('\n', i + 1)) {
+    line++;
+    lineStart = i + 1;
+  }
+  return `line ${line}, column ${offset - lineStart + 1}`;
+}
+
+/**
+ * Rejects pathological nesting before the parser sees it: the parser's time grows steeply with
+ * depth (a megabyte of `[` takes it seconds). Uses the library's own lexer, so brackets inside
+ * strings and comments are not counted; stops at the first excess.
+ */
+function nestingProblem(source: string): ConfigIssue | undefined {
+  let flowDepth = 0;
+  let indicatorsOnLine = 0;
+  let offset = 0;
+  for (const token of new Lexer().lex(source)) {
+    const type = CST.tokenType(token);
+    if (type === 'flow-map-start' || type === 'flow-seq-start') flowDepth++;
+    else if (type === 'flow-map-end' || type === 'flow-seq-end') flowDepth = Math.max(0, flowDepth - 1);
+    // `- - - x` nests one block sequence per indicator on the same line.
+    else if (type === 'seq-item-ind' || type === 'explicit-key-ind') indicatorsOnLine++;
+    else if (type === 'newline') indicatorsOnLine = 0;
+    if (flowDepth > MAX_NESTING || indicatorsOnLine > MAX_NESTING) {
+      return { path: lineAndColumn(source, offset), message: `the config is nested more than ${MAX_NESTING} levels deep` };
+    }
+    offset += token.length;
+  }
+  return undefined;
+}
+
+function fromYamlError(error: YAMLError, lineCounter: LineCounter): ConfigIssue {
+  const { line, col } = lineCounter.linePos(error.pos[0]);
+  const message = YAML_MESSAGES[error.code] ?? `invalid YAML: ${error.message}`;
+  return { path: `line ${line}, column ${col}`, message };
+}
+
+/**
+ * Walks the parsed YAML before it becomes plain data: reports duplicate and non-scalar keys (with
+ * their line), and turns number and boolean scalars back into the text the user wrote wherever the
+ * schema expects a string (see TYPED_KEYS). Aliases are not followed: their anchors are walked where
+ * they are defined.
+ */
+function keepWrittenScalars(
+  node: unknown,
+  key: string | undefined,
+  lineCounter: LineCounter,
+  problems: ConfigIssue[],
+): void {
+  if (isScalar(node)) {
+    if ((typeof node.value === 'number' || typeof node.value === 'boolean') && !(key !== undefined && TYPED_KEYS.has(key))) {
+      node.value = node.source ?? String(node.value);
+    }
+  } else if (isSeq(node)) {
+    for (const item of node.items) keepWrittenScalars(item, undefined, lineCounter, problems);
+  } else if (isMap(node)) {
+    const seen = new Set<string>();
+    for (const pair of node.items) {
+      if (!isPair(pair)) continue;
+      const keyNode = pair.key;
+      let name: string | undefined;
+      if (isScalar(keyNode) && keyNode.value !== null && typeof keyNode.value !== 'object') {
+        name = typeof keyNode.value === 'string' ? keyNode.value : (keyNode.source ?? String(keyNode.value));
+        keyNode.value = name;
+      } else if (!isAlias(keyNode)) {
+        problems.push({ path: position(keyNode, lineCounter), message: 'mapping keys must be plain strings' });
+      }
+      if (name !== undefined && name !== '<<') {
+        if (seen.has(name)) {
+          problems.push({ path: position(keyNode, lineCounter), message: `duplicate key ${JSON.stringify(name)} in this mapping` });
+        }
+        seen.add(name);
+      }
+      keepWrittenScalars(pair.value, name, lineCounter, problems);
+    }
+  }
+}
+
+function position(node: unknown, lineCounter: LineCounter): string {
+  const range = (node as YamlNode | null)?.range;
+  if (!range) return ROOT_PATH;
+  const { line, col } = lineCounter.linePos(range[0]);
+  return `line ${line}, column ${col}`;
+}
+
+function aliasProblem(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  if (/excessive alias count/i.test(message)) {
+    return `YAML aliases expand too much (more than ${MAX_ALIAS_COUNT} uses); repeat fewer or smaller parts through *aliases`;
+  }
+  if (/unresolved alias/i.test(message)) return `invalid YAML: ${message}`;
+  return `the config could not be read: ${message}`;
+}

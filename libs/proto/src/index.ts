@@ -1,0 +1,24 @@
+/**
+ * `@gofer/proto`: the Gofer API contract for TypeScript — the message types generated from
+ * `proto/gofer/v1/gofer.proto`, the loader settings servers and clients share, and a typed client.
+ */
+export * from './gen/gofer/v1/gofer.js';
+export {
+  GOFER_PACKAGE,
+  GOFER_PROTO_FILE,
+  GOFER_SERVICE,
+  PROTO_LOADER_OPTIONS,
+  PROTO_PATH,
+  loadGoferPackageDefinition,
+} from './gofer-proto.js';
+export {
+  GrpcStatus,
+  MAX_RECEIVE_MESSAGE_BYTES,
+  MAX_SEND_MESSAGE_BYTES,
+  createGoferClient,
+  isServiceError,
+  type GoferClient,
+  type GoferClientOptions,
+  type GoferStreamMethods,
+  type GoferUnaryMethods,
+} from './gofer.client.js';

@@ -1,0 +1,37 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DatabaseUnavailableError, openDataSource } from '@gofer/dal';
+import { createTestDatabase } from '../support/database.js';
+
+describe('migrations', () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  beforeAll(async () => (db = await createTestDatabase('migrations')));
+  afterAll(async () => db.drop());
+
+  it('replicas starting together migrate once, under the advisory lock', async () => {
+    const sources = await Promise.all([openDataSource(db.url), openDataSource(db.url), openDataSource(db.url)]);
+    const applied = await sources[0].query('SELECT name FROM migrations');
+    expect(applied.map((row: { name: string }) => row.name)).toEqual(['Init1764172800000']);
+    const namespaces = await sources[0].query('SELECT id FROM namespaces');
+    expect(namespaces).toEqual([{ id: 'default' }]);
+    await Promise.all(sources.map((s) => s.destroy()));
+  });
+
+  it('creates a missing database', async () => {
+    const url = `${db.url}_created`;
+    const source = await openDataSource(url);
+    expect((await source.query('SELECT count(*)::int AS n FROM cluster'))[0].n).toBe(1);
+    await source.destroy();
+    const { default: pg } = await import('pg');
+    const admin = new pg.Client({ connectionString: new URL('/postgres', url).toString() });
+    await admin.connect();
+    await admin.query(`DROP DATABASE "${new URL(url).pathname.slice(1)}" WITH (FORCE)`);
+    await admin.end();
+  });
+
+  it('says where it looked when Postgres is unreachable', async () => {
+    await expect(openDataSource('postgres://postgres@127.0.0.1:1/gofer')).rejects.toThrow(DatabaseUnavailableError);
+    await expect(openDataSource('postgres://postgres:secret@127.0.0.1:1/gofer')).rejects.toThrow(
+      /cannot reach Postgres at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/gofer: .*GOFER_DATABASE_URL/,
+    );
+  });
+});
