@@ -56,8 +56,7 @@ describe('bad gRPC requests', () => {
     const [host, port] = gofer.grpcAddr.split(':');
     await new Promise<void>((resolve) => {
       const socket = connect({ host, port: Number(port) }, () => {
-        socket.write(randomBytes(64 * 1024));
-        socket.end();
+        socket.write(randomBytes(64 * 1024), () => setTimeout(() => socket.destroy(), 500));
       });
       socket.on('close', () => resolve());
       socket.on('error', () => resolve());

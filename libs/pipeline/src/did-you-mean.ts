@@ -1,12 +1,13 @@
 /**
  * The candidate a misspelt word was most likely meant to be, or `undefined` when none is close.
- * Ignores case, `_` and `-` first (so `dependsOn` finds `depends_on`), then allows one edit per three
- * letters (at most two), counting a swap of neighbours as one edit (`buidl` finds `build`).
+ * Ignores case, `_` and `-` (so `dependsOn` finds `depends_on`), then allows one edit in words of
+ * 4 or 5 letters and two in longer ones, counting a swap of neighbours as one edit (`buidl` finds
+ * `build`). Shorter words get no guesses: `gpu` is one edit from `cpu` but surely not meant as it.
  */
 export function closestMatch(word: string, candidates: Iterable<string>): string | undefined {
   const normalised = normalise(word);
   let best: string | undefined;
-  let bestDistance = Math.min(2, Math.max(1, Math.floor(normalised.length / 3)));
+  let bestDistance = normalised.length < 4 ? 0 : normalised.length < 6 ? 1 : 2;
   for (const candidate of candidates) {
     if (candidate === word) continue;
     const distance = editDistance(normalised, normalise(candidate), bestDistance);

@@ -149,14 +149,17 @@ function nestingProblem(source: string): ConfigIssue | undefined {
     if (flowDepth > MAX_NESTING || indicatorsOnLine > MAX_NESTING) {
       return { path: lineAndColumn(source, offset), message: `the config is nested more than ${MAX_NESTING} levels deep` };
     }
-    offset += token.length;
+    // The lexer also yields marker tokens that stand for no source text.
+    if (token !== CST.DOCUMENT && token !== CST.FLOW_END && token !== CST.SCALAR) offset += token.length;
   }
   return undefined;
 }
 
 function fromYamlError(error: YAMLError, lineCounter: LineCounter): ConfigIssue {
   const { line, col } = lineCounter.linePos(error.pos[0]);
-  const message = YAML_MESSAGES[error.code] ?? `invalid YAML: ${error.message}`;
+  const tag = /^Unresolved tag: (\S+)/.exec(error.message)?.[1]?.replace('tag:yaml.org,2002:', '!!');
+  const message =
+    tag !== undefined ? `unsupported YAML tag ${tag}; remove it` : (YAML_MESSAGES[error.code] ?? `invalid YAML: ${error.message}`);
   return { path: `line ${line}, column ${col}`, message };
 }
 

@@ -48,7 +48,7 @@ const expected =
   (issue: { input?: unknown }): string =>
     issue.input === undefined || (issue.input === null && nullMeans === 'missing')
       ? 'required'
-      : `expected ${what}, got ${describeValue(issue.input)}`;
+      : `expected ${what}, got ${describeValue(issue.input)}${issue.input === null ? '; write "" for an empty value' : ''}`;
 
 // Documents from code may hold numbers or booleans where strings belong; YAML documents never
 // do here, because the parser keeps such scalars as the text the user wrote.
@@ -76,7 +76,14 @@ function fields<Shape extends z.core.$ZodLooseShape>(shape: Shape, what: string)
   const unknownField = z.unknown().superRefine((_, ctx) => {
     ctx.addIssue({ code: 'custom', message: 'unknown field', params: { ...params } });
   });
-  return z.object(shape, { error: expected(what) }).catchall(unknownField);
+  const object = z.object(shape, { error: expected(what) }).catchall(unknownField);
+  // zod passes every unknown key to the catchall except `__proto__`, which it drops silently.
+  return z.preprocess((input, ctx) => {
+    if (isMapping(input) && Object.hasOwn(input, '__proto__')) {
+      ctx.issues.push({ code: 'custom', message: 'unknown field', path: ['__proto__'], input, params: { ...params } });
+    }
+    return input;
+  }, object);
 }
 
 /** A mapping of user-chosen keys: checks each key and value, keeps `__proto__` & co. as plain keys. */

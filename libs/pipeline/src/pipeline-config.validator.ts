@@ -220,30 +220,23 @@ function toPipelineConfig(document: CheckedPipelineDocument): PipelineConfig {
 }
 
 function toTaskConfig(task: CheckedTaskDocument): TaskConfig {
-  const config: TaskConfig = {
+  const cpu = task.resources?.cpu ?? undefined;
+  const memoryBytes = task.resources?.memory ?? undefined;
+  return {
     id: task.id,
     description: task.description ?? '',
     image: task.image,
+    ...(task.script != null
+      ? { entrypoint: ['/bin/sh', '-c'], command: [task.script] }
+      : { ...(task.entrypoint != null && { entrypoint: task.entrypoint }), ...(task.command != null && { command: task.command }) }),
     variables: task.variables ?? {},
     dependsOn: (task.depends_on ?? {}) as Record<string, DependsOn>,
     retries: { attempts: task.retries?.attempts ?? 1, backoffMs: task.retries?.backoff ?? 0 },
+    ...(task.timeout != null && { timeoutMs: task.timeout }),
+    ...(task.registry_auth != null && { registryAuth: { user: task.registry_auth.user, pass: task.registry_auth.pass } }),
     injectApiToken: task.inject_api_token ?? false,
+    ...((cpu !== undefined || memoryBytes !== undefined) && {
+      resources: { ...(cpu !== undefined && { cpu }), ...(memoryBytes !== undefined && { memoryBytes }) },
+    }),
   };
-  if (task.script != null) {
-    config.entrypoint = ['/bin/sh', '-c'];
-    config.command = [task.script];
-  } else {
-    if (task.entrypoint != null) config.entrypoint = task.entrypoint;
-    if (task.command != null) config.command = task.command;
-  }
-  if (task.timeout != null) config.timeoutMs = task.timeout;
-  if (task.registry_auth != null) config.registryAuth = { user: task.registry_auth.user, pass: task.registry_auth.pass };
-  const cpu = task.resources?.cpu;
-  const memoryBytes = task.resources?.memory;
-  if (cpu != null || memoryBytes != null) {
-    config.resources = {};
-    if (cpu != null) config.resources.cpu = cpu;
-    if (memoryBytes != null) config.resources.memoryBytes = memoryBytes;
-  }
-  return config;
 }

@@ -62,7 +62,10 @@ export async function connectRedis(url: string): Promise<Redis> {
   return redis;
 }
 
-export async function openInfrastructure(config: GoferConfig, options: { scheduler: boolean }): Promise<Infrastructure> {
+export async function openInfrastructure(
+  config: GoferConfig,
+  options: { scheduler: boolean; schedulerOverride?: Scheduler },
+): Promise<Infrastructure> {
   const opened: Array<() => Promise<unknown>> = [];
   const closeAll = async () => {
     for (const close of opened.reverse()) await close().catch(() => undefined);
@@ -75,7 +78,9 @@ export async function openInfrastructure(config: GoferConfig, options: { schedul
     const redis = await connectRedis(config.redisUrl);
     opened.push(() => redis.quit());
     let scheduler: Scheduler | undefined;
-    if (options.scheduler) {
+    if (options.scheduler && options.schedulerOverride) {
+      scheduler = options.schedulerOverride;
+    } else if (options.scheduler) {
       scheduler = createDockerScheduler({ host: config.dockerHost, network: config.dockerNetwork || undefined });
       await scheduler.ping().catch((error: Error) => {
         throw new StartupError(`${error.message}. Is Docker running? Set GOFER_DOCKER_HOST to its socket (unix:///var/run/docker.sock).`);

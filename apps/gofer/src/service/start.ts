@@ -5,6 +5,7 @@ import { NestFactory } from '@nestjs/core';
 import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
 import type { INestApplication } from '@nestjs/common';
 import type { Logger } from 'pino';
+import type { Scheduler } from '@gofer/scheduler';
 import { join } from 'node:path';
 import { RpcErrorFilter } from '../api/rpc.gateway.js';
 import { GOFER_VERSION } from '../version.js';
@@ -26,10 +27,15 @@ export interface RunningService {
  * Boots a Gofer process with the given roles. Throws {@link StartupError} or {@link ConfigError}
  * (with a message naming what is wrong and how to fix it) when it cannot start.
  */
-export async function bootService(roles: Role[], env: NodeJS.ProcessEnv = process.env): Promise<RunningService> {
+export async function bootService(
+  roles: Role[],
+  env: NodeJS.ProcessEnv = process.env,
+  /** Internal: benchmarks measure the control plane with a scheduler of their own. Not user-facing. */
+  internal: { scheduler?: Scheduler } = {},
+): Promise<RunningService> {
   const config = loadConfig(env);
   const logger = createLogger(config.logLevel);
-  const infra = await openInfrastructure(config, { scheduler: roles.includes('worker') });
+  const infra = await openInfrastructure(config, { scheduler: roles.includes('worker'), schedulerOverride: internal.scheduler });
   let app: INestApplication;
   try {
     app = await NestFactory.create(ServiceModule.forRoles(roles, config, infra, logger), {
@@ -37,6 +43,8 @@ export async function bootService(roles: Role[], env: NodeJS.ProcessEnv = proces
       abortOnError: false,
     });
     if (roles.includes('api')) {
+      // Registered before connectMicroservice: inheritAppConfig copies the app's config at that moment.
+      app.useGlobalFilters(new RpcErrorFilter(logger));
       app.connectMicroservice<MicroserviceOptions>(
         {
           transport: Transport.GRPC,
@@ -51,7 +59,6 @@ export async function bootService(roles: Role[], env: NodeJS.ProcessEnv = proces
         },
         { inheritAppConfig: true },
       );
-      app.useGlobalFilters(new RpcErrorFilter(logger));
       await app.startAllMicroservices().catch((error: Error) => {
         throw new StartupError(`cannot serve gRPC on GOFER_GRPC_ADDR=${config.grpcAddr}: ${error.message} (is another Gofer running there?)`);
       });
