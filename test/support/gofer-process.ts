@@ -111,7 +111,7 @@ export class TestCluster {
     throw new Error(`gofer did not become healthy within 60s:\n${output}`);
   }
 
-  client(process: GoferProcess = this.processes.find((p) => p.child.exitCode === null)!): GoferClient {
+  client(process: GoferProcess = this.processes.find((p) => p.child.exitCode === null && p.child.signalCode === null)!): GoferClient {
     const client = createGoferClient({ address: process.grpcAddr, timeoutMs: 30_000 });
     this.clients.push(client);
     return client;

@@ -20,13 +20,14 @@ const QUANTITY = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|K|M|G|T)?$/;
  * `T` (`512M`). Docker's lower-case `m`/`g` are rejected rather than guessed at: in Kubernetes `m`
  * means thousandths, so `512m` is ambiguous.
  *
- * @returns whole bytes (fractions rounded down), or `undefined` when the value is not a memory size.
+ * @returns whole bytes (fractions of a unit rounded down), or `undefined` when the value is not a memory size.
  */
 export function parseMemorySize(value: string | number): number | undefined {
   if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
   if (typeof value !== 'string' || value.length > 32) return undefined;
   const match = QUANTITY.exec(value);
-  if (match === null) return undefined;
+  // Fractions need a unit: "1.5Gi" is a size, "1.5" bytes is a mistake.
+  if (match === null || (match[2] === undefined && match[1]!.includes('.'))) return undefined;
   const bytes = Math.floor(Number(match[1]) * UNIT_BYTES[(match[2] ?? '') as Unit]);
   return Number.isSafeInteger(bytes) ? bytes : undefined;
 }

@@ -152,7 +152,7 @@ describe('parsePipelineConfig: valid configs', () => {
       name: 'min',
       description: '',
       parallelism: 0,
-      tasks: [{ id: 'a', description: '', image: 'busybox', ...defaults }],
+      tasks: [{ id: 'a', image: 'busybox', ...defaults }],
       triggers: [],
       notifiers: [],
     });
@@ -434,6 +434,11 @@ const malformed: MalformedCase[] = [
     name: 'task is not a mapping',
     text: 'id: demo\ntasks: [build]\n',
     errors: ['tasks[0]: expected a mapping of task fields (id, image …), got "build"'],
+  },
+  {
+    name: 'empty list item',
+    text: 'id: demo\ntasks:\n  - {id: a, image: b}\n  -\n',
+    errors: ['tasks[1]: expected a mapping of task fields (id, image …), got null'],
   },
   {
     name: 'missing image (DESIGN example)',

@@ -59,6 +59,16 @@ export function parsePipelineConfig(text: string | Uint8Array, options: ParsePip
   const tooDeep = nestingProblem(source);
   if (tooDeep !== undefined) return failure(tooDeep);
 
+  try {
+    return parseYaml(source);
+  } catch (error) {
+    // The depth guard bounds flow nesting; deep indentation can still exhaust a small stack.
+    if (error instanceof RangeError) return failure({ path: ROOT_PATH, message: 'the config is nested too deeply' });
+    throw error;
+  }
+}
+
+function parseYaml(source: string): ParseResult {
   const lineCounter = new LineCounter();
   const document = parseDocument(source, {
     lineCounter,
@@ -81,6 +91,7 @@ export function parsePipelineConfig(text: string | Uint8Array, options: ParsePip
   try {
     doc = document.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
   } catch (error) {
+    if (!(error instanceof ReferenceError)) throw error;
     return failure({ path: ROOT_PATH, message: aliasProblem(error) });
   }
   return validatePipelineConfig(doc);
@@ -211,11 +222,9 @@ function position(node: unknown, lineCounter: LineCounter): string {
   return `line ${line}, column ${col}`;
 }
 
-function aliasProblem(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  if (/excessive alias count/i.test(message)) {
+function aliasProblem(error: ReferenceError): string {
+  if (/excessive alias count/i.test(error.message)) {
     return `YAML aliases expand too much (more than ${MAX_ALIAS_COUNT} uses); repeat fewer or smaller parts through *aliases`;
   }
-  if (/unresolved alias/i.test(message)) return `invalid YAML: ${message}`;
-  return `the config could not be read: ${message}`;
+  return `invalid YAML: ${error.message}`;
 }

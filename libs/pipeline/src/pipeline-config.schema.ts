@@ -37,6 +37,9 @@ export function isMapping(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** Whether `null` (`field:` with no value) means the field is missing, or is a wrong value. */
+type NullMeans = 'missing' | 'value';
+
 type Issues = z.core.$ZodRawIssue[];
 const fail = (issues: Issues, input: unknown, message: string): void => {
   issues.push({ code: 'custom', message, input });
@@ -44,20 +47,23 @@ const fail = (issues: Issues, input: unknown, message: string): void => {
 
 /** Message for a value of the wrong type; a missing or empty (`null`) field is just "required". */
 const expected =
-  (what: string, nullMeans: 'missing' | 'value' = 'missing') =>
+  (what: string, nullMeans: NullMeans = 'missing') =>
   (issue: { input?: unknown }): string =>
     issue.input === undefined || (issue.input === null && nullMeans === 'missing')
       ? 'required'
-      : `expected ${what}, got ${describeValue(issue.input)}${issue.input === null ? '; write "" for an empty value' : ''}`;
+      : `expected ${what}, got ${describeValue(issue.input)}`;
 
 // Documents from code may hold numbers or booleans where strings belong; YAML documents never
 // do here, because the parser keeps such scalars as the text the user wrote.
 const scalarToText = (value: unknown): unknown =>
   typeof value === 'number' || typeof value === 'boolean' ? String(value) : value;
 
-function text(options: { max?: number; nonEmpty?: boolean; nullMeans?: 'missing' | 'value' } = {}) {
+function text(options: { max?: number; nonEmpty?: boolean; nullMeans?: NullMeans } = {}) {
   const { max, nonEmpty = false, nullMeans } = options;
-  let schema = z.string({ error: expected('a string', nullMeans) });
+  const wrongType = expected('a string', nullMeans);
+  let schema = z.string({
+    error: (issue) => (issue.input === null && nullMeans === 'value' ? `${wrongType(issue)}; write "" for an empty value` : wrongType(issue)),
+  });
   if (nonEmpty) schema = schema.min(1, { error: 'must not be empty' });
   if (max !== undefined) schema = schema.max(max, { error: `must be at most ${max} characters` });
   return z.preprocess(scalarToText, schema);
@@ -71,12 +77,12 @@ const idRule = (what: string, lengths: string) => (value: string) =>
   `invalid ${what} ${quoteForMessage(value)}: use ${lengths} characters a-z, 0-9, _ or -, starting with a letter or digit`;
 
 /** A mapping with known fields; any other field is reported (with a suggestion) at its own path. */
-function fields<Shape extends z.core.$ZodLooseShape>(shape: Shape, what: string) {
+function fields<Shape extends z.core.$ZodLooseShape>(shape: Shape, what: string, nullMeans: NullMeans = 'missing') {
   const params: UnknownFieldParams = { unknownField: true, knownFields: Object.keys(shape) };
   const unknownField = z.unknown().superRefine((_, ctx) => {
     ctx.addIssue({ code: 'custom', message: 'unknown field', params: { ...params } });
   });
-  const object = z.object(shape, { error: expected(what) }).catchall(unknownField);
+  const object = z.object(shape, { error: expected(what, nullMeans) }).catchall(unknownField);
   // zod passes every unknown key to the catchall except `__proto__`, which it drops silently.
   return z.preprocess((input, ctx) => {
     if (isMapping(input) && Object.hasOwn(input, '__proto__')) {
@@ -115,7 +121,7 @@ const checkVariableName = (kind: string) => (key: string) =>
     : `invalid ${kind} name ${quoteForMessage(key)}: use letters, digits and _, not starting with a digit`;
 
 /** A string that may hold `pipeline_secret{{KEY}}`-style interpolations, checked for syntax. */
-function interpolated(options: { nonEmpty?: boolean; nullMeans?: 'missing' | 'value' }) {
+function interpolated(options: { nonEmpty?: boolean; nullMeans?: NullMeans }) {
   return text(options).superRefine((value, ctx) => {
     for (const message of scanInterpolations(value).errors) ctx.addIssue({ code: 'custom', message });
   });
@@ -228,6 +234,7 @@ const taskSchema = fields(
     resources: fields({ cpu: cpu.nullish(), memory: memory.nullish() }, 'a mapping such as { cpu: 0.5, memory: 256Mi }').nullish(),
   },
   'a mapping of task fields (id, image …)',
+  'value',
 );
 
 const settings = mapOf('a mapping of setting names to strings', text({ nullMeans: 'value' }), checkVariableName('setting'));
@@ -239,6 +246,7 @@ const triggerSchema = fields(
     settings: settings.nullish(),
   },
   'a mapping such as { trigger: cron, label: nightly }',
+  'value',
 );
 
 const notifierSchema = fields(
@@ -248,6 +256,7 @@ const notifierSchema = fields(
     settings: settings.nullish(),
   },
   'a mapping such as { notifier: log, label: console }',
+  'value',
 );
 
 /** The whole pipeline document (snake_case, as written), with field-level rules. */

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import * as grpc from '@grpc/grpc-js';
 import { ConfigError, loadConfig, splitAddress, type GoferConfig } from '@gofer/config';
 import { GOFER_PACKAGE, GOFER_PROTO_FILE, PROTO_LOADER_OPTIONS, PROTO_PATH } from '@gofer/proto';
 import { NestFactory } from '@nestjs/core';
@@ -35,6 +36,9 @@ export async function bootService(
 ): Promise<RunningService> {
   const config = loadConfig(env);
   const logger = createLogger(config.logLevel);
+  // grpc-js writes its own diagnostics to stderr; keep them in the structured log instead.
+  const grpcLog = logger.child({ component: 'grpc' });
+  grpc.setLogger({ error: (...args: unknown[]) => grpcLog.debug(args.map(String).join(' ')) });
   const infra = await openInfrastructure(config, { scheduler: roles.includes('worker'), schedulerOverride: internal.scheduler });
   let app: INestApplication;
   try {
@@ -60,7 +64,8 @@ export async function bootService(
         { inheritAppConfig: true },
       );
       await app.startAllMicroservices().catch((error: Error) => {
-        throw new StartupError(`cannot serve gRPC on GOFER_GRPC_ADDR=${config.grpcAddr}: ${error.message} (is another Gofer running there?)`);
+        const reason = error.message.includes('EADDRINUSE') ? 'the address is already in use' : error.message;
+        throw new StartupError(`cannot serve gRPC on GOFER_GRPC_ADDR=${config.grpcAddr}: ${reason} (is another Gofer running there?)`);
       });
     }
     const http = splitAddress(config.httpAddr);

@@ -1,0 +1,218 @@
+// One Gofer process for a benchmark: its own database (Gofer creates it), Redis key prefix, object
+// store directory and log file, everything on 127.0.0.1. `destroy()` removes all of it.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import Docker from 'dockerode';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { createGoferClient } from '@gofer/proto';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+export const RESULTS_DIR = join(ROOT, 'bench/results');
+const HOST_SCRIPT = join(import.meta.dirname, 'gofer-host.mjs');
+const POSTGRES = process.env.GOFER_BENCH_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432';
+const REDIS_URL = 'redis://127.0.0.1:6379';
+
+export const docker = new Docker({ socketPath: '/var/run/docker.sock' });
+
+async function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no free port'))));
+    });
+  });
+}
+
+/** Reads VmRSS / VmHWM (peak RSS) of a process from /proc, in bytes. */
+export function memoryOf(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  return { rss: field('VmRSS'), hwm: field('VmHWM') };
+}
+
+/**
+ * Starts `node bench/support/gofer-host.mjs <scheduler>` with a fresh database and prefix, and waits
+ * until its /healthz answers.
+ * @param {{ name: string, scheduler: 'docker' | 'noop', env?: Record<string, string> }} options
+ */
+export async function startCluster({ name, scheduler, env = {} }) {
+  const suffix = randomBytes(4).toString('hex');
+  const database = `gofer_bench_${name.replace(/[^a-z0-9]/g, '_')}_${suffix}`;
+  const databaseUrl = `${POSTGRES}/${database}`;
+  const redisPrefix = `goferBench_${name.replace(/[^A-Za-z0-9]/g, '')}_${suffix}`;
+  const objects = mkdtempSync(join(tmpdir(), `gofer-bench-${name}-`));
+  const grpcAddr = `127.0.0.1:${await freePort()}`;
+  const httpAddr = `127.0.0.1:${await freePort()}`;
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const logFile = join(RESULTS_DIR, `gofer-${name}.log`);
+  const logFd = openSync(logFile, 'w');
+  const child = spawn(process.execPath, [HOST_SCRIPT, scheduler], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/root',
+      GOFER_DATABASE_URL: databaseUrl,
+      GOFER_REDIS_URL: REDIS_URL,
+      GOFER_REDIS_PREFIX: redisPrefix,
+      GOFER_OBJECT_STORE: `fs://${objects}`,
+      GOFER_DOCKER_NETWORK: 'host',
+      GOFER_GRPC_ADDR: grpcAddr,
+      GOFER_HTTP_ADDR: httpAddr,
+      GOFER_WORKER_ID: `bench-${name}-${suffix}`,
+      GOFER_LOG_LEVEL: 'info',
+      ...env,
+    },
+    // Logs go straight to a file: the parent never touches them, so they cost the child what they cost in production.
+    stdio: ['ignore', logFd, logFd],
+  });
+  closeSync(logFd);
+  const exited = new Promise((resolveExit) => child.once('exit', (code, signal) => resolveExit(code ?? signal)));
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`gofer (${name}) exited with ${child.exitCode} while starting; see ${logFile}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`gofer (${name}) did not become healthy within 60s; see ${logFile}`);
+    }
+    try {
+      if ((await fetch(`http://${httpAddr}/healthz`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    await sleep(100);
+  }
+  const client = createGoferClient({ address: grpcAddr, timeoutMs: 60_000 });
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  let clusterId;
+
+  return {
+    name,
+    pid: child.pid,
+    client,
+    logFile,
+    /** Runs SQL against the cluster's database. */
+    query: async (sql, params = []) => (await pool.query(sql, params)).rows,
+    async clusterId() {
+      clusterId ??= (await pool.query('SELECT id FROM cluster')).rows[0].id;
+      return clusterId;
+    },
+    /** Applies a pipeline config (JSON is YAML) in the default namespace. */
+    async apply(config) {
+      await client.applyPipelineConfig({
+        namespaceId: 'default', config: Buffer.from(JSON.stringify(config)), format: 'CONFIG_FORMAT_UNSPECIFIED',
+      });
+    },
+    async destroy() {
+      client.close();
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const timeout = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timeout);
+      await pool.end();
+      if (clusterId) await removeContainers({ 'gofer.cluster': clusterId });
+      const admin = new pg.Client({ connectionString: `${POSTGRES}/postgres` });
+      await admin.connect();
+      await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+      await admin.end();
+      const redis = new Redis(REDIS_URL);
+      let cursor = '0';
+      do {
+        const [nextCursor, keys] = await redis.scan(cursor, 'MATCH', `${redisPrefix}:*`, 'COUNT', 1000);
+        cursor = nextCursor;
+        if (keys.length > 0) await redis.del(...keys);
+      } while (cursor !== '0');
+      redis.disconnect();
+      rmSync(objects, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Force-removes every container carrying all of the labels. */
+export async function removeContainers(labels) {
+  const filters = { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) };
+  for (const info of await docker.listContainers({ all: true, filters })) {
+    await docker.getContainer(info.Id).remove({ force: true }).catch(() => undefined);
+  }
+}
+
+/** Waits until no container carries the labels (Gofer removes finished containers asynchronously). */
+export async function waitNoContainers(labels, timeoutMs = 60_000) {
+  const filters = { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) };
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if ((await docker.listContainers({ all: true, filters })).length === 0) return;
+    await sleep(100);
+  }
+  await removeContainers(labels);
+}
+
+/**
+ * Starts a run and polls GetRun every `pollMs` until it is complete.
+ * @returns the run, and the client-observed wall time from the StartRun call to the poll that saw it complete.
+ */
+export async function runAndWait(client, pipelineId, { pollMs = 20, timeoutMs = 300_000 } = {}) {
+  const t0 = performance.now();
+  const { run } = await client.startRun({ namespaceId: 'default', pipelineId, variables: {} });
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { run: current } = await client.getRun({ namespaceId: 'default', pipelineId, runId: run.id });
+    if (current.state === 'RUN_STATE_COMPLETE') return { run: current, wallMs: performance.now() - t0 };
+    if (Date.now() > deadline) throw new Error(`run ${run.id} of ${pipelineId} did not complete within ${timeoutMs} ms`);
+    await sleep(pollMs);
+  }
+}
+
+/**
+ * Task-run timestamps of runs, in ms since the epoch with Postgres's microsecond precision.
+ * @returns {Promise<Array<{ runId: number, taskId: string, status: string, started: number, ended: number }>>}
+ */
+export async function taskTimes(cluster, pipelineId, runIds) {
+  const rows = await cluster.query(
+    `SELECT run_id, task_id, status, extract(epoch FROM started) * 1000 AS started, extract(epoch FROM ended) * 1000 AS ended
+     FROM task_runs WHERE namespace_id = 'default' AND pipeline_id = $1 AND run_id = ANY($2::int[])`,
+    [pipelineId, runIds],
+  );
+  return rows.map((r) => ({ runId: Number(r.run_id), taskId: r.task_id, status: r.status, started: Number(r.started), ended: Number(r.ended) }));
+}
+
+/** Run timestamps (created/started/ended) in ms since the epoch. */
+export async function runTimes(cluster, pipelineId, runIds) {
+  const rows = await cluster.query(
+    `SELECT id, status, extract(epoch FROM created) * 1000 AS created, extract(epoch FROM started) * 1000 AS started,
+            extract(epoch FROM ended) * 1000 AS ended
+     FROM runs WHERE namespace_id = 'default' AND pipeline_id = $1 AND id = ANY($2::int[])`,
+    [pipelineId, runIds],
+  );
+  return rows.map((r) => ({ id: Number(r.id), status: r.status, created: Number(r.created), started: Number(r.started), ended: Number(r.ended) }));
+}
+
+/**
+ * Dependency-complete → dependent-started latency of every task with parents: child.started minus the
+ * latest parent.ended (the moment the last requirement was met).
+ * @param tasks rows of {@link taskTimes}
+ * @param dependsOn task id → parent ids
+ */
+export function edgeLatencies(tasks, dependsOn) {
+  const byRun = new Map();
+  for (const t of tasks) {
+    if (!byRun.has(t.runId)) byRun.set(t.runId, new Map());
+    byRun.get(t.runId).set(t.taskId, t);
+  }
+  const latencies = [];
+  for (const rows of byRun.values()) {
+    for (const [taskId, parents] of Object.entries(dependsOn)) {
+      if (parents.length === 0) continue;
+      const child = rows.get(taskId);
+      const lastParentEnd = Math.max(...parents.map((p) => rows.get(p).ended));
+      latencies.push(child.started - lastParentEnd);
+    }
+  }
+  return latencies;
+}

@@ -1,0 +1,104 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import Docker from 'dockerode';
+import { TestCluster, waitFor } from '../support/gofer-process.js';
+import { ContainerCreations } from '../support/docker-events.js';
+import { apply, readLogs, startRun, waitForRun } from '../support/runs.js';
+
+describe('process lifecycle', () => {
+  let cluster: TestCluster;
+  beforeAll(async () => {
+    cluster = await TestCluster.create('lifecycle', { GOFER_LOG_CAP_BYTES: '4096' });
+  });
+  afterAll(async () => cluster?.destroy());
+
+  async function running(pipelineId: string, runId: number, taskId: string) {
+    return waitFor(`${taskId} to run`, async () => {
+      const rows = await cluster.query<{ worker_id: string; scheduler_id: string | null }>(
+        `SELECT worker_id, scheduler_id FROM task_runs WHERE pipeline_id = $1 AND run_id = $2 AND task_id = $3 AND state = 'running'`,
+        [pipelineId, runId, taskId],
+      );
+      return rows[0]?.scheduler_id ? rows[0] : undefined;
+    });
+  }
+
+  it('SIGTERM on a worker hands its running task to another worker without restarting the container', async () => {
+    const api = await cluster.start('api');
+    const workers = [await cluster.start('worker'), await cluster.start('worker')];
+    const client = cluster.client(api);
+    const creations = await ContainerCreations.watch({ 'gofer.cluster': await cluster.clusterId() });
+    await apply(client, `
+id: handover
+tasks:
+  - { id: long, image: "busybox:latest", script: "echo one; sleep 6; echo two" }
+`);
+    const run = await startRun(client, 'handover');
+    const owner = (await running('handover', run.id, 'long')).worker_id;
+    const [first, second] = workers[0].workerId === owner ? workers : [workers[1], workers[0]];
+    expect(await first.kill('SIGTERM')).toBe(0); // graceful: exits 0 without waiting for the task
+    const [afterStop] = await cluster.query<{ state: string }>(`SELECT state FROM task_runs WHERE pipeline_id = 'handover'`);
+    expect(afterStop.state).toBe('running'); // the container outlived the worker
+    const { run: done, tasks } = await waitForRun(client, 'handover', run.id);
+    expect(done.status).toBe('RUN_STATUS_SUCCESSFUL');
+    expect(tasks.long.workerId).toBe(second.workerId);
+    expect(creations.names.filter((n) => n.includes('.handover.'))).toHaveLength(1);
+    expect(await readLogs(client, 'handover', run.id, 'long')).toBe('one\ntwo\n');
+    creations.stop();
+  });
+
+  it('restarting the API mid-run loses nothing', async () => {
+    const api = cluster.processes.find((p) => p.child.exitCode === null && p.output().includes('"roles":["api"]'))!;
+    const client = cluster.client(api);
+    await apply(client, `
+id: api-restart
+tasks:
+  - { id: a, image: "busybox:latest", script: "sleep 2; echo a" }
+  - { id: b, image: "busybox:latest", script: "echo b", depends_on: { a: success } }
+`);
+    const run = await startRun(client, 'api-restart');
+    await api.kill('SIGKILL');
+    const restarted = await cluster.start('api');
+    const { run: done } = await waitForRun(cluster.client(restarted), 'api-restart', run.id);
+    expect(done.status).toBe('RUN_STATUS_SUCCESSFUL');
+  });
+
+  it('caps a task log with a marker instead of keeping it all', async () => {
+    const client = cluster.client(cluster.processes.at(-1)); // the restarted API
+    await apply(client, `
+id: chatty
+tasks:
+  - { id: spam, image: "busybox:latest", script: "head -c 100000 /dev/zero | tr '\\\\0' x; echo; echo done" }
+`);
+    const run = await startRun(client, 'chatty');
+    const { tasks } = await waitForRun(client, 'chatty', run.id);
+    expect(tasks.spam.status).toBe('TASK_RUN_STATUS_SUCCESSFUL');
+    const logs = await readLogs(client, 'chatty', run.id, 'spam');
+    expect(logs.startsWith('x'.repeat(4096))).toBe(true);
+    expect(logs.slice(4096)).toBe('\n[gofer] log truncated: output exceeded the 4096-byte cap\n');
+    const [row] = await cluster.query<{ logs_truncated: boolean }>(`SELECT logs_truncated FROM task_runs WHERE pipeline_id = 'chatty'`);
+    expect(row.logs_truncated).toBe(true);
+  });
+
+  it('the reaper removes containers of finished or unknown attempts', async () => {
+    const docker = new Docker({ socketPath: '/var/run/docker.sock' });
+    const clusterId = await cluster.clusterId();
+    // A leftover from an attempt Postgres knows nothing about (e.g. a crash before the row existed).
+    const leftover = await docker.createContainer({
+      Image: 'busybox:latest', Cmd: ['sleep', '300'], name: `gofer-test-leftover-${Date.now()}`,
+      Labels: { 'gofer.cluster': clusterId, 'gofer.namespace': 'default', 'gofer.pipeline': 'gone', 'gofer.run': '1', 'gofer.task': 'x', 'gofer.attempt': '1' },
+      HostConfig: { NetworkMode: 'host' },
+    });
+    await leftover.start();
+    // A container of another cluster must be left alone.
+    const foreign = await docker.createContainer({
+      Image: 'busybox:latest', Cmd: ['sleep', '300'], Labels: { 'gofer.cluster': 'someone-else' }, HostConfig: { NetworkMode: 'host' },
+    });
+    await foreign.start();
+    try {
+      await waitFor('the reaper', async () => ((await leftover.inspect().catch(() => null)) ? undefined : true), 60_000);
+      expect((await foreign.inspect()).State.Running).toBe(true);
+    } finally {
+      await foreign.remove({ force: true });
+      await leftover.remove({ force: true }).catch(() => undefined);
+    }
+  });
+});
