@@ -47,6 +47,7 @@ async function waitAllComplete(cluster, runIds, timeoutMs) {
 
 /** Starts `runs` runs as fast as the API takes them (`submitConcurrency` calls in flight), waits for all. */
 async function burst(cluster, runs, submitConcurrency) {
+  await cluster.resetStats();
   const cpuBefore = cpuSnapshot(cluster.pid);
   const t0 = performance.now();
   const runIds = await mapLimit(Array.from({ length: runs }), submitConcurrency, async () => {
@@ -57,7 +58,7 @@ async function burst(cluster, runs, submitConcurrency) {
   await waitAllComplete(cluster, runIds, 300_000);
   const observedMs = performance.now() - t0;
   const cpu = cpuDelta(cpuBefore, cpuSnapshot(cluster.pid));
-  return { runIds, submitMs, observedMs, cpu };
+  return { runIds, submitMs, observedMs, cpu, stats: await cluster.stats() };
 }
 
 /** @param {{ runs: number, rounds: number, warmupRuns: number, isolatedRuns: number, submitConcurrency: number, log: (line: string) => void }} options */
@@ -102,6 +103,8 @@ export async function controlPlaneBench(cluster, options) {
         edgeMs: summary(edges),
         taskClaimToEndMs: summary(times.map((t) => t.ended - t.started)),
         cpu: b.cpu,
+        perTaskRun: perTaskRun(b.stats, runs * tasksPerRun),
+        eventLoopDelayMs: b.stats.eventLoopDelayMs,
       };
       bursts.push(result);
       log(
@@ -112,11 +115,13 @@ export async function controlPlaneBench(cluster, options) {
 
     // One run at a time: the queue holds at most one layer, so the latency is the engine's own.
     log(`control plane: ${isolatedRuns} runs one at a time`);
+    await cluster.resetStats();
     const isolatedIds = [];
     for (let i = 0; i < isolatedRuns; i++) {
       const { run } = await runAndWait(cluster.client, PIPELINE_ID, { pollMs: 10 });
       isolatedIds.push(run.id);
     }
+    const isolatedStats = await cluster.stats();
     const isolatedTimes = await taskTimes(cluster, PIPELINE_ID, isolatedIds);
     const isolatedEdges = edgeLatencies(isolatedTimes, dependsOn);
     const isolatedRuns_ = await runTimes(cluster, PIPELINE_ID, isolatedIds);
@@ -133,6 +138,8 @@ export async function controlPlaneBench(cluster, options) {
         edgeMs: summary(isolatedEdges),
         taskClaimToEndMs: summary(isolatedTimes.map((t) => t.ended - t.started)),
         runMedianMs: median(isolatedRuns_.map((r) => r.ended - r.created)),
+        perTaskRun: perTaskRun(isolatedStats, isolatedRuns * tasksPerRun),
+        eventLoopDelayMs: isolatedStats.eventLoopDelayMs,
       },
       memory: { peakRssSampledBytes: peakRss, vmHwmBytes: memory.hwm, finalRssBytes: memory.rss },
       targets: { taskRunsPerSecond: 500, edgeP50Ms: 10, edgeP99Ms: 50, peakRssBytes: 300 * 1024 * 1024 },
@@ -140,4 +147,18 @@ export async function controlPlaneBench(cluster, options) {
   } finally {
     clearInterval(sampler);
   }
+}
+
+/**
+ * The instruments' readings divided by the task runs they served: how many of each call one task run
+ * costs, how long one call takes on average, and the time per task run.
+ */
+function perTaskRun(stats, taskRuns) {
+  const timings = {};
+  for (const [name, t] of Object.entries(stats.timings)) {
+    timings[name] = { perTaskRun: t.count / taskRuns, meanMs: t.totalMs / t.count, maxMs: t.maxMs, msPerTaskRun: t.totalMs / taskRuns };
+  }
+  const counts = {};
+  for (const [name, n] of Object.entries(stats.counts)) counts[name] = n / taskRuns;
+  return { timings, counts };
 }

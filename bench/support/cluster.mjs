@@ -70,7 +70,7 @@ export async function startCluster({ name, scheduler, env = {} }) {
       ...env,
     },
     // Logs go straight to a file: the parent never touches them, so they cost the child what they cost in production.
-    stdio: ['ignore', logFd, logFd],
+    stdio: ['ignore', logFd, logFd, 'ipc'],
   });
   closeSync(logFd);
   const exited = new Promise((resolveExit) => child.once('exit', (code, signal) => resolveExit(code ?? signal)));
@@ -92,9 +92,25 @@ export async function startCluster({ name, scheduler, env = {} }) {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
   let clusterId;
 
+  const ask = (message, key) =>
+    new Promise((resolveAnswer, reject) => {
+      const timer = setTimeout(() => reject(new Error(`gofer (${name}) did not answer "${message}"`)), 10_000);
+      const onMessage = (answer) => {
+        if (!(key in answer)) return;
+        clearTimeout(timer);
+        child.off('message', onMessage);
+        resolveAnswer(answer[key]);
+      };
+      child.on('message', onMessage);
+      child.send(message);
+    });
+
   return {
     name,
     pid: child.pid,
+    /** The instruments' readings since the last reset (support/instrument.mjs). */
+    stats: () => ask('stats', 'stats'),
+    resetStats: () => ask('reset', 'reset'),
     client,
     logFile,
     /** Runs SQL against the cluster's database. */

@@ -43,5 +43,7 @@ export function cpuSnapshot(goferPid) {
 export function cpuDelta(before, after) {
   const seconds = {};
   for (const [name, ticks] of Object.entries(after.groups)) seconds[name] = (ticks - before.groups[name]) / TICKS_PER_SECOND;
+  // Whatever else ran on the machine meanwhile (other jobs sharing it make every number slower).
+  seconds.others = Math.max(0, seconds.machineBusy - seconds.gofer - seconds.driver - seconds.postgres - seconds.redis - seconds.docker);
   return { wallSeconds: (after.at - before.at) / 1000, cpuSeconds: seconds };
 }

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Docker from 'dockerode';
 import type { GoferClient } from '@gofer/proto';
@@ -121,5 +122,25 @@ tasks:
     const text = await readLogs(client, 'live-logs', run.id, 'talk', { follow: true });
     expect(text).toBe('line 1\nline 2\nline 3\nline 4\nline 5\n');
     expect((await waitForRun(client, 'live-logs', run.id)).run.status).toBe('RUN_STATUS_SUCCESSFUL');
+  });
+
+  it('exports Prometheus metrics that promtool accepts, counting what ran', async () => {
+    const response = await fetch(`http://${cluster.processes[0].httpAddr}/metrics`);
+    expect(response.headers.get('content-type')).toContain('text/plain');
+    const text = await response.text();
+    const lint = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    expect(lint.error, 'promtool must be installed (apt-get install prometheus)').toBeUndefined();
+    expect(lint.stdout + lint.stderr).not.toMatch(/error/i);
+    const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? NaN);
+    // By now this process completed runs of every kind earlier in this file.
+    expect(value(/^gofer_runs_completed_total\{status="cancelled"\} (\d+)/m)).toBeGreaterThanOrEqual(1);
+    expect(value(/^gofer_runs_completed_total\{status="failed"\} (\d+)/m)).toBeGreaterThanOrEqual(1);
+    expect(value(/^gofer_runs_completed_total\{status="successful"\} (\d+)/m)).toBeGreaterThanOrEqual(4);
+    expect(value(/^gofer_task_runs_completed_total\{status="successful"\} (\d+)/m)).toBeGreaterThanOrEqual(6);
+    expect(value(/^gofer_task_start_latency_seconds_count (\d+)/m)).toBeGreaterThanOrEqual(6);
+    expect(value(/^gofer_grpc_request_duration_seconds_count\{method="startRun",code="OK"\} (\d+)/m)).toBeGreaterThanOrEqual(5);
+    expect(value(/^gofer_grpc_request_duration_seconds_count\{method="startRun",code="FAILED_PRECONDITION"\} (\d+)/m)).toBe(1);
+    expect(text).toMatch(/^gofer_queue_jobs\{state="waiting"\} \d+/m);
+    expect(value(/^gofer_active_containers (\d+)/m)).toBe(0);
   });
 });

@@ -1,6 +1,7 @@
 export * from './container-spec.js';
 export * from './engine.tokens.js';
 export * from './errors.js';
+export * from './metrics.js';
 export * from './pipeline.service.js';
 export * from './reconciler.service.js';
 export * from './run-engine.service.js';

@@ -6,6 +6,7 @@ import type { Scheduler } from '@gofer/scheduler';
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import { DATA_SOURCE, LOGGER, SCHEDULER } from './engine.tokens.js';
+import { GoferMetrics } from './metrics.js';
 import { RunEngine } from './run-engine.service.js';
 import { TaskProcessor } from './task.processor.js';
 import { TaskQueue } from './task-queue.service.js';
@@ -39,6 +40,7 @@ export class Reconciler implements OnModuleDestroy {
     private readonly engine: RunEngine,
     private readonly queue: TaskQueue,
     private readonly processor: TaskProcessor,
+    private readonly metrics: GoferMetrics,
   ) {}
 
   async start(): Promise<void> {
@@ -103,6 +105,7 @@ export class Reconciler implements OnModuleDestroy {
       const delayMs = row.ready_at ? new Date(row.ready_at).getTime() - Date.now() : 0;
       await this.queue.enqueue([{ key, delayMs }]);
       requeued += 1;
+      this.metrics.reconcilerRequeued.inc();
       this.logger.info({ ...logFields(key), state: row.state, worker_id: row.worker_id }, 'reconciler re-enqueued a task attempt');
     }
     const pending: Array<{ namespace_id: string; pipeline_id: string }> = await this.db.query(
@@ -133,6 +136,7 @@ export class Reconciler implements OnModuleDestroy {
       this.logger.info({ ...logFields(key), container_id: container.id }, 'reaping leftover container');
       if (container.running) await this.scheduler.stop(container.id, Math.ceil(this.config.stopGraceMs / 1000));
       await this.scheduler.remove(container.id);
+      this.metrics.reapedContainers.inc();
     }
   }
 

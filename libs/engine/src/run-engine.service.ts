@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { DataSource, EntityManager } from 'typeorm';
 import { DATA_SOURCE, LOGGER } from './engine.tokens.js';
 import { failedPrecondition, invalidArgument, notFound } from './errors.js';
+import { GoferMetrics } from './metrics.js';
 import { TaskQueue, type ReadyTask } from './task-queue.service.js';
 
 export interface RunKey {
@@ -36,6 +37,9 @@ export type Claim =
   | { kind: 'stale' };
 
 const MAX_BACKOFF_MS = 60 * 60 * 1000;
+
+/** Side effects (metrics) to apply once the transaction that caused them has committed. */
+const afterCommit = new WeakMap<EntityManager, Array<() => void>>();
 const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const MAX_VARIABLES = 256;
 const MAX_VARIABLES_BYTES = 64 * 1024;
@@ -54,7 +58,23 @@ export class RunEngine {
     @Inject(DATA_SOURCE) private readonly db: DataSource,
     private readonly queue: TaskQueue,
     @Inject(LOGGER) private readonly logger: Logger,
+    private readonly metrics: GoferMetrics,
   ) {}
+
+  /** A transaction whose {@link onCommit} effects run only if it commits. */
+  private async transaction<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
+    const effects: Array<() => void> = [];
+    const result = await this.db.transaction(async (m) => {
+      afterCommit.set(m, effects);
+      return work(m);
+    });
+    for (const effect of effects) effect();
+    return result;
+  }
+
+  private onCommit(m: EntityManager, effect: () => void): void {
+    afterCommit.get(m)?.push(effect);
+  }
 
   async config(m: EntityManager, namespaceId: string, pipelineId: string, version: number): Promise<PipelineConfig> {
     const cacheKey = `${namespaceId}/${pipelineId}/${version}`;
@@ -88,7 +108,7 @@ export class RunEngine {
     options: { retryOf?: number } = {},
   ): Promise<RunEntity> {
     validateVariables(variables);
-    const { run, ready } = await this.db.transaction(async (m) => {
+    const { run, ready } = await this.transaction(async (m) => {
       const pipeline = await m.findOne(PipelineEntity, {
         where: { namespaceId, id: pipelineId },
         lock: { mode: 'pessimistic_write' },
@@ -172,7 +192,7 @@ export class RunEngine {
 
   /** Admits pending runs of a pipeline (used by the reconciler after a crash between commit and admit). */
   async admitPipeline(namespaceId: string, pipelineId: string): Promise<void> {
-    const ready = await this.db.transaction(async (m) => {
+    const ready = await this.transaction(async (m) => {
       const pipeline = await m.findOne(PipelineEntity, { where: { namespaceId, id: pipelineId }, lock: { mode: 'pessimistic_write' } });
       return pipeline ? this.admit(m, pipeline) : [];
     });
@@ -193,6 +213,7 @@ export class RunEngine {
     const where = { namespaceId: run.namespaceId, pipelineId: run.pipelineId, runId: run.id };
     const now = new Date();
     for (const taskId of skipped) nodes[taskId] = { state: 'complete', status: 'skipped' };
+    if (skipped.length > 0) this.onCommit(m, () => this.metrics.taskRunsCompleted.inc({ status: 'skipped' }, skipped.length));
     for (const taskId of skipped) {
       await m.update(TaskRunEntity, { ...where, taskId, state: 'processing' }, {
         state: 'complete', status: 'skipped', ended: now,
@@ -240,6 +261,11 @@ export class RunEngine {
       { state: 'complete', status, statusReason, ended: new Date() },
     );
     run.state = 'complete';
+    const seconds = (Date.now() - (run.started?.getTime() ?? Date.now())) / 1000;
+    this.onCommit(m, () => {
+      this.metrics.runsCompleted.inc({ status });
+      this.metrics.runDuration.observe({ status }, seconds);
+    });
     this.logger.info(
       { namespace_id: run.namespaceId, pipeline_id: run.pipelineId, run_id: run.id, status, reason: statusReason?.reason },
       'run completed',
@@ -270,7 +296,7 @@ export class RunEngine {
    * (their workers see `cancel_requested`), and a pending run completes at once.
    */
   async cancelRun(key: RunKey): Promise<RunEntity> {
-    const ready = await this.db.transaction(async (m) => {
+    const ready = await this.transaction(async (m) => {
       const run = await this.lockRun(m, key);
       if (run.state === 'complete') {
         throw failedPrecondition(`run ${run.id} is already complete (${run.status}); nothing to cancel`);
@@ -319,7 +345,7 @@ export class RunEngine {
 
   /** Cancels one task run: stops it if running, or marks it cancelled if it has not started. */
   async cancelTaskRun(key: RunKey & { taskId: string }): Promise<TaskRunEntity> {
-    const ready = await this.db.transaction(async (m) => {
+    const ready = await this.transaction(async (m) => {
       const run = await this.lockRun(m, key);
       const row = await m.findOneBy(TaskRunEntity, { ...runWhere(key), taskId: key.taskId });
       if (!row) throw notFound(`task "${key.taskId}" not found in run ${key.runId} of pipeline "${key.pipelineId}"`);
@@ -355,7 +381,13 @@ export class RunEngine {
       .where(where, { ...params, s: 'waiting' })
       .returning('*')
       .execute();
-    if (claimed.affected) return { kind: 'claimed', row: await this.taskRun(key) };
+    if (claimed.affected) {
+      const row = await this.taskRun(key);
+      if (key.attempt === 1 && row.readyAt && row.started) {
+        this.metrics.taskStartLatency.observe(Math.max(0, row.started.getTime() - row.readyAt.getTime()) / 1000);
+      }
+      return { kind: 'claimed', row };
+    }
     const adopted = await this.db
       .createQueryBuilder()
       .update(TaskRunEntity)
@@ -386,7 +418,7 @@ export class RunEngine {
    * Returns false when this worker no longer owned the attempt (nothing was written).
    */
   async completeAttempt(key: TaskAttemptKey, workerId: string, result: AttemptResult): Promise<boolean> {
-    const outcome = await this.db.transaction(async (m) => {
+    const outcome = await this.transaction(async (m) => {
       const run = await this.lockRun(m, key);
       const fence = { ...runWhere(key), taskId: key.taskId, attempt: key.attempt, state: 'running' as const, workerId };
       const row = await m.findOneBy(TaskRunEntity, fence);
@@ -411,6 +443,7 @@ export class RunEngine {
           pastAttempts: [...row.pastAttempts, past],
         });
         if (!updated.affected) return undefined;
+        this.onCommit(m, () => this.metrics.taskRetries.inc());
         this.logger.info({ ...logFields(key), delay_ms: delayMs, reason: result.reason }, 'task attempt failed; retrying');
         return [{ key: { ...key, attempt: key.attempt + 1 }, delayMs }];
       }
@@ -420,6 +453,11 @@ export class RunEngine {
         logsArchived: result.logsArchived ?? false,
       });
       if (!updated.affected) return undefined;
+      const seconds = (Date.now() - (row.started?.getTime() ?? Date.now())) / 1000;
+      this.onCommit(m, () => {
+        this.metrics.taskRunsCompleted.inc({ status: result.status });
+        this.metrics.taskRunDuration.observe({ status: result.status }, seconds);
+      });
       this.logger.info({ ...logFields(key), status: result.status, exit_code: result.exitCode, reason: result.reason }, 'task run completed');
       const ready = await this.advance(m, run);
       return [...ready, ...(await this.afterRunStep(m, run))];

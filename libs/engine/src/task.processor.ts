@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import { buildContainerSpec, SpecError } from './container-spec.js';
 import { DATA_SOURCE, LOGGER, REDIS, SCHEDULER, TASK_LOGS } from './engine.tokens.js';
+import { GoferMetrics } from './metrics.js';
 import { RunEngine, type AttemptResult } from './run-engine.service.js';
 
 /** Why a running attempt is being stopped by Gofer. */
@@ -42,6 +43,7 @@ export class TaskProcessor implements OnModuleDestroy {
     @Inject(TASK_LOGS) private readonly logs: TaskLogs,
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly engine: RunEngine,
+    private readonly metrics: GoferMetrics,
   ) {}
 
   get workerId(): string {
@@ -91,6 +93,7 @@ export class TaskProcessor implements OnModuleDestroy {
     const abort = new AbortController();
     let stopReason: StopReason | undefined;
     const name = taskJobId(key);
+    this.metrics.activeContainers.inc();
     this.active.set(name, {
       key,
       stop: (reason) => {
@@ -111,6 +114,7 @@ export class TaskProcessor implements OnModuleDestroy {
       throw new DelayedError();
     } finally {
       this.active.delete(name);
+      this.metrics.activeContainers.dec();
     }
   }
 

@@ -339,6 +339,16 @@ const malformed: MalformedCase[] = [
     errors: ['line 2, column 3: mapping keys must be plain strings'],
   },
   {
+    name: 'merge key with a scalar',
+    text: 'id: demo\ntasks:\n  - <<: 5\n    id: a\n    image: b\n',
+    errors: ['line 3, column 5: a << merge key takes a mapping, an *alias of one, or a list of those'],
+  },
+  {
+    name: 'merge of an alias to a scalar',
+    text: 'x-n: &n 5\nid: demo\ntasks:\n  - <<: *n\n    id: a\n    image: b\n',
+    errors: ['(root): invalid YAML: Merge sources must be maps or map aliases'],
+  },
+  {
     name: 'YAML alias bomb',
     text: aliasBomb,
     errors: ['(root): YAML aliases expand too much (more than 1000 uses); repeat fewer or smaller parts through *aliases'],

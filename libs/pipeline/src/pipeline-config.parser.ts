@@ -91,8 +91,8 @@ function parseYaml(source: string): ParseResult {
   try {
     doc = document.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
   } catch (error) {
-    if (!(error instanceof ReferenceError)) throw error;
-    return failure({ path: ROOT_PATH, message: aliasProblem(error) });
+    if (error instanceof RangeError || !(error instanceof Error)) throw error;
+    return failure({ path: ROOT_PATH, message: conversionProblem(error) });
   }
   return validatePipelineConfig(doc);
 }
@@ -204,6 +204,9 @@ function keepWrittenScalars(
       } else if (!isAlias(keyNode)) {
         problems.push({ path: position(keyNode, lineCounter), message: 'mapping keys must be plain strings' });
       }
+      if (name === '<<' && !isMergeSource(pair.value)) {
+        problems.push({ path: position(keyNode, lineCounter), message: 'a << merge key takes a mapping, an *alias of one, or a list of those' });
+      }
       if (name !== undefined && name !== '<<') {
         if (seen.has(name)) {
           problems.push({ path: position(keyNode, lineCounter), message: `duplicate key ${JSON.stringify(name)} in this mapping` });
@@ -215,6 +218,10 @@ function keepWrittenScalars(
   }
 }
 
+function isMergeSource(node: unknown): boolean {
+  return isMap(node) || isAlias(node) || (isSeq(node) && node.items.every((item) => isMap(item) || isAlias(item)));
+}
+
 function position(node: unknown, lineCounter: LineCounter): string {
   const range = (node as YamlNode | null)?.range;
   if (!range) return ROOT_PATH;
@@ -222,7 +229,8 @@ function position(node: unknown, lineCounter: LineCounter): string {
   return `line ${line}, column ${col}`;
 }
 
-function aliasProblem(error: ReferenceError): string {
+/** Problems the YAML library only finds while turning the document into data. */
+function conversionProblem(error: Error): string {
   if (/excessive alias count/i.test(error.message)) {
     return `YAML aliases expand too much (more than ${MAX_ALIAS_COUNT} uses); repeat fewer or smaller parts through *aliases`;
   }

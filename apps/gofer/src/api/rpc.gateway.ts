@@ -3,7 +3,7 @@ import {
   type NestInterceptor,
 } from '@nestjs/common';
 import { status as GrpcStatus, type Metadata } from '@grpc/grpc-js';
-import { GoferError, LOGGER, type GoferErrorCode } from '@gofer/engine';
+import { GoferError, GoferMetrics, LOGGER, type GoferErrorCode } from '@gofer/engine';
 import { RpcException } from '@nestjs/microservices';
 import type { Logger } from 'pino';
 import { Observable, throwError, tap } from 'rxjs';
@@ -26,16 +26,27 @@ export interface Caller {
  */
 @Injectable()
 export class RpcGateway implements NestInterceptor {
-  constructor(@Inject(LOGGER) private readonly logger: Logger) {}
+  constructor(
+    @Inject(LOGGER) private readonly logger: Logger,
+    private readonly metrics: GoferMetrics,
+  ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const method = context.getHandler().name;
     const metadata = context.switchToRpc().getContext<Metadata>();
     this.authenticate(metadata);
     const started = process.hrtime.bigint();
-    const done = (outcome: string) =>
-      this.logger.debug({ rpc: method, outcome, duration_ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'rpc');
-    return next.handle().pipe(tap({ complete: () => done('ok'), error: (e: unknown) => done(String((e as Error)?.name ?? 'error')) }));
+    const done = (code: string) => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      this.metrics.rpcDuration.observe({ method, code }, seconds);
+      this.logger.debug({ rpc: method, code, duration_ms: seconds * 1000 }, 'rpc');
+    };
+    return next.handle().pipe(
+      tap({
+        complete: () => done('OK'),
+        error: (error: unknown) => done(error instanceof GoferError ? error.code.toUpperCase() : 'INTERNAL'),
+      }),
+    );
   }
 
   private authenticate(_metadata: Metadata | undefined): Caller {

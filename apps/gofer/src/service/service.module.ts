@@ -2,11 +2,12 @@ import { Inject, Module, type DynamicModule, type OnApplicationBootstrap, type O
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import { GOFER_CONFIG, type GoferConfig } from '@gofer/config';
 import {
-  DATA_SOURCE, LOGGER, PipelineService, REDIS, Reconciler, RunEngine, RunRepository, SCHEDULER, TASK_LOGS, TaskProcessor,
+  DATA_SOURCE, GoferMetrics, LOGGER, PipelineService, REDIS, Reconciler, RunEngine, RunRepository, SCHEDULER, TASK_LOGS, TaskProcessor,
   TaskQueue,
 } from '@gofer/engine';
 import type { Logger } from 'pino';
 import { HealthController } from '../api/health.controller.js';
+import { MetricsController } from '../api/metrics.controller.js';
 import { PipelinesGrpcController } from '../api/pipelines.grpc.controller.js';
 import { RpcGateway } from '../api/rpc.gateway.js';
 import { RunsGrpcController } from '../api/runs.grpc.controller.js';
@@ -57,12 +58,13 @@ export class ServiceModule {
       { provide: TASK_LOGS, useValue: infra.logs },
       { provide: LOGGER, useValue: logger },
       InfrastructureLifecycle,
+      GoferMetrics,
       TaskQueue,
       RunEngine,
       RunRepository,
       PipelineService,
     ];
-    const controllers: Array<new (...args: never[]) => unknown> = [HealthController];
+    const controllers: Array<new (...args: never[]) => unknown> = [HealthController, MetricsController];
     if (roles.includes('api')) {
       controllers.push(SystemGrpcController, PipelinesGrpcController, RunsGrpcController, TaskRunsGrpcController);
       providers.push({ provide: APP_INTERCEPTOR, useClass: RpcGateway });

@@ -1,0 +1,113 @@
+// Measuring instruments for the Gofer process under benchmark (loaded by gofer-host.mjs, never by
+// Gofer itself). They wrap library prototypes and service instances to count and time what one task
+// costs: Postgres statements and pool waits, Redis commands, the engine's steps, and event-loop delay.
+// Each costs a counter increment and two clock reads per call.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import pg from 'pg';
+import { Redis } from 'ioredis';
+
+/** name → { count, totalMs, maxMs } */
+const timings = new Map();
+const counts = new Map();
+let loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
+
+function record(name, ms) {
+  let t = timings.get(name);
+  if (!t) timings.set(name, (t = { count: 0, totalMs: 0, maxMs: 0 }));
+  t.count += 1;
+  t.totalMs += ms;
+  if (ms > t.maxMs) t.maxMs = ms;
+}
+
+function count(name) {
+  counts.set(name, (counts.get(name) ?? 0) + 1);
+}
+
+/** Times a promise-returning method of `target` under `name` (replaces the property). */
+function timeMethod(target, method, name) {
+  const original = target[method];
+  target[method] = function (...args) {
+    const t0 = performance.now();
+    const result = original.apply(this, args);
+    if (result && typeof result.then === 'function') {
+      return result.finally(() => record(name, performance.now() - t0));
+    }
+    record(name, performance.now() - t0);
+    return result;
+  };
+}
+
+function statementKind(text) {
+  const head = /^\s*(\w+(?:\s+TRANSACTION)?)/i.exec(text)?.[1]?.toUpperCase() ?? '?';
+  if (head !== 'SELECT') return head;
+  if (/FOR (NO KEY )?UPDATE/i.test(text)) return 'SELECT … FOR UPDATE';
+  return 'SELECT';
+}
+
+/** Wraps pg and ioredis before Gofer opens its connections. */
+export function instrumentLibraries() {
+  const originalQuery = pg.Client.prototype.query;
+  pg.Client.prototype.query = function (config, values, callback) {
+    const text = typeof config === 'string' ? config : config?.text;
+    const t0 = performance.now();
+    const result = originalQuery.call(this, config, values, callback);
+    if (text && result && typeof result.then === 'function') {
+      const kind = `pg ${statementKind(text)}`;
+      return result.finally(() => record(kind, performance.now() - t0));
+    }
+    return result;
+  };
+  const originalConnect = pg.Pool.prototype.connect;
+  pg.Pool.prototype.connect = function (callback) {
+    const t0 = performance.now();
+    if (typeof callback === 'function') {
+      return originalConnect.call(this, (...args) => {
+        record('pg pool wait', performance.now() - t0);
+        callback(...args);
+      });
+    }
+    return originalConnect.call(this).finally(() => record('pg pool wait', performance.now() - t0));
+  };
+  const originalSend = Redis.prototype.sendCommand;
+  Redis.prototype.sendCommand = function (command, stream) {
+    count(`redis ${command.name}`);
+    return originalSend.call(this, command, stream);
+  };
+}
+
+/** Wraps the engine's services inside a booted Gofer (`bootService`'s result). */
+export async function instrumentService(service) {
+  const engine = await import('@gofer/engine');
+  const runEngine = service.app.get(engine.RunEngine, { strict: false });
+  for (const method of ['claimAttempt', 'completeAttempt', 'taskConfig', 'recordSchedulerId', 'startRun']) {
+    timeMethod(runEngine, method, `engine.${method}`);
+  }
+  timeMethod(service.app.get(engine.TaskQueue, { strict: false }), 'enqueue', 'queue.enqueue');
+  const logs = service.app.get(engine.TASK_LOGS, { strict: false });
+  for (const method of ['writer', 'archiveLive', 'expireLive']) timeMethod(logs, method, `logs.${method}`);
+  // The whole attempt as the worker sees it: claim, container, logs, completion.
+  timeMethod(service.app.get(engine.TaskProcessor, { strict: false }), 'process', 'worker.process (whole attempt)');
+}
+
+export function snapshot() {
+  return {
+    timings: Object.fromEntries([...timings].sort(([a], [b]) => a.localeCompare(b))),
+    counts: Object.fromEntries([...counts].sort(([a], [b]) => a.localeCompare(b))),
+    eventLoopDelayMs: {
+      p50: loopDelay.percentile(50) / 1e6,
+      p99: loopDelay.percentile(99) / 1e6,
+      max: loopDelay.max / 1e6,
+      mean: loopDelay.mean / 1e6,
+    },
+    memory: process.memoryUsage(),
+  };
+}
+
+export function reset() {
+  timings.clear();
+  counts.clear();
+  loopDelay.disable();
+  loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
+}
