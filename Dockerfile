@@ -46,25 +46,9 @@ USER 1000:1000
 ENTRYPOINT ["node", "/app/apps/gofer/dist/main.js"]
 CMD ["service", "start"]
 
-# ------------------------------------------------------------------------------------ prebuilt
-FROM ${NODE_IMAGE} AS prebuilt
-WORKDIR /src
-COPY . .
-# Drop every package the lockfile marks dev-only: what `npm prune --omit=dev` removes, without npm.
-# Then lay out /app with only what runs (keep in step with the `build` stage below).
-RUN test -f apps/gofer/dist/main.js -a -d node_modules/@gofer \
-      || { echo 'runtime-prebuilt packages the host build: run `npm ci && npm run build` first' >&2; exit 1; } \
- && node -e "const fs=require('fs');for(const[p,m]of Object.entries(require('./package-lock.json').packages))if(p&&m.dev)fs.rmSync(p,{recursive:true,force:true})" \
- && mkdir -p /app \
- && cp -a package.json package-lock.json node_modules proto /app/ \
- && for pkg in libs/* apps/*; do \
-      mkdir -p "/app/$pkg" && cp -a "$pkg/dist" "/app/$pkg/" \
-      && if [ -f "$pkg/package.json" ]; then cp "$pkg/package.json" "/app/$pkg/"; fi; \
-    done
-
 # ---------------------------------------------------------------------------- runtime-prebuilt
 FROM base AS runtime-prebuilt
-COPY --from=prebuilt /app /app
+COPY . /app
 
 # ----------------------------------------------------------------------------------- manifests
 # Only libs/*/package.json, so the `npm ci` layer below is reused when nothing but sources changed.

@@ -2,7 +2,7 @@
 // orchestration overhead of an edge is child.started − parent.ended from Postgres: `ended` is written
 // when the parent's completion transaction runs, `started` when a worker claims the child (before any
 // container work), so the edge holds commit + enqueue + queue pickup + claim, and nothing of Docker.
-import { edgeLatencies, runAndWait, runTimes, taskTimes } from './support/cluster.mjs';
+import { edgeBreakdown, edgeLatencies, runAndWait, runTimes, taskTimes } from './support/cluster.mjs';
 import { median, round, summary } from './support/stats.mjs';
 
 const PIPELINE_ID = 'bench-chain';
@@ -24,6 +24,7 @@ export async function chainBench(cluster, { length, runs, log }) {
 
   const runIds = [];
   const walls = [];
+  await cluster.resetStats();
   for (let r = 0; r < runs; r++) {
     const { run, wallMs } = await runAndWait(cluster.client, PIPELINE_ID);
     if (run.status !== 'RUN_STATUS_SUCCESSFUL') throw new Error(`chain run ${run.id} ended ${run.status}; see ${cluster.logFile}`);
@@ -31,8 +32,10 @@ export async function chainBench(cluster, { length, runs, log }) {
     walls.push(wallMs);
     log(`chain run ${r + 1}/${runs}: ${round(wallMs, 0)} ms`);
   }
+  const stats = await cluster.stats();
   const tasks = await taskTimes(cluster, PIPELINE_ID, runIds);
   const edges = edgeLatencies(tasks, dependsOn);
+  const parts = edgeBreakdown(PIPELINE_ID, tasks, dependsOn, await cluster.queueEvents());
   const taskDurations = tasks.map((t) => t.ended - t.started); // claim → completion recorded (container lifecycle inside Gofer)
   const runRows = await runTimes(cluster, PIPELINE_ID, runIds);
   return {
@@ -40,11 +43,13 @@ export async function chainBench(cluster, { length, runs, log }) {
     runs,
     edgesMeasured: edges.length,
     edgeMs: summary(edges),
+    edgePartsMs: Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, summary(v)])),
     taskClaimToEndMs: summary(taskDurations),
     runWallMedianMs: median(walls),
     runDbMedianMs: median(runRows.map((r) => r.ended - r.created)),
     /** Share of the run's time spent between tasks rather than in them. */
     edgeShareOfRun: edges.reduce((a, b) => a + b, 0) / runRows.reduce((a, r) => a + (r.ended - r.created), 0),
+    instruments: stats,
     target: { edgeP50Ms: 25 },
   };
 }

@@ -3,7 +3,7 @@
 // dependency-complete → dependent-started latency under load; runs one at a time measure the same
 // latency with an empty queue.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { edgeLatencies, memoryOf, runAndWait, runTimes, taskTimes } from './support/cluster.mjs';
+import { edgeBreakdown, edgeLatencies, memoryOf, runAndWait, runTimes, taskTimes } from './support/cluster.mjs';
 import { cpuDelta, cpuSnapshot } from './support/cpu.mjs';
 import { mapLimit, median, round, summary } from './support/stats.mjs';
 
@@ -124,6 +124,7 @@ export async function controlPlaneBench(cluster, options) {
     const isolatedStats = await cluster.stats();
     const isolatedTimes = await taskTimes(cluster, PIPELINE_ID, isolatedIds);
     const isolatedEdges = edgeLatencies(isolatedTimes, dependsOn);
+    const isolatedParts = edgeBreakdown(PIPELINE_ID, isolatedTimes, dependsOn, await cluster.queueEvents());
     const isolatedRuns_ = await runTimes(cluster, PIPELINE_ID, isolatedIds);
 
     const memory = memoryOf(cluster.pid);
@@ -136,6 +137,7 @@ export async function controlPlaneBench(cluster, options) {
       isolated: {
         runs: isolatedRuns,
         edgeMs: summary(isolatedEdges),
+        edgePartsMs: Object.fromEntries(Object.entries(isolatedParts).map(([k, v]) => [k, summary(v)])),
         taskClaimToEndMs: summary(isolatedTimes.map((t) => t.ended - t.started)),
         runMedianMs: median(isolatedRuns_.map((r) => r.ended - r.created)),
         perTaskRun: perTaskRun(isolatedStats, isolatedRuns * tasksPerRun),

@@ -1,15 +1,16 @@
 // Fan-out: N independent trivial containers through Gofer vs a bare Docker API loop at the same
 // concurrency, in alternating order, round after round. Gofer's wall time runs from the StartRun call
-// to the GetRun poll that sees the run complete.
+// to the GetRun poll (every 20 ms) that sees the run complete.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { docker, runAndWait, runTimes, waitNoContainers } from './support/cluster.mjs';
+import { cpuDelta, cpuSnapshot } from './support/cpu.mjs';
 import { mapLimit, median, round } from './support/stats.mjs';
 
 const PIPELINE_ID = 'bench-fanout';
 const IMAGE = 'busybox:latest';
 const COMMAND = ['echo', 'x'];
 
-/** The same work Gofer's Docker scheduler does for one task, without the orchestrator. */
+/** The engine work of one task without an orchestrator: create, start, wait, read logs, remove. */
 async function bareContainer(index, label) {
   const container = await docker.createContainer({
     Image: IMAGE,
@@ -44,7 +45,6 @@ export async function fanOutBench(cluster, { tasks, concurrency, rounds, log }) 
   const settle = async () => {
     await waitNoContainers(clusterLabel);
     await waitNoContainers({ 'gofer-bench': bareLabel });
-    await sleep(500); // let dockerd finish its own clean-up before the next measurement
   };
   const gofer = async () => {
     const { run, wallMs } = await runAndWait(cluster.client, PIPELINE_ID, { pollMs: 20 });
@@ -60,26 +60,36 @@ export async function fanOutBench(cluster, { tasks, concurrency, rounds, log }) 
   await settle();
 
   const measured = [];
+  const goferStats = [];
   for (let r = 0; r < rounds; r++) {
     // Alternate which goes first, so a drift of the machine over time does not favour one side.
     const order = r % 2 === 0 ? ['gofer', 'bare'] : ['bare', 'gofer'];
-    const round_ = { round: r + 1, order: order.join(' then ') };
+    const result = { round: r + 1, order: order.join(' then ') };
     for (const side of order) {
+      await sleep(500); // let dockerd finish its own clean-up before the next measurement
+      // CPU is counted until the side's containers are all gone: Gofer removes them after the run ends.
+      const cpuBefore = cpuSnapshot(cluster.pid);
       if (side === 'gofer') {
+        await cluster.resetStats();
         const g = await gofer();
-        round_.goferMs = g.wallMs;
-        round_.goferDbMs = g.dbMs;
+        result.goferMs = g.wallMs;
+        result.goferDbMs = g.dbMs;
+        await settle();
+        result.goferCpu = cpuDelta(cpuBefore, cpuSnapshot(cluster.pid));
+        goferStats.push(await cluster.stats());
       } else {
-        round_.bareMs = await bareRound(tasks, concurrency, bareLabel);
+        result.bareMs = await bareRound(tasks, concurrency, bareLabel);
+        await settle();
+        result.bareCpu = cpuDelta(cpuBefore, cpuSnapshot(cluster.pid));
       }
-      await settle();
     }
-    round_.ratio = round_.goferMs / round_.bareMs;
-    log(`fan-out round ${r + 1} (${round_.order}): gofer ${round(round_.goferMs, 0)} ms, bare ${round(round_.bareMs, 0)} ms, ratio ${round(round_.ratio, 3)}`);
-    measured.push(round_);
+    result.ratio = result.goferMs / result.bareMs;
+    log(`fan-out round ${r + 1} (${result.order}): gofer ${round(result.goferMs, 0)} ms, bare ${round(result.bareMs, 0)} ms, ratio ${round(result.ratio, 3)}`);
+    measured.push(result);
   }
   const goferMs = median(measured.map((m) => m.goferMs));
   const bareMs = median(measured.map((m) => m.bareMs));
+  const perContainer = (side, group) => median(measured.map((m) => m[`${side}Cpu`].cpuSeconds[group] / tasks)) * 1000;
   return {
     tasks,
     concurrency,
@@ -89,6 +99,12 @@ export async function fanOutBench(cluster, { tasks, concurrency, rounds, log }) 
     bareMedianMs: bareMs,
     ratioOfMedians: goferMs / bareMs,
     medianOfRatios: median(measured.map((m) => m.ratio)),
+    /** CPU milliseconds per container, median over rounds: what each side makes the machine spend. */
+    cpuMsPerContainer: {
+      gofer: { goferProcess: perContainer('gofer', 'gofer'), docker: perContainer('gofer', 'docker'), postgres: perContainer('gofer', 'postgres'), others: perContainer('gofer', 'others') },
+      bare: { driver: perContainer('bare', 'driver'), docker: perContainer('bare', 'docker'), others: perContainer('bare', 'others') },
+    },
+    goferInstruments: goferStats,
     target: 1.15,
   };
 }

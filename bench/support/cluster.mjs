@@ -53,7 +53,11 @@ export async function startCluster({ name, scheduler, env = {} }) {
   mkdirSync(RESULTS_DIR, { recursive: true });
   const logFile = join(RESULTS_DIR, `gofer-${name}.log`);
   const logFd = openSync(logFile, 'w');
-  const child = spawn(process.execPath, [HOST_SCRIPT, scheduler], {
+  // GOFER_BENCH_CPU_PROFILE=1 writes a V8 CPU profile of the Gofer process (open it in Chrome DevTools).
+  const profile = process.env.GOFER_BENCH_CPU_PROFILE === '1'
+    ? ['--cpu-prof', `--cpu-prof-dir=${join(RESULTS_DIR, 'profiles')}`, `--cpu-prof-name=gofer-${name}-${suffix}.cpuprofile`]
+    : [];
+  const child = spawn(process.execPath, [...profile, HOST_SCRIPT, scheduler], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '',
@@ -108,6 +112,30 @@ export async function startCluster({ name, scheduler, env = {} }) {
   return {
     name,
     pid: child.pid,
+    /**
+     * When each task job was added to the queue and when a worker took it (Redis server time, ms), read
+     * from BullMQ's own event stream (capped at its last ~10 000 events).
+     */
+    async queueEvents() {
+      const redis = new Redis(REDIS_URL);
+      try {
+        const entries = await redis.xrange(`${redisPrefix}:gofer-tasks:events`, '-', '+');
+        const jobs = new Map();
+        for (const [id, fields] of entries) {
+          const f = {};
+          for (let i = 0; i < fields.length; i += 2) f[fields[i]] = fields[i + 1];
+          if (!f.jobId) continue;
+          const at = Number(id.split('-')[0]);
+          const job = jobs.get(f.jobId) ?? {};
+          if (f.event === 'added' && job.added === undefined) job.added = at;
+          if (f.event === 'active' && job.active === undefined) job.active = at;
+          jobs.set(f.jobId, job);
+        }
+        return jobs;
+      } finally {
+        redis.disconnect();
+      }
+    },
     /** The instruments' readings since the last reset (support/instrument.mjs). */
     stats: () => ask('stats', 'stats'),
     resetStats: () => ask('reset', 'reset'),
@@ -207,6 +235,32 @@ export async function runTimes(cluster, pipelineId, runIds) {
     [pipelineId, runIds],
   );
   return rows.map((r) => ({ id: Number(r.id), status: r.status, created: Number(r.created), started: Number(r.started), ended: Number(r.ended) }));
+}
+
+/**
+ * Splits each dependency edge in three, using BullMQ's event times: parent ended → child job added
+ * (rest of the completion transaction, commit, enqueue), added → active (queue pickup), active →
+ * child started (claim statement issued). Missing events (trimmed stream) leave the edge out.
+ */
+export function edgeBreakdown(pipelineId, tasks, dependsOn, jobs) {
+  const byKey = new Map(tasks.map((t) => [`${t.runId}.${t.taskId}`, t]));
+  const jobOf = new Map();
+  for (const [id, job] of jobs) {
+    const [, pipeline, runId, taskId, attempt] = id.split('.');
+    if (pipeline === pipelineId && attempt === '1') jobOf.set(`${runId}.${taskId}`, job);
+  }
+  const parts = { endedToAdded: [], addedToActive: [], activeToStarted: [] };
+  for (const t of tasks) {
+    const parents = dependsOn[t.taskId];
+    if (!parents || parents.length === 0) continue;
+    const job = jobOf.get(`${t.runId}.${t.taskId}`);
+    if (!job || job.added === undefined || job.active === undefined) continue;
+    const lastParentEnd = Math.max(...parents.map((p) => byKey.get(`${t.runId}.${p}`).ended));
+    parts.endedToAdded.push(job.added - lastParentEnd);
+    parts.addedToActive.push(job.active - job.added);
+    parts.activeToStarted.push(t.started - job.active);
+  }
+  return parts;
 }
 
 /**

@@ -32,7 +32,7 @@ export function cpuSnapshot(goferPid) {
     const comm = commOf(entry);
     if (comm === 'postgres') groups.postgres += processTicks(entry);
     else if (comm === 'redis-server') groups.redis += processTicks(entry);
-    else if (comm === 'dockerd' || comm.startsWith('containerd')) groups.docker += processTicks(entry);
+    else if (comm === 'dockerd' || comm.startsWith('containerd') || comm === 'runc' || comm === 'docker-init') groups.docker += processTicks(entry);
   }
   const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0].split(/\s+/).slice(1).map(Number);
   groups.machineBusy = cpu.reduce((a, b) => a + b, 0) - cpu[3] - cpu[4]; // all but idle and iowait

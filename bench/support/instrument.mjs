@@ -3,13 +3,15 @@
 // costs: Postgres statements and pool waits, Redis commands, the engine's steps, and event-loop delay.
 // Each costs a counter increment and two clock reads per call.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import Modem from 'docker-modem';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 
 /** name → { count, totalMs, maxMs } */
 const timings = new Map();
 const counts = new Map();
-let loopDelay = monitorEventLoopDelay({ resolution: 10 });
+const LOOP_RESOLUTION_MS = 10;
+let loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
 loopDelay.enable();
 
 function record(name, ms) {
@@ -45,7 +47,15 @@ function statementKind(text) {
   return 'SELECT';
 }
 
-/** Wraps pg and ioredis before Gofer opens its connections. */
+function dockerPath(path) {
+  return path
+    .replace(/\?.*$/, '')
+    .replace(/^\/v[\d.]+/, '')
+    .replace(/^\/containers\/(?!create|json)[^/]+/, '/containers/{id}')
+    .replace(/^\/images\/.+\/json$/, '/images/{name}/json');
+}
+
+/** Wraps pg, ioredis and docker-modem before Gofer opens its connections. */
 export function instrumentLibraries() {
   const originalQuery = pg.Client.prototype.query;
   pg.Client.prototype.query = function (config, values, callback) {
@@ -68,6 +78,16 @@ export function instrumentLibraries() {
       });
     }
     return originalConnect.call(this).finally(() => record('pg pool wait', performance.now() - t0));
+  };
+  // Every Docker Engine API request (dockerode goes through docker-modem), by method and path shape.
+  const originalDial = Modem.prototype.dial;
+  Modem.prototype.dial = function (options, callback) {
+    const name = `docker ${options.method} ${dockerPath(options.path)}`;
+    const t0 = performance.now();
+    return originalDial.call(this, options, (...args) => {
+      record(name, performance.now() - t0);
+      callback?.(...args);
+    });
   };
   const originalSend = Redis.prototype.sendCommand;
   Redis.prototype.sendCommand = function (command, stream) {
@@ -94,11 +114,11 @@ export function snapshot() {
   return {
     timings: Object.fromEntries([...timings].sort(([a], [b]) => a.localeCompare(b))),
     counts: Object.fromEntries([...counts].sort(([a], [b]) => a.localeCompare(b))),
+    // How late a 10 ms timer fired, beyond its 10 ms: time the event loop was busy with something else.
     eventLoopDelayMs: {
-      p50: loopDelay.percentile(50) / 1e6,
-      p99: loopDelay.percentile(99) / 1e6,
-      max: loopDelay.max / 1e6,
-      mean: loopDelay.mean / 1e6,
+      p50: Math.max(0, loopDelay.percentile(50) / 1e6 - LOOP_RESOLUTION_MS),
+      p99: Math.max(0, loopDelay.percentile(99) / 1e6 - LOOP_RESOLUTION_MS),
+      max: Math.max(0, loopDelay.max / 1e6 - LOOP_RESOLUTION_MS),
     },
     memory: process.memoryUsage(),
   };
@@ -108,6 +128,6 @@ export function reset() {
   timings.clear();
   counts.clear();
   loopDelay.disable();
-  loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
   loopDelay.enable();
 }

@@ -106,7 +106,9 @@ export function evaluateDag(
  * (skipped tasks are fine). A complete task without a status counts as failed, so such an
  * inconsistency surfaces instead of passing as success.
  */
-export function runOutcome(nodes: Readonly<Record<string, TaskNode>>): 'successful' | 'failed' | 'cancelled' | undefined {
+export function runOutcome(
+  nodes: Readonly<Record<string, TaskNode>>,
+): 'successful' | 'failed' | 'cancelled' | undefined {
   const all = Object.values(nodes);
   if (all.some((node) => node.state !== 'complete')) return undefined;
   if (all.some((node) => node.status === 'failed' || node.status === undefined)) return 'failed';

@@ -223,6 +223,19 @@ describe('parsePipelineConfig: valid configs', () => {
     ]);
   });
 
+  it('keeps the YAML type of anchored scalars, which aliases may use anywhere', () => {
+    const config = configOf(yaml`
+      x-three: &three 3
+      id: demo
+      parallelism: *three
+      tasks:
+        - { id: a, image: busybox, retries: { attempts: *three }, variables: { N: *three } }
+    `);
+    expect(config.parallelism).toBe(3);
+    expect(config.tasks[0]!.retries.attempts).toBe(3);
+    expect(config.tasks[0]!.variables).toStrictEqual({ N: '3' });
+  });
+
   it('reads UTF-8 bytes with a byte order mark and CRLF line ends', () => {
     const bytes = new TextEncoder().encode('\uFEFFid: demo\r\ntasks:\r\n  - id: a\r\n    image: busybox\r\n');
     expect(configOf(bytes).tasks[0]!.image).toBe('busybox');

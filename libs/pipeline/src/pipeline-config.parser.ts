@@ -46,7 +46,8 @@ const YAML_MESSAGES: Record<string, string> = {
  * not UTF-8, binary, empty, malformed, an alias bomb, or a document with invalid fields.
  *
  * YAML details: one document per file; anchors, aliases and `<<` merge keys work; duplicate keys and
- * custom tags (`!foo`, `!!binary`) are errors.
+ * custom tags (`!foo`, `!!binary`) are errors; a number or boolean written where text is expected
+ * keeps the text as written (`VERSION: 1.10` is "1.10", `pass: 0123` is "0123").
  */
 export function parsePipelineConfig(text: string | Uint8Array, options: ParsePipelineConfigOptions = {}): ParseResult {
   const maxBytes = options.maxBytes ?? PIPELINE_LIMITS.maxConfigBytes;
@@ -79,7 +80,9 @@ function parseYaml(source: string): ParseResult {
     uniqueKeys: false,
   });
   const syntaxErrors = [...document.errors, ...document.warnings];
-  if (syntaxErrors.length > 0) return failure(...syntaxErrors.slice(0, MAX_SYNTAX_ERRORS).map((e) => fromYamlError(e, lineCounter)));
+  if (syntaxErrors.length > 0) {
+    return failure(...syntaxErrors.slice(0, MAX_SYNTAX_ERRORS).map((error) => fromYamlError(error, lineCounter)));
+  }
   if (document.contents === null) {
     return failure({ path: ROOT_PATH, message: 'the config is empty; a pipeline needs at least an id and tasks' });
   }
@@ -104,7 +107,8 @@ function failure(...errors: ConfigIssue[]): ParseResult {
 function decode(text: string | Uint8Array, maxBytes: number): string | ConfigIssue {
   const bytes = typeof text === 'string' ? Buffer.byteLength(text, 'utf8') : text.byteLength;
   if (bytes > maxBytes) {
-    return { path: ROOT_PATH, message: `the config is ${formatBytes(bytes)}, more than the ${formatBytes(maxBytes)} allowed` };
+    const message = `the config is ${formatBytes(bytes)}, more than the ${formatBytes(maxBytes)} allowed`;
+    return { path: ROOT_PATH, message };
   }
   if (typeof text === 'string') return text;
   try {
@@ -158,7 +162,8 @@ function nestingProblem(source: string): ConfigIssue | undefined {
     else if (type === 'seq-item-ind' || type === 'explicit-key-ind') indicatorsOnLine++;
     else if (type === 'newline') indicatorsOnLine = 0;
     if (flowDepth > MAX_NESTING || indicatorsOnLine > MAX_NESTING) {
-      return { path: lineAndColumn(source, offset), message: `the config is nested more than ${MAX_NESTING} levels deep` };
+      const message = `the config is nested more than ${MAX_NESTING} levels deep`;
+      return { path: lineAndColumn(source, offset), message };
     }
     // The lexer also yields marker tokens that stand for no source text.
     if (token !== CST.DOCUMENT && token !== CST.FLOW_END && token !== CST.SCALAR) offset += token.length;
@@ -170,7 +175,9 @@ function fromYamlError(error: YAMLError, lineCounter: LineCounter): ConfigIssue 
   const { line, col } = lineCounter.linePos(error.pos[0]);
   const tag = /^Unresolved tag: (\S+)/.exec(error.message)?.[1]?.replace('tag:yaml.org,2002:', '!!');
   const message =
-    tag !== undefined ? `unsupported YAML tag ${tag}; remove it` : (YAML_MESSAGES[error.code] ?? `invalid YAML: ${error.message}`);
+    tag !== undefined
+      ? `unsupported YAML tag ${tag}; remove it`
+      : (YAML_MESSAGES[error.code] ?? `invalid YAML: ${error.message}`);
   return { path: `line ${line}, column ${col}`, message };
 }
 
@@ -187,7 +194,10 @@ function keepWrittenScalars(
   problems: ConfigIssue[],
 ): void {
   if (isScalar(node)) {
-    if ((typeof node.value === 'number' || typeof node.value === 'boolean') && !(key !== undefined && TYPED_KEYS.has(key))) {
+    // An anchored scalar may be used anywhere through its aliases, so it keeps its YAML type (and
+    // becomes a string, e.g. 1.1 for 1.10, only where a string is expected).
+    const typed = node.anchor !== undefined || (key !== undefined && TYPED_KEYS.has(key));
+    if ((typeof node.value === 'number' || typeof node.value === 'boolean') && !typed) {
       node.value = node.source ?? String(node.value);
     }
   } else if (isSeq(node)) {
@@ -205,11 +215,13 @@ function keepWrittenScalars(
         problems.push({ path: position(keyNode, lineCounter), message: 'mapping keys must be plain strings' });
       }
       if (name === '<<' && !isMergeSource(pair.value)) {
-        problems.push({ path: position(keyNode, lineCounter), message: 'a << merge key takes a mapping, an *alias of one, or a list of those' });
+        const message = 'a << merge key takes a mapping, an *alias of one, or a list of those';
+        problems.push({ path: position(keyNode, lineCounter), message });
       }
       if (name !== undefined && name !== '<<') {
         if (seen.has(name)) {
-          problems.push({ path: position(keyNode, lineCounter), message: `duplicate key ${JSON.stringify(name)} in this mapping` });
+          const message = `duplicate key ${JSON.stringify(name)} in this mapping`;
+          problems.push({ path: position(keyNode, lineCounter), message });
         }
         seen.add(name);
       }

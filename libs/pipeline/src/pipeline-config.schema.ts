@@ -62,7 +62,8 @@ function text(options: { max?: number; nonEmpty?: boolean; nullMeans?: NullMeans
   const { max, nonEmpty = false, nullMeans } = options;
   const wrongType = expected('a string', nullMeans);
   let schema = z.string({
-    error: (issue) => (issue.input === null && nullMeans === 'value' ? `${wrongType(issue)}; write "" for an empty value` : wrongType(issue)),
+    error: (issue) =>
+      issue.input === null && nullMeans === 'value' ? `${wrongType(issue)}; write "" for an empty value` : wrongType(issue),
   });
   if (nonEmpty) schema = schema.min(1, { error: 'must not be empty' });
   if (max !== undefined) schema = schema.max(max, { error: `must be at most ${max} characters` });
@@ -147,7 +148,9 @@ function duration(options: { max: number; positive: boolean; field: string }) {
       );
       return z.NEVER;
     }
-    if (options.positive && ms === 0) fail(ctx.issues, value, `must be longer than 0; leave ${options.field} out for no limit`);
+    if (options.positive && ms === 0) {
+      fail(ctx.issues, value, `must be longer than 0; leave ${options.field} out for no limit`);
+    }
     if (ms > options.max) fail(ctx.issues, value, `must be at most ${formatDuration(options.max)}`);
     return ms;
   });
@@ -178,7 +181,8 @@ const memory = z.unknown().transform((input, ctx) => {
     return z.NEVER;
   }
   if (bytes < LIMITS.minMemoryBytes) {
-    fail(ctx.issues, input, `must be at least ${formatMemorySize(LIMITS.minMemoryBytes)} (Docker refuses smaller memory limits)`);
+    const minimum = formatMemorySize(LIMITS.minMemoryBytes);
+    fail(ctx.issues, input, `must be at least ${minimum} (Docker refuses smaller memory limits)`);
   }
   return bytes;
 });
@@ -231,7 +235,10 @@ const taskSchema = fields(
       'a mapping such as { user: me, pass: "pipeline_secret{{REGISTRY_PASS}}" }',
     ).nullish(),
     inject_api_token: z.boolean({ error: expected('true or false') }).nullish(),
-    resources: fields({ cpu: cpu.nullish(), memory: memory.nullish() }, 'a mapping such as { cpu: 0.5, memory: 256Mi }').nullish(),
+    resources: fields(
+      { cpu: cpu.nullish(), memory: memory.nullish() },
+      'a mapping such as { cpu: 0.5, memory: 256Mi }',
+    ).nullish(),
   },
   'a mapping of task fields (id, image …)',
   'value',

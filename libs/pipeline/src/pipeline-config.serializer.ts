@@ -14,10 +14,18 @@ export function toPipelineDocument(config: PipelineConfig): PipelineDocument {
   if (config.parallelism !== 0) document.parallelism = config.parallelism;
   document.tasks = config.tasks.map(toTaskDocument);
   if (config.triggers.length > 0) {
-    document.triggers = config.triggers.map(({ trigger, label, settings }) => ({ trigger, label, ...nonEmpty('settings', settings) }));
+    document.triggers = config.triggers.map(({ trigger, label, settings }) => ({
+      trigger,
+      label,
+      ...nonEmpty('settings', settings),
+    }));
   }
   if (config.notifiers.length > 0) {
-    document.notifiers = config.notifiers.map(({ notifier, label, settings }) => ({ notifier, label, ...nonEmpty('settings', settings) }));
+    document.notifiers = config.notifiers.map(({ notifier, label, settings }) => ({
+      notifier,
+      label,
+      ...nonEmpty('settings', settings),
+    }));
   }
   return document;
 }

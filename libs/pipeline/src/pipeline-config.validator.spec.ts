@@ -112,9 +112,13 @@ describe('validatePipelineConfig', () => {
     ]);
   });
 
-  it('validates only the first 500 tasks of an oversized list, and still reports their errors', () => {
-    const tasks = Array.from({ length: 600 }, (_, i) => (i === 3 ? { id: 'bad id', image: 'b' } : { id: `t${i}`, image: 'b' }));
+  it('checks the fields of only the first 500 tasks of an oversized list, and dependencies on all', () => {
+    const tasks = Array.from({ length: 600 }, (_, i) => ({ id: `t${i}`, image: 'b', depends_on: { [`t${(i + 1) % 600}`]: 'any' } }));
+    tasks[3] = { id: 'bad id', image: 'b', depends_on: {} };
+    tasks[580]!.image = '';
+    // t499 depends on t500, past the limit: that dependency is fine; t2 depends on t3, now renamed.
     expect(errorsOf({ id: 'demo', tasks })).toStrictEqual([
+      'tasks[2].depends_on.t3: unknown task "t3"',
       'tasks[3].id: invalid task id "bad id": use 1 to 64 characters a-z, 0-9, _ or -, starting with a letter or digit',
       'tasks: too many tasks (600): at most 500 are allowed; split the pipeline into several',
     ]);

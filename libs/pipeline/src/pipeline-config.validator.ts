@@ -49,17 +49,18 @@ export function validatePipelineConfig(doc: unknown): ParseResult {
   if (sizeProblem !== undefined) return { ok: false, errors: [{ path: ROOT_PATH, message: sizeProblem }] };
 
   const findings: Finding[] = [];
-  const document = boundedDocument(doc, findings);
-  const parsed = pipelineDocumentSchema.safeParse(document);
+  const document = Object.fromEntries(Object.entries(doc).filter(([key]) => !key.startsWith('x-')));
+  const parsed = pipelineDocumentSchema.safeParse(bounded(document, findings));
   if (!parsed.success) findings.push(...parsed.error.issues.map(fromZodIssue));
+  // On all tasks, even past the limit, so that dependencies on them are not reported as unknown.
   findings.push(...crossFieldFindings(document));
   if (findings.length > 0) return { ok: false, errors: report(findings) };
   return { ok: true, config: toPipelineConfig(parsed.data!) };
 }
 
-/** A shallow copy without `x-` fields, and with lists cut to their limits (reported once each). */
-function boundedDocument(doc: Record<string, unknown>, findings: Finding[]): Record<string, unknown> {
-  const document = Object.fromEntries(Object.entries(doc).filter(([key]) => !key.startsWith('x-')));
+/** A shallow copy with lists cut to their limits (reported once each), to bound the work. */
+function bounded(doc: Record<string, unknown>, findings: Finding[]): Record<string, unknown> {
+  const document = { ...doc };
   const bounds = [
     ['tasks', LIMITS.maxTasks, 'split the pipeline into several'],
     ['triggers', LIMITS.maxTriggers, 'remove some'],
@@ -68,7 +69,8 @@ function boundedDocument(doc: Record<string, unknown>, findings: Finding[]): Rec
   for (const [field, max, advice] of bounds) {
     const list = document[field];
     if (Array.isArray(list) && list.length > max) {
-      findings.push({ path: [field], message: `too many ${field} (${list.length}): at most ${max} are allowed; ${advice}` });
+      const message = `too many ${field} (${list.length}): at most ${max} are allowed; ${advice}`;
+      findings.push({ path: [field], message });
       document[field] = list.slice(0, max);
     }
   }
@@ -81,7 +83,8 @@ function fromZodIssue(issue: z.core.$ZodIssue): Finding {
     const field = String(issue.path[issue.path.length - 1]);
     const known = params.knownFields ?? [];
     const hint = didYouMean(field, known);
-    return { path: issue.path, message: hint !== '' ? `unknown field${hint}` : `unknown field; known fields are ${known.join(', ')}` };
+    const message = hint !== '' ? `unknown field${hint}` : `unknown field; known fields are ${known.join(', ')}`;
+    return { path: issue.path, message };
   }
   return { path: issue.path, message: issue.message };
 }
@@ -102,7 +105,10 @@ function crossFieldFindings(document: Record<string, unknown>): Finding[] {
     if (id === undefined) return;
     const first = firstIndexOf.get(id);
     if (first === undefined) firstIndexOf.set(id, index);
-    else findings.push({ path: ['tasks', index, 'id'], message: `duplicate task id ${quoteForMessage(id)} (also tasks[${first}])` });
+    else {
+      const message = `duplicate task id ${quoteForMessage(id)} (also tasks[${first}])`;
+      findings.push({ path: ['tasks', index, 'id'], message });
+    }
   });
 
   const parentsOf = new Map<string, string[]>();
@@ -121,7 +127,8 @@ function crossFieldFindings(document: Record<string, unknown>): Finding[] {
       const path = ['tasks', index, 'depends_on', parent];
       if (parent === id) findings.push({ path, message: 'a task cannot depend on itself' });
       else if (!firstIndexOf.has(parent)) {
-        findings.push({ path, message: `unknown task ${quoteForMessage(parent)}${didYouMean(parent, firstIndexOf.keys())}` });
+        const message = `unknown task ${quoteForMessage(parent)}${didYouMean(parent, firstIndexOf.keys())}`;
+        findings.push({ path, message });
       } else parents.push(parent);
     }
     // A duplicated id already has its own error; its first definition stands for it in the graph.
@@ -154,8 +161,9 @@ function report(findings: Finding[]): ConfigIssue[] {
   const rank = (finding: Finding): [number, number] => {
     const [field, index] = finding.path;
     const fieldRank = finding.path.length === 0 ? -1 : FIELD_ORDER.indexOf(String(field));
+    const unknownField = fieldRank === -1 && finding.path.length > 0;
     // Issues about a whole list (`tasks: cycle …`) come after those about its entries.
-    return [fieldRank === -1 && finding.path.length > 0 ? FIELD_ORDER.length : fieldRank, typeof index === 'number' ? index : Infinity];
+    return [unknownField ? FIELD_ORDER.length : fieldRank, typeof index === 'number' ? index : Infinity];
   };
   const ordered = findings
     .map((finding, position) => ({ finding, position, rank: rank(finding) }))
@@ -163,7 +171,8 @@ function report(findings: Finding[]): ConfigIssue[] {
     .map(({ finding }) => ({ path: formatConfigPath(finding.path), message: finding.message }));
   const max = LIMITS.maxReportedIssues;
   if (ordered.length <= max) return ordered;
-  return [...ordered.slice(0, max), { path: ROOT_PATH, message: `${ordered.length - max} more errors not shown; fix the ones above first` }];
+  const rest = { path: ROOT_PATH, message: `${ordered.length - max} more errors not shown; fix the ones above first` };
+  return [...ordered.slice(0, max), rest];
 }
 
 /**
@@ -228,7 +237,10 @@ function toTaskConfig(task: CheckedTaskDocument): TaskConfig {
     image: task.image,
     ...(task.script != null
       ? { entrypoint: ['/bin/sh', '-c'], command: [task.script] }
-      : { ...(task.entrypoint != null && { entrypoint: task.entrypoint }), ...(task.command != null && { command: task.command }) }),
+      : {
+          ...(task.entrypoint != null && { entrypoint: task.entrypoint }),
+          ...(task.command != null && { command: task.command }),
+        }),
     variables: task.variables ?? {},
     dependsOn: (task.depends_on ?? {}) as Record<string, DependsOn>,
     retries: { attempts: task.retries?.attempts ?? 1, backoffMs: task.retries?.backoff ?? 0 },
