@@ -122,4 +122,30 @@ tasks:
       redis.kill('SIGKILL');
     }
   });
+
+  it('an adopted attempt whose container vanished ends orphaned instead of running twice', async () => {
+    const cluster = await newCluster('orphan');
+    const api = await cluster.start('api');
+    const workers = [await cluster.start('worker'), await cluster.start('worker')];
+    const client = cluster.client(api);
+    const creations = await ContainerCreations.watch({ 'gofer.cluster': await cluster.clusterId() });
+    watchers.push(creations);
+    await apply(client, 'id: orphan\ntasks:\n  - { id: long, image: "busybox:latest", script: "sleep 60" }\n');
+    const run = await startRun(client, 'orphan');
+    const row = await waitFor('the task to run', async () => {
+      const rows = await cluster.query<{ worker_id: string; scheduler_id: string | null }>(
+        `SELECT worker_id, scheduler_id FROM task_runs WHERE run_id = $1 AND state = 'running'`, [run.id],
+      );
+      return rows[0]?.scheduler_id ? rows[0] : undefined;
+    });
+    await workers.find((w) => w.workerId === row.worker_id)!.kill('SIGKILL');
+    const Docker = (await import('dockerode')).default;
+    await new Docker({ socketPath: '/var/run/docker.sock' }).getContainer(row.scheduler_id!).remove({ force: true });
+
+    const { run: done, tasks } = await waitForRun(client, 'orphan', run.id);
+    expect(done.status).toBe('RUN_STATUS_FAILED');
+    expect(tasks.long.statusReason?.reason).toBe('STATUS_REASON_KIND_ORPHANED');
+    expect(tasks.long.statusReason?.description).toContain('disappeared');
+    expect(creations.names.filter((n) => n.includes('.orphan.1.long.'))).toHaveLength(1);
+  });
 });

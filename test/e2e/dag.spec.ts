@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GoferClient } from '@gofer/proto';
 import { TestCluster } from '../support/gofer-process.js';
-import { apply, readLogs, startRun, waitForRun } from '../support/runs.js';
+import { apply, readLogs, readLogStreams, startRun, waitForRun } from '../support/runs.js';
 
 const PIPELINE = `
 id: dag-e2e
@@ -97,7 +97,10 @@ describe('a DAG of real containers', () => {
     expect(tasks.on_failure.started).toBeGreaterThanOrEqual(tasks.fails.ended);
     expect(tasks.finally.started).toBeGreaterThanOrEqual(tasks.flaky.ended);
 
-    expect(await readLogs(client, 'dag-e2e', 1, 'greet')).toBe('hello world from dag-e2e/1/greet\nto stderr\n');
+    // stdout and stderr are separate pipes (their relative order is not defined), kept apart in the archive.
+    expect(await readLogStreams(client, 'dag-e2e', 1, 'greet')).toEqual({
+      stdout: 'hello world from dag-e2e/1/greet\n', stderr: 'to stderr\n',
+    });
     expect(await readLogs(client, 'dag-e2e', 1, 'fails')).toBe('failing\n');
     expect(await readLogs(client, 'dag-e2e', 1, 'flaky', { attempt: 1 })).toBe('attempt 1 fails\n');
     expect(await readLogs(client, 'dag-e2e', 1, 'flaky')).toBe('attempt 2 works\n');
@@ -116,6 +119,8 @@ describe('a DAG of real containers', () => {
     expect(reused.sort()).toEqual(['after_skip', 'finally', 'flaky', 'greet', 'on_failure', 'slow_branch']);
     expect(tasks.fails.status).toBe('TASK_RUN_STATUS_FAILED');
     // Reused results keep their logs.
-    expect(await readLogs(client, 'dag-e2e', retried.id, 'greet')).toBe('hello world from dag-e2e/1/greet\nto stderr\n');
+    expect(await readLogStreams(client, 'dag-e2e', retried.id, 'greet')).toEqual({
+      stdout: 'hello world from dag-e2e/1/greet\n', stderr: 'to stderr\n',
+    });
   });
 });

@@ -44,3 +44,19 @@ export async function readLogs(
   }
   return Buffer.concat(chunks).toString('utf8');
 }
+
+/** The log split by stream (archived logs keep their streams too). */
+export async function readLogStreams(
+  client: GoferClient,
+  pipelineId: string,
+  runId: number,
+  taskId: string,
+): Promise<{ stdout: string; stderr: string }> {
+  const out = { stdout: '', stderr: '' };
+  for await (const message of client.getTaskRunLogs({ namespaceId: 'default', pipelineId, runId, taskId, attempt: 0, follow: false })) {
+    const text = Buffer.from(message.chunk).toString('utf8');
+    if (message.stream === 'LOG_STREAM_STDERR') out.stderr += text;
+    else out.stdout += text;
+  }
+  return out;
+}

@@ -103,7 +103,8 @@ export class TaskProcessor implements OnModuleDestroy {
       },
     });
     try {
-      const result = await this.execute(key, claim.row.started, abort.signal, () => stopReason, log);
+      const previousContainer = claim.kind === 'adopted' ? claim.row.schedulerId : null;
+      const result = await this.execute(key, claim.row.started, previousContainer, abort.signal, () => stopReason, log);
       const recorded = await this.engine.completeAttempt(key, this.workerId, result);
       if (!recorded) log.warn('attempt was taken over by another worker; result discarded');
     } catch (error) {
@@ -121,6 +122,7 @@ export class TaskProcessor implements OnModuleDestroy {
   private async execute(
     key: TaskAttemptKey,
     started: Date | null,
+    previousContainer: string | null,
     signal: AbortSignal,
     stopReason: () => StopReason | undefined,
     log: Logger,
@@ -134,6 +136,15 @@ export class TaskProcessor implements OnModuleDestroy {
       return { status: 'failed', reason: 'failed_precondition', description: error.message, retryable: false };
     }
     if (stopReason() === 'cancelled') return cancelled('cancelled before its container started');
+    // The attempt's container was created by a worker that died; if it is gone, starting a new one
+    // would run the task twice, so the attempt ends orphaned (its retry policy may try again).
+    if (previousContainer && !(await this.scheduler.inspect(spec.name))) {
+      log.warn({ container_id: previousContainer }, 'adopted attempt has no container any more');
+      return {
+        status: 'failed', reason: 'orphaned',
+        description: `its container ${previousContainer.slice(0, 12)} disappeared while its worker was down`,
+      };
+    }
     let container;
     try {
       container = await this.scheduler.start(spec, signal);

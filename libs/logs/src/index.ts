@@ -1,2 +1,3 @@
 export * from './log-archive.js';
+export * from './log-frames.js';
 export * from './task-logs.service.js';

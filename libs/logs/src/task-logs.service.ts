@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
-import type { Readable } from 'node:stream';
 import type { LogArchive } from './log-archive.js';
+import { decodeFrames, encodeFrame } from './log-frames.js';
 
 /** Which task attempt a log belongs to. */
 export interface LogKey {
@@ -51,9 +51,12 @@ export class TaskLogs {
     return new TaskLogWriter(this.redis, live, this.capBytes);
   }
 
-  /** Copies the live log into the archive (after the writer closed). Returns the bytes archived. */
+  /** Copies the live log into the archive (after the writer closed), keeping each chunk's stream. */
   async archiveLive(key: LogKey): Promise<number> {
-    return this.archive.put(archiveKey(key), this.readLive(key, { follow: false }));
+    const live = this.readLiveChunks(key, { follow: false });
+    return this.archive.put(archiveKey(key), (async function* () {
+      for await (const chunk of live) yield encodeFrame(chunk);
+    })());
   }
 
   /** Deletes the live copy once the archive is the source of truth. */
@@ -61,21 +64,18 @@ export class TaskLogs {
     await this.redis.expire(this.liveKey(key), LIVE_TTL_SECONDS);
   }
 
-  async openArchived(key: LogKey): Promise<Readable | undefined> {
-    return this.archive.get(archiveKey(key));
+  /** The archived log of a finished attempt, chunk by chunk with its stream; undefined if none exists. */
+  async openArchived(key: LogKey, signal?: AbortSignal): Promise<AsyncIterable<LogChunk> | undefined> {
+    const file = await this.archive.get(archiveKey(key));
+    if (!file) return undefined;
+    signal?.addEventListener('abort', () => file.destroy(), { once: true });
+    return decodeFrames(file);
   }
 
   /**
    * Reads the live stream from the start. With `follow`, blocks for new entries until the writer's
    * end marker (or the signal aborts, or `stillRunning` says the task is over and nothing more came).
    */
-  async *readLive(
-    key: LogKey,
-    options: { follow: boolean; signal?: AbortSignal; stillRunning?: () => Promise<boolean> },
-  ): AsyncGenerator<Buffer> {
-    for await (const chunk of this.readLiveChunks(key, options)) yield chunk.data;
-  }
-
   async *readLiveChunks(
     key: LogKey,
     options: { follow: boolean; signal?: AbortSignal; stillRunning?: () => Promise<boolean> },

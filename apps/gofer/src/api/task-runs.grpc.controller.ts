@@ -86,10 +86,10 @@ export class TaskRunsGrpcController {
         await sleep(POLL_MS, signal);
       }
     }
-    const archived = finished || (await this.runs.getTaskRun(key)).state === 'complete' ? await this.logs.openArchived(key) : undefined;
+    const complete = finished || (await this.runs.getTaskRun(key)).state === 'complete';
+    const archived = complete ? await this.logs.openArchived(key, signal) : undefined;
     if (archived) {
-      signal.addEventListener('abort', () => archived.destroy(), { once: true });
-      for await (const chunk of archived) yield { chunk: chunk as Buffer, stream: LogStream.LOG_STREAM_UNSPECIFIED };
+      for await (const chunk of archived) yield { chunk: chunk.data, stream: STREAMS[chunk.stream] };
       return;
     }
     const stillRunning = async () => {

@@ -108,7 +108,8 @@ Examples:
     .command('run')
     .description('start a run of a pipeline')
     .argument('<ID>', 'pipeline id')
-    .option('-v, --var <KEY=VALUE>', 'run variable, visible to every task (repeatable)', parseVariable, {})
+    // No default value: commander would print it in --help as "(default: {})".
+    .option('-v, --var <KEY=VALUE>', 'run variable, visible to every task (repeatable)', parseVariable)
     .option('-w, --wait', 'wait for the run to complete, print its summary, exit 0 only if it succeeded')
     .addHelpText(
       'after',
@@ -118,12 +119,12 @@ Examples:
   $ gofer pipeline run hello -v WHO=world -v LEVEL=debug --wait
   $ gofer pipeline run hello --wait --output json      final run and task runs as JSON`,
     )
-    .action(async (id: string, opts: { var: Record<string, string>; wait?: boolean }, command: Command) => {
+    .action(async (id: string, opts: { var?: Record<string, string>; wait?: boolean }, command: Command) => {
       const ctx = contextFor(command);
       const { run } = await ctx.client.startRun({
         namespaceId: ctx.globals.namespace,
         pipelineId: id,
-        variables: opts.var,
+        variables: opts.var ?? {},
       });
       if (!run) throw new CliError(`Gofer returned no run for ${id}`);
       if (!opts.wait) {

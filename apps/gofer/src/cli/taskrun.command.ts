@@ -51,7 +51,7 @@ Examples:
 
   taskrun
     .command('logs')
-    .description("print a task run's logs (stdout to stdout, stderr to stderr)")
+    .description("print a task run's logs")
     .argument('<PIPELINE>', 'pipeline id')
     .argument('<RUN>', 'run id', parseRunId)
     .argument('<TASK>', 'task id')
@@ -59,7 +59,9 @@ Examples:
     .addHelpText(
       'after',
       `
-Logs are printed as the container wrote them (secrets masked), in both output modes.
+Logs are printed as the container wrote them (secrets masked), in both output modes. While the
+task runs, its stdout goes to stdout and its stderr to stderr; the stored log of a finished task
+is one stream, printed on stdout.
 
 Examples:
   $ gofer taskrun logs hello 4 greet
