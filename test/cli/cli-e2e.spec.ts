@@ -159,6 +159,7 @@ describe('the gofer CLI against a real Gofer', () => {
     expect({ code, err }).toEqual({ code: 0, err: '' });
     expect(out).toMatch(/^Usage: gofer pipeline run \[options\] <ID>/);
     expect(out).toMatch(/--wait/);
+    expect(out).not.toMatch(/default: \{\}/);
   });
 
   it.each([
@@ -255,10 +256,9 @@ describe('the gofer CLI against a real Gofer', () => {
 
     // The container's output exactly.
     expect(await gofer(['taskrun', 'logs', 'cli-hello', '1', 'greet'])).toEqual({ code: 0, out: 'hello there\nno newline at the end', err: '' });
-    // A finished task's archived log is one stream (the engine keeps no stream tags): stderr output may
-    // come out on either of the CLI's streams, but exactly once.
+    // A finished task's archived log keeps stdout and stderr apart.
     const complain = await gofer(['taskrun', 'logs', 'cli-hello', '1', 'complain']);
-    expect({ code: complain.code, output: complain.out + complain.err }).toEqual({ code: 0, output: 'to stderr\n' });
+    expect(complain).toEqual({ code: 0, out: '', err: 'to stderr\n' }); // the archive keeps streams apart
     expect(await gofer(['taskrun', 'logs', 'cli-hello', '1', 'after'])).toEqual({ code: 0, out: 'after greet in run 1\n', err: '' });
   });
 
@@ -281,10 +281,11 @@ describe('the gofer CLI against a real Gofer', () => {
     expect(await goferJson(['run', 'list', 'cli-hello'])).toStrictEqual([expected]);
   });
 
-  it('taskrun list|get --output json print the task run shape', async () => {
+  it('taskrun list|get --output json print the run shape plus task, attempt, exit_code, image', async () => {
     const greet = {
       namespace: 'default',
       pipeline: 'cli-hello',
+      id: 1,
       run: 1,
       task: 'greet',
       attempt: 1,
@@ -293,6 +294,8 @@ describe('the gofer CLI against a real Gofer', () => {
       status_reason: null,
       started: expect.stringMatching(ISO),
       ended: expect.stringMatching(ISO),
+      variables: { WHO: 'there' },
+      config_version: 3,
       exit_code: 0,
       image: 'busybox:latest',
     };
@@ -374,6 +377,8 @@ describe('the gofer CLI against a real Gofer', () => {
       status: 'cancelled',
       status_reason: { reason: 'cancelled' },
     });
+    const logs = await gofer(['taskrun', 'logs', 'cli-long', String(id), 'sleeper']);
+    expect({ code: logs.code, output: logs.out + logs.err }).toEqual({ code: 0, output: 'sleeping\n' });
   });
 
   it('pipeline delete is refused while runs are in flight; run cancel-all; then delete works', async () => {

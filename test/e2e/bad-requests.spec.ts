@@ -24,6 +24,7 @@ describe('bad gRPC requests', () => {
     ['GetPipeline unknown namespace id chars', (c) => c.getPipeline({ namespaceId: 'NS!', id: 'abc' }), GrpcStatus.INVALID_ARGUMENT, 'namespace_id: "NS!" is not a valid id'],
     ['StartRun unknown pipeline', (c) => c.startRun({ namespaceId: ns, pipelineId: 'ghost', variables: {} }), GrpcStatus.NOT_FOUND, 'pipeline "ghost" not found'],
     ['StartRun missing pipeline and bad namespace, all reported', (c) => c.startRun({ namespaceId: 'Bad NS', pipelineId: '', variables: {} }), GrpcStatus.INVALID_ARGUMENT, 'namespace_id: "Bad NS" is not a valid id\npipeline_id: required'],
+    ['ListRuns of an unknown pipeline', (c) => c.listRuns({ namespaceId: ns, pipelineId: 'ghost', limit: 0, offset: 0 }), GrpcStatus.NOT_FOUND, 'pipeline "ghost" not found'],
     ['GetRun missing run id', (c) => c.getRun({ namespaceId: ns, pipelineId: 'abc', runId: 0 }), GrpcStatus.INVALID_ARGUMENT, 'run_id: required'],
     ['GetRun negative run id', (c) => c.getRun({ namespaceId: ns, pipelineId: 'abc', runId: -4 }), GrpcStatus.INVALID_ARGUMENT, 'run_id: -4 is not a valid run id'],
     ['GetTaskRun unknown run', (c) => c.getTaskRun({ namespaceId: ns, pipelineId: 'abc', runId: 9, taskId: 'x', attempt: 0 }), GrpcStatus.NOT_FOUND, 'run 9 of pipeline "abc" not found'],

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { RunEntity, TaskRunEntity } from '@gofer/dal';
+import { PipelineEntity, RunEntity, TaskRunEntity } from '@gofer/dal';
 import type { DataSource } from 'typeorm';
 import { DATA_SOURCE } from './engine.tokens.js';
 import { notFound } from './errors.js';
@@ -16,8 +16,11 @@ export class RunRepository {
     return run;
   }
 
-  /** Newest first. */
+  /** Newest first; NOT_FOUND for a pipeline that does not exist (rather than an empty list). */
   async listRuns(namespaceId: string, pipelineId: string, limit: number, offset: number): Promise<RunEntity[]> {
+    if (!(await this.db.manager.existsBy(PipelineEntity, { namespaceId, id: pipelineId }))) {
+      throw notFound(`pipeline "${pipelineId}" not found in namespace "${namespaceId}"`);
+    }
     return this.db.manager.find(RunEntity, {
       where: { namespaceId, pipelineId },
       order: { id: 'DESC' },

@@ -91,10 +91,11 @@ describe('runJson', () => {
 });
 
 describe('taskRunJson', () => {
-  it('has the run fields that apply plus task, attempt, exit_code, image', () => {
-    expect(taskRunJson(taskRun())).toStrictEqual({
+  it("is the run's shape plus task, attempt, exit_code, image", () => {
+    expect(taskRunJson(taskRun(), run())).toStrictEqual({
       namespace: 'default',
       pipeline: 'hello',
+      id: 4,
       run: 4,
       task: 'greet',
       attempt: 1,
@@ -103,15 +104,17 @@ describe('taskRunJson', () => {
       status_reason: null,
       started: '2025-01-02T03:04:05.000Z',
       ended: '2025-01-02T03:04:06.000Z',
+      variables: { WHO: 'world' },
+      config_version: 2,
       exit_code: 0,
       image: 'busybox:latest',
     });
   });
 
   it('keeps exit code 0 and shows an absent exit code as null', () => {
-    expect(taskRunJson(taskRun({ exitCode: 0 })).exit_code).toBe(0);
-    expect(taskRunJson(taskRun({ exitCode: undefined })).exit_code).toBeNull();
-    expect(taskRunJson(taskRun({ exitCode: null })).exit_code).toBeNull();
+    expect(taskRunJson(taskRun({ exitCode: 0 }), run()).exit_code).toBe(0);
+    expect(taskRunJson(taskRun({ exitCode: undefined }), run()).exit_code).toBeNull();
+    expect(taskRunJson(taskRun({ exitCode: null }), run()).exit_code).toBeNull();
   });
 
   it('maps skipped with its reason', () => {
@@ -122,6 +125,7 @@ describe('taskRunJson', () => {
         exitCode: undefined,
         started: 0,
       }),
+      run(),
     );
     expect(json).toMatchObject({
       status: 'skipped',

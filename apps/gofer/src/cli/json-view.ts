@@ -77,11 +77,16 @@ export function runJson(r: Run) {
   };
 }
 
-/** JSON of a task run (DESIGN §9): the run's fields that apply, plus task, attempt, exit_code, image. */
-export function taskRunJson(t: TaskRun) {
+/**
+ * JSON of a task run (DESIGN §9): the run's shape — `id` is the run id, `variables` and
+ * `config_version` are the run's — plus task, attempt, exit_code, image; `run` repeats the run id
+ * under an unambiguous name. State, status, reason and times are the task run's own.
+ */
+export function taskRunJson(t: TaskRun, run: Pick<Run, 'variables' | 'configVersion'>) {
   return {
     namespace: t.namespaceId,
     pipeline: t.pipelineId,
+    id: t.runId,
     run: t.runId,
     task: t.taskId,
     attempt: t.attempt,
@@ -90,6 +95,8 @@ export function taskRunJson(t: TaskRun) {
     status_reason: statusReasonJson(t.statusReason),
     started: isoTime(t.started),
     ended: isoTime(t.ended),
+    variables: { ...run.variables },
+    config_version: run.configVersion,
     exit_code: t.exitCode ?? null,
     image: t.image,
   };

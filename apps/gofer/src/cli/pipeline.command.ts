@@ -152,7 +152,7 @@ async function waitAndReport(ctx: CliContext, pipelineId: string, runId: number)
       { namespaceId: ctx.globals.namespace, pipelineId, runId },
       { progress: !ctx.json && stderr.isTTY ? stderr : undefined, signal: abort.signal },
     );
-    if (ctx.json) ctx.printJson({ ...runJson(run), task_runs: taskRuns.map(taskRunJson) });
+    if (ctx.json) ctx.printJson({ ...runJson(run), task_runs: taskRuns.map((t) => taskRunJson(t, run)) });
     else ctx.print(runSummary(run, taskRuns, Date.now()));
     if (run.status !== RunStatus.RUN_STATUS_SUCCESSFUL) {
       const culprit = taskRuns.find((t) => taskRunOutcome(t) === 'failed');

@@ -25,7 +25,10 @@ Examples:
     .action(async (pipelineId: string, runId: number, _opts: unknown, command: Command) => {
       const ctx = contextFor(command);
       const { taskRuns } = await ctx.client.listTaskRuns({ namespaceId: ctx.globals.namespace, pipelineId, runId });
-      if (ctx.json) return ctx.printJson(taskRuns.map(taskRunJson));
+      if (ctx.json) {
+        const { run } = await ctx.client.getRun({ namespaceId: ctx.globals.namespace, pipelineId, runId });
+        return ctx.printJson(taskRuns.map((t) => taskRunJson(t, run!)));
+      }
       ctx.print(taskRunTable(taskRuns, Date.now()));
     });
 
@@ -45,7 +48,10 @@ Examples:
         attempt: 0,
       });
       if (!taskRun) throw new CliError(`Gofer returned no task run ${taskId} of run ${runId}`);
-      if (ctx.json) return ctx.printJson(taskRunJson(taskRun));
+      if (ctx.json) {
+        const { run } = await ctx.client.getRun({ namespaceId: ctx.globals.namespace, pipelineId, runId });
+        return ctx.printJson(taskRunJson(taskRun, run!));
+      }
       ctx.print(taskRunDetail(taskRun, Date.now()));
     });
 
@@ -59,9 +65,9 @@ Examples:
     .addHelpText(
       'after',
       `
-Logs are printed as the container wrote them (secrets masked), in both output modes. While the
-task runs, its stdout goes to stdout and its stderr to stderr; the stored log of a finished task
-is one stream, printed on stdout.
+Logs are printed as the container wrote them, in both output modes: its stdout goes to stdout and
+its stderr to stderr, while the task runs and after it ended. Gofer's own notes (such as the
+truncation marker past the log cap) go to stdout.
 
 Examples:
   $ gofer taskrun logs hello 4 greet
@@ -95,7 +101,8 @@ Examples:
       await ctx.client.cancelTaskRun(ref);
       if (ctx.json) {
         const { taskRun } = await ctx.client.getTaskRun({ ...ref, attempt: 0 });
-        return ctx.printJson(taskRun ? taskRunJson(taskRun) : null);
+        const { run } = await ctx.client.getRun({ namespaceId: ref.namespaceId, pipelineId, runId });
+        return ctx.printJson(taskRun && run ? taskRunJson(taskRun, run) : null);
       }
       ctx.print(`cancelling task ${taskId} of run ${runId} of ${pipelineId}`);
     });
