@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { GOFER_CONFIG, type GoferConfig } from '@gofer/config';
 import { ClusterEntity, TaskRunEntity, WorkerEntity } from '@gofer/dal';
 import type { TaskAttemptKey } from '@gofer/queue';
@@ -27,7 +27,7 @@ const CANCEL_POLL_MS = 1000;
  * Every step is idempotent, so every worker runs it.
  */
 @Injectable()
-export class Reconciler implements OnModuleDestroy {
+export class Reconciler {
   private timers: NodeJS.Timeout[] = [];
   private sweeping: Promise<void> | undefined;
   private clusterId = '';
@@ -140,12 +140,15 @@ export class Reconciler implements OnModuleDestroy {
     }
   }
 
-  onModuleDestroy(): void {
-    for (const timer of this.timers) clearInterval(timer);
-  }
-
-  /** Marks this worker gone so others adopt its attempts at once instead of waiting for staleness. */
+  /**
+   * Stops the loops and marks this worker gone, so others adopt its attempts at once instead of
+   * waiting for its heartbeat to go stale. Called after the processor drained (the heartbeat and the
+   * cancel poller keep running while it does).
+   */
   async retire(): Promise<void> {
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers = [];
+    await this.sweeping?.catch(() => undefined);
     await this.db.query(`DELETE FROM workers WHERE id = $1`, [this.config.workerId]).catch(() => undefined);
   }
 }

@@ -37,6 +37,7 @@ export type Claim =
   | { kind: 'stale' };
 
 const MAX_BACKOFF_MS = 60 * 60 * 1000;
+const TRANSACTION_ATTEMPTS = 5;
 
 /** Side effects (metrics) to apply once the transaction that caused them has committed. */
 const afterCommit = new WeakMap<EntityManager, Array<() => void>>();
@@ -61,15 +62,27 @@ export class RunEngine {
     private readonly metrics: GoferMetrics,
   ) {}
 
-  /** A transaction whose {@link onCommit} effects run only if it commits. */
+  /**
+   * A transaction whose {@link onCommit} effects run only if it commits. Deadlocks and serialization
+   * failures are retried: Postgres aborted the whole transaction, so running it again is safe.
+   */
   private async transaction<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
-    const effects: Array<() => void> = [];
-    const result = await this.db.transaction(async (m) => {
-      afterCommit.set(m, effects);
-      return work(m);
-    });
-    for (const effect of effects) effect();
-    return result;
+    for (let attempt = 1; ; attempt++) {
+      const effects: Array<() => void> = [];
+      try {
+        const result = await this.db.transaction(async (m) => {
+          afterCommit.set(m, effects);
+          return work(m);
+        });
+        for (const effect of effects) effect();
+        return result;
+      } catch (error) {
+        const code = (error as { driverError?: { code?: string }; code?: string }).driverError?.code ?? (error as { code?: string }).code;
+        if ((code !== '40P01' && code !== '40001') || attempt >= TRANSACTION_ATTEMPTS) throw error;
+        this.logger.debug({ code, attempt }, 'transaction conflicted; retrying');
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
+      }
+    }
   }
 
   private onCommit(m: EntityManager, effect: () => void): void {
@@ -173,11 +186,13 @@ export class RunEngine {
       limit = pipeline.parallelism - running;
       if (limit <= 0) return [];
     }
+    // SKIP LOCKED: a pending run locked by a concurrent cancel is that cancel's business (it completes
+    // the run); waiting for it would deadlock (cancel holds the run and wants the pipeline row).
     const pending = await m.find(RunEntity, {
       where: { namespaceId, pipelineId, state: 'pending' },
       order: { id: 'ASC' },
       take: limit,
-      lock: { mode: 'pessimistic_write' },
+      lock: { mode: 'pessimistic_write', onLocked: 'skip_locked' },
     });
     const ready: ReadyTask[] = [];
     for (const run of pending) {
@@ -255,11 +270,12 @@ export class RunEngine {
     } else if (outcome === 'cancelled') {
       statusReason = { reason: 'user_cancelled', description: 'a task of the run was cancelled' };
     }
-    await m.update(
+    const completed = await m.update(
       RunEntity,
       { namespaceId: run.namespaceId, pipelineId: run.pipelineId, id: run.id, state: 'running' },
       { state: 'complete', status, statusReason, ended: new Date() },
     );
+    if (!completed.affected) throw new Error(`run ${run.id} of "${run.pipelineId}" was not running when it completed`);
     run.state = 'complete';
     const seconds = (Date.now() - (run.started?.getTime() ?? Date.now())) / 1000;
     this.onCommit(m, () => {
@@ -347,17 +363,29 @@ export class RunEngine {
   async cancelTaskRun(key: RunKey & { taskId: string }): Promise<TaskRunEntity> {
     const ready = await this.transaction(async (m) => {
       const run = await this.lockRun(m, key);
-      const row = await m.findOneBy(TaskRunEntity, { ...runWhere(key), taskId: key.taskId });
-      if (!row) throw notFound(`task "${key.taskId}" not found in run ${key.runId} of pipeline "${key.pipelineId}"`);
-      if (row.state === 'complete') throw failedPrecondition(`task run "${key.taskId}" is already complete (${row.status})`);
-      if (row.state === 'running') {
-        await m.update(TaskRunEntity, { ...runWhere(key), taskId: key.taskId, state: 'running' }, { cancelRequested: true });
-        return [];
+      const where = { ...runWhere(key), taskId: key.taskId };
+      // Compare-and-set, as claimAttempt does not take the run lock: whichever state the row is in at
+      // the UPDATE decides, never a state read earlier.
+      const notStarted = await m
+        .createQueryBuilder()
+        .update(TaskRunEntity)
+        .set({
+          state: 'complete', status: 'cancelled', ended: new Date(),
+          statusReason: { reason: 'cancelled', description: 'cancelled by a user before it started' },
+        })
+        .where('namespace_id = :ns AND pipeline_id = :p AND run_id = :r AND task_id = :t AND state IN (:...states)', {
+          ns: key.namespaceId, p: key.pipelineId, r: key.runId, t: key.taskId, states: ['processing', 'waiting'],
+        })
+        .execute();
+      if (!notStarted.affected) {
+        const running = await m.update(TaskRunEntity, { ...where, state: 'running' }, { cancelRequested: true });
+        if (running.affected) return [];
+        const row = await m.findOneBy(TaskRunEntity, where);
+        if (!row) throw notFound(`task "${key.taskId}" not found in run ${key.runId} of pipeline "${key.pipelineId}"`);
+        throw failedPrecondition(`task run "${key.taskId}" is already complete (${row.status})`);
       }
-      await m.update(TaskRunEntity, { ...runWhere(key), taskId: key.taskId, state: row.state, attempt: row.attempt }, {
-        state: 'complete', status: 'cancelled', ended: new Date(),
-        statusReason: { reason: 'cancelled', description: 'cancelled by a user before it started' },
-      });
+      // A pending run is evaluated when it is admitted; advancing it now would start its tasks early.
+      if (run.state !== 'running') return [];
       const ready = await this.advance(m, run);
       return [...ready, ...(await this.afterRunStep(m, run))];
     });

@@ -34,6 +34,7 @@ export class TaskProcessor implements OnModuleDestroy {
   private worker: Worker<TaskAttemptKey> | undefined;
   private readonly active = new Map<string, ActiveAttempt>();
   private clusterId = '';
+  private shuttingDown = false;
 
   constructor(
     @Inject(GOFER_CONFIG) private readonly config: GoferConfig,
@@ -84,6 +85,7 @@ export class TaskProcessor implements OnModuleDestroy {
 
   private async process(job: Job<TaskAttemptKey>, token: string | undefined): Promise<void> {
     const key = job.data;
+    if (this.shuttingDown) return this.handOver(job, token);
     const claim = await this.engine.claimAttempt(key, this.workerId);
     if (claim.kind === 'stale') return;
     const log = this.logger.child({
@@ -102,21 +104,37 @@ export class TaskProcessor implements OnModuleDestroy {
         abort.abort(reason);
       },
     });
+    // Shutdown began while this job was being claimed: hand it over at once.
+    if (this.shuttingDown) this.stopActive(key, 'shutdown');
+    // The run was cancelled while the attempt's previous worker was down.
+    if (claim.row.cancelRequested) this.stopActive(key, 'cancelled');
     try {
       const previousContainer = claim.kind === 'adopted' ? claim.row.schedulerId : null;
-      const result = await this.execute(key, claim.row.started, previousContainer, abort.signal, () => stopReason, log);
+      const { result, containerId } = await this.execute(
+        key, claim.row.started, previousContainer, abort.signal, () => stopReason, log,
+      );
       const recorded = await this.engine.completeAttempt(key, this.workerId, result);
-      if (!recorded) log.warn('attempt was taken over by another worker; result discarded');
+      if (!recorded) {
+        // Another worker owns the attempt now; its container is theirs to wait on (or the reaper's).
+        log.warn('attempt was taken over by another worker; result discarded');
+      } else if (containerId) {
+        // Only now that the result is committed may the container go.
+        await this.scheduler.remove(containerId).catch((error: unknown) => log.warn({ err: error }, 'removing the container failed'));
+      }
     } catch (error) {
       if (!(error instanceof HandOver)) throw error;
       log.info('worker shutting down; handing the attempt to another worker');
-      // Put the job straight back so another worker adopts the running container.
-      await job.moveToDelayed(Date.now(), token);
-      throw new DelayedError();
+      return this.handOver(job, token);
     } finally {
       this.active.delete(name);
       this.metrics.activeContainers.dec();
     }
+  }
+
+  /** Puts the job straight back in the queue so another worker adopts the attempt (and its container). */
+  private async handOver(job: Job<TaskAttemptKey>, token: string | undefined): Promise<never> {
+    await job.moveToDelayed(Date.now(), token);
+    throw new DelayedError();
   }
 
   private async execute(
@@ -126,23 +144,32 @@ export class TaskProcessor implements OnModuleDestroy {
     signal: AbortSignal,
     stopReason: () => StopReason | undefined,
     log: Logger,
-  ): Promise<AttemptResult> {
+  ): Promise<{ result: AttemptResult; containerId?: string }> {
     const { run, task } = await this.engine.taskConfig(key);
     let spec;
     try {
       spec = buildContainerSpec({ clusterId: this.clusterId, key, task, run, goferHost: this.config.advertiseAddr });
     } catch (error) {
       if (!(error instanceof SpecError)) throw error;
-      return { status: 'failed', reason: 'failed_precondition', description: error.message, retryable: false };
+      return { result: { status: 'failed', reason: 'failed_precondition', description: error.message, retryable: false } };
     }
-    if (stopReason() === 'cancelled') return cancelled('cancelled before its container started');
+    const graceSeconds = Math.ceil(this.config.stopGraceMs / 1000);
+    if (stopReason() === 'shutdown') throw new HandOver();
+    if (stopReason() === 'cancelled') {
+      // A container a dead worker created for this attempt must not outlive the cancel.
+      const existing = await this.scheduler.inspect(spec.name);
+      if (existing) await this.scheduler.stop(existing.id, graceSeconds);
+      return { result: cancelled('cancelled before its container started'), containerId: existing?.id };
+    }
     // The attempt's container was created by a worker that died; if it is gone, starting a new one
     // would run the task twice, so the attempt ends orphaned (its retry policy may try again).
     if (previousContainer && !(await this.scheduler.inspect(spec.name))) {
       log.warn({ container_id: previousContainer }, 'adopted attempt has no container any more');
       return {
-        status: 'failed', reason: 'orphaned',
-        description: `its container ${previousContainer.slice(0, 12)} disappeared while its worker was down`,
+        result: {
+          status: 'failed', reason: 'orphaned',
+          description: `its container ${previousContainer.slice(0, 12)} disappeared while its worker was down`,
+        },
       };
     }
     let container;
@@ -150,12 +177,19 @@ export class TaskProcessor implements OnModuleDestroy {
       container = await this.scheduler.start(spec, signal);
     } catch (error) {
       if (stopReason() === 'shutdown') throw new HandOver();
-      if (stopReason() === 'cancelled') return cancelled('cancelled before its container started');
+      if (stopReason() === 'cancelled') {
+        // The engine may have created (even started) the container before the abort landed.
+        const existing = await this.scheduler.inspect(spec.name);
+        if (existing) await this.scheduler.stop(existing.id, graceSeconds);
+        return { result: cancelled('cancelled before its container started'), containerId: existing?.id };
+      }
       if (error instanceof SchedulerError) {
         log.warn({ err: error, kind: error.kind }, 'container could not be started');
         return {
-          status: 'failed', reason: 'scheduler_error', description: error.message,
-          retryable: error.kind === 'unreachable' || error.kind === 'engine_error',
+          result: {
+            status: 'failed', reason: 'scheduler_error', description: error.message,
+            retryable: error.kind === 'unreachable' || error.kind === 'engine_error',
+          },
         };
       }
       throw error;
@@ -172,12 +206,13 @@ export class TaskProcessor implements OnModuleDestroy {
     // Stops the container on cancel or timeout; on shutdown it is left running for the next worker.
     const stopper = () => {
       if (stopReason() !== 'shutdown') {
-        this.scheduler.stop(container.id, Math.ceil(this.config.stopGraceMs / 1000)).catch((error: unknown) =>
+        this.scheduler.stop(container.id, graceSeconds).catch((error: unknown) =>
           log.warn({ err: error }, 'stopping the container failed'),
         );
       }
     };
     signal.addEventListener('abort', stopper, { once: true });
+    if (signal.aborted) stopper(); // a cancel or timeout that landed while the container was starting
     let timer: NodeJS.Timeout | undefined;
     if (task.timeoutMs !== undefined) {
       const elapsed = Date.now() - (started?.getTime() ?? Date.now());
@@ -198,15 +233,12 @@ export class TaskProcessor implements OnModuleDestroy {
     let logsArchived = false;
     try {
       await this.logs.archiveLive(key);
-      await this.logs.expireLive(key);
       logsArchived = true;
     } catch (error) {
-      log.warn({ err: error }, 'archiving logs failed; they stay in Redis only');
+      log.warn({ err: error }, 'archiving logs failed; they stay in Redis for a day');
     }
+    await this.logs.expireLive(key, { archived: logsArchived });
     const logInfo = { logBytes: writer.bytes, logsTruncated: writer.truncated, logsArchived };
-    // The container is removed once the result is safe in Postgres (the reaper removes it otherwise).
-    const removeContainer = () =>
-      this.scheduler.remove(container.id).catch((error: unknown) => log.warn({ err: error }, 'removing the container failed'));
     const reason = stopReason();
     const result: AttemptResult =
       reason === 'cancelled'
@@ -216,12 +248,12 @@ export class TaskProcessor implements OnModuleDestroy {
           : exitCode === 0
             ? { status: 'successful', description: 'exited with code 0', exitCode, ...logInfo }
             : { status: 'failed', reason: 'abnormal_exit', description: `exited with code ${exitCode}`, exitCode, ...logInfo };
-    setImmediate(removeContainer);
-    return result;
+    return { result, containerId: container.id };
   }
 
   /** Stops taking jobs; running attempts are handed over (their containers keep running). */
   async onModuleDestroy(): Promise<void> {
+    this.shuttingDown = true;
     const closing = this.worker?.close();
     for (const attempt of this.active.values()) attempt.stop('shutdown');
     await closing;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeFrames, encodeFrame } from './log-frames.js';
-import type { LogChunk } from './task-logs.service.js';
+import type { LogChunk } from './log-chunk.js';
 
 async function* pieces(buffer: Buffer, size: number) {
   for (let i = 0; i < buffer.length; i += size) yield buffer.subarray(i, i + size);

@@ -1,4 +1,4 @@
-import type { LogChunk } from './task-logs.service.js';
+import type { LogChunk } from './log-chunk.js';
 
 /**
  * The archive format of a task log: frames of an 8-byte header (stream id, three zero bytes, payload

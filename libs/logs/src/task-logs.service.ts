@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { LogArchive } from './log-archive.js';
+import type { LogChunk } from './log-chunk.js';
 import { decodeFrames, encodeFrame } from './log-frames.js';
 
 /** Which task attempt a log belongs to. */
@@ -11,15 +12,11 @@ export interface LogKey {
   attempt: number;
 }
 
-export interface LogChunk {
-  stream: 'stdout' | 'stderr' | 'system';
-  data: Buffer;
-}
-
 const FLUSH_BYTES = 64 * 1024;
 const FLUSH_MS = 50;
 /** Live streams outlive their task briefly so followers attached near the end can finish reading. */
 const LIVE_TTL_SECONDS = 15 * 60;
+const UNARCHIVED_TTL_SECONDS = 24 * 60 * 60;
 
 export function archiveKey(key: LogKey): string {
   return `logs/${key.namespaceId}/${key.pipelineId}/${key.runId}/${key.taskId}.${key.attempt}.log`;
@@ -59,9 +56,12 @@ export class TaskLogs {
     })());
   }
 
-  /** Deletes the live copy once the archive is the source of truth. */
-  async expireLive(key: LogKey): Promise<void> {
-    await this.redis.expire(this.liveKey(key), LIVE_TTL_SECONDS);
+  /**
+   * Gives the live copy an expiry: short once the archive is the source of truth, a day when archiving
+   * failed (so an object-store outage cannot fill a `noeviction` Redis for good).
+   */
+  async expireLive(key: LogKey, options: { archived: boolean }): Promise<void> {
+    await this.redis.expire(this.liveKey(key), options.archived ? LIVE_TTL_SECONDS : UNARCHIVED_TTL_SECONDS);
   }
 
   /** The archived log of a finished attempt, chunk by chunk with its stream; undefined if none exists. */
@@ -84,6 +84,7 @@ export class TaskLogs {
     let last = '0-0';
     // A blocking XREAD holds its connection, so followers get their own.
     const reader = options.follow ? this.redis.duplicate() : this.redis;
+    if (reader !== this.redis) reader.on('error', () => undefined); // surfaced by the failing XREAD
     try {
       while (!options.signal?.aborted) {
         const reply = options.follow

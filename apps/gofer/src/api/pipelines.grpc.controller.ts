@@ -3,7 +3,7 @@ import { GrpcMethod } from '@nestjs/microservices';
 import { invalidArgument, PipelineService } from '@gofer/engine';
 import type * as pb from '@gofer/proto';
 import { toPipeline, toPipelineConfig } from './proto-mapping.js';
-import { RequestCheck } from './request.js';
+import { pipelineRef, RequestCheck } from './request.js';
 
 /** Largest config document accepted (the gRPC server itself refuses messages over 4 MiB). */
 const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -28,11 +28,8 @@ export class PipelinesGrpcController {
 
   @GrpcMethod('Gofer', 'GetPipeline')
   async getPipeline(request: pb.GetPipelineRequest): Promise<pb.GetPipelineResponse> {
-    const check = new RequestCheck();
-    const namespace = check.namespace(request.namespaceId);
-    const id = check.id('id', request.id);
-    check.done();
-    return { pipeline: toPipeline(await this.pipelines.get(namespace, id)) };
+    const { namespaceId, pipelineId } = pipelineRef(request, request.id, 'id');
+    return { pipeline: toPipeline(await this.pipelines.get(namespaceId, pipelineId)) };
   }
 
   @GrpcMethod('Gofer', 'ListPipelines')
@@ -57,30 +54,21 @@ export class PipelinesGrpcController {
   }
 
   private async setState(request: { namespaceId: string; id: string }, state: 'enabled' | 'disabled') {
-    const check = new RequestCheck();
-    const namespace = check.namespace(request.namespaceId);
-    const id = check.id('id', request.id);
-    check.done();
-    return this.pipelines.setState(namespace, id, state);
+    const { namespaceId, pipelineId } = pipelineRef(request, request.id, 'id');
+    return this.pipelines.setState(namespaceId, pipelineId, state);
   }
 
   @GrpcMethod('Gofer', 'DeletePipeline')
   async deletePipeline(request: pb.DeletePipelineRequest): Promise<pb.DeletePipelineResponse> {
-    const check = new RequestCheck();
-    const namespace = check.namespace(request.namespaceId);
-    const id = check.id('id', request.id);
-    check.done();
-    await this.pipelines.delete(namespace, id);
+    const { namespaceId, pipelineId } = pipelineRef(request, request.id, 'id');
+    await this.pipelines.delete(namespaceId, pipelineId);
     return {};
   }
 
   @GrpcMethod('Gofer', 'ListPipelineConfigs')
   async listPipelineConfigs(request: pb.ListPipelineConfigsRequest): Promise<pb.ListPipelineConfigsResponse> {
-    const check = new RequestCheck();
-    const namespace = check.namespace(request.namespaceId);
-    const id = check.id('pipeline_id', request.pipelineId);
-    check.done();
-    const versions = await this.pipelines.versions(namespace, id);
+    const { namespaceId, pipelineId } = pipelineRef(request, request.pipelineId);
+    const versions = await this.pipelines.versions(namespaceId, pipelineId);
     const offset = Math.max(request.offset || 0, 0);
     const limit = request.limit > 0 ? request.limit : versions.length;
     return { configs: versions.slice(offset, offset + limit).map(toPipelineConfig) };

@@ -34,3 +34,36 @@ export class RequestCheck {
 function clip(value: string): string {
   return value.length > 70 ? `${value.slice(0, 67)}...` : value;
 }
+
+/** Names one pipeline: `{ namespaceId, <field> }` checked, all problems reported together. */
+export function pipelineRef(request: { namespaceId: string }, id: string | undefined, field = 'pipeline_id') {
+  const check = new RequestCheck();
+  const ref = { namespaceId: check.namespace(request.namespaceId), pipelineId: check.id(field, id) };
+  check.done();
+  return ref;
+}
+
+/** Names one run. */
+export function runRef(request: { namespaceId: string; pipelineId: string; runId: number }) {
+  const check = new RequestCheck();
+  const ref = {
+    namespaceId: check.namespace(request.namespaceId),
+    pipelineId: check.id('pipeline_id', request.pipelineId),
+    runId: check.runId('run_id', request.runId),
+  };
+  check.done();
+  return ref;
+}
+
+/** Names one task run. */
+export function taskRef(request: { namespaceId: string; pipelineId: string; runId: number; taskId: string }) {
+  const check = new RequestCheck();
+  const ref = {
+    namespaceId: check.namespace(request.namespaceId),
+    pipelineId: check.id('pipeline_id', request.pipelineId),
+    runId: check.runId('run_id', request.runId),
+    taskId: check.id('task_id', request.taskId),
+  };
+  check.done();
+  return ref;
+}

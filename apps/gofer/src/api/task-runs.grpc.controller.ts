@@ -7,7 +7,7 @@ import { LogStream, type GetTaskRunLogsResponse } from '@gofer/proto';
 import type * as pb from '@gofer/proto';
 import { Observable } from 'rxjs';
 import { toPastTaskRun, toTaskRun } from './proto-mapping.js';
-import { RequestCheck } from './request.js';
+import { runRef, taskRef } from './request.js';
 
 const POLL_MS = 500;
 const STREAMS: Record<LogChunk['stream'], LogStream> = {
@@ -24,21 +24,9 @@ export class TaskRunsGrpcController {
     @Inject(TASK_LOGS) private readonly logs: TaskLogs,
   ) {}
 
-  private taskKey(request: { namespaceId: string; pipelineId: string; runId: number; taskId: string }) {
-    const check = new RequestCheck();
-    const key = {
-      namespaceId: check.namespace(request.namespaceId),
-      pipelineId: check.id('pipeline_id', request.pipelineId),
-      runId: check.runId('run_id', request.runId),
-      taskId: check.id('task_id', request.taskId),
-    };
-    check.done();
-    return key;
-  }
-
   @GrpcMethod('Gofer', 'GetTaskRun')
   async getTaskRun(request: pb.GetTaskRunRequest): Promise<pb.GetTaskRunResponse> {
-    const row = await this.runs.getTaskRun(this.taskKey(request));
+    const row = await this.runs.getTaskRun(taskRef(request));
     if (!request.attempt || request.attempt === row.attempt) return { taskRun: toTaskRun(row) };
     const past = row.pastAttempts.find((p) => p.attempt === request.attempt);
     if (!past) throw notFound(`task run "${row.taskId}" has no attempt ${request.attempt} (latest is ${row.attempt})`);
@@ -47,26 +35,19 @@ export class TaskRunsGrpcController {
 
   @GrpcMethod('Gofer', 'ListTaskRuns')
   async listTaskRuns(request: pb.ListTaskRunsRequest): Promise<pb.ListTaskRunsResponse> {
-    const check = new RequestCheck();
-    const key = {
-      namespaceId: check.namespace(request.namespaceId),
-      pipelineId: check.id('pipeline_id', request.pipelineId),
-      runId: check.runId('run_id', request.runId),
-    };
-    check.done();
-    return { taskRuns: (await this.runs.listTaskRuns(key)).map(toTaskRun) };
+    return { taskRuns: (await this.runs.listTaskRuns(runRef(request))).map(toTaskRun) };
   }
 
   @GrpcMethod('Gofer', 'CancelTaskRun')
   async cancelTaskRun(request: pb.CancelTaskRunRequest): Promise<pb.CancelTaskRunResponse> {
-    await this.engine.cancelTaskRun(this.taskKey(request));
+    await this.engine.cancelTaskRun(taskRef(request));
     return {};
   }
 
   /** Archived logs for finished attempts; the live Redis stream (optionally followed) otherwise. */
   @GrpcMethod('Gofer', 'GetTaskRunLogs')
   async getTaskRunLogs(request: pb.GetTaskRunLogsRequest): Promise<Observable<GetTaskRunLogsResponse>> {
-    const key = this.taskKey(request);
+    const key = taskRef(request);
     const row = await this.runs.getTaskRun(key);
     const attempt = request.attempt || row.attempt;
     if (attempt < 1 || attempt > row.attempt) {
@@ -104,8 +85,9 @@ export class TaskRunsGrpcController {
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+    const onAbort = () => (clearTimeout(timer), resolve());
+    const timer = setTimeout(() => (signal.removeEventListener('abort', onAbort), resolve()), ms);
+    signal.addEventListener('abort', onAbort, { once: true });
   });
 }
 

@@ -1,4 +1,7 @@
-import { Inject, Module, type DynamicModule, type OnApplicationBootstrap, type OnApplicationShutdown, type Provider } from '@nestjs/common';
+import {
+  Inject, Module, type BeforeApplicationShutdown, type DynamicModule, type OnApplicationBootstrap, type OnApplicationShutdown,
+  type Provider,
+} from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import { GOFER_CONFIG, type GoferConfig } from '@gofer/config';
 import {
@@ -17,8 +20,12 @@ import type { Infrastructure } from './infrastructure.js';
 
 export type Role = 'api' | 'worker';
 
-/** Starts the worker's loops once the whole application is wired, and retires it on shutdown. */
-class WorkerLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
+/**
+ * Starts the worker's loops once the whole application is wired, and retires the worker on shutdown.
+ * Shutdown runs in Nest's three phases: the processor drains (onModuleDestroy), then the worker
+ * retires (beforeApplicationShutdown), then connections close (onApplicationShutdown).
+ */
+class WorkerLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
   constructor(
     private readonly processor: TaskProcessor,
     private readonly reconciler: Reconciler,
@@ -32,7 +39,7 @@ class WorkerLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
     this.logger.info({ worker_id: this.config.workerId, concurrency: this.config.workerConcurrency }, 'worker started');
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  async beforeApplicationShutdown(): Promise<void> {
     // The processor already handed its attempts over (onModuleDestroy); let others adopt them now.
     await this.reconciler.retire();
   }

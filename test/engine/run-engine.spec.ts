@@ -1,0 +1,112 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '@gofer/config';
+import { openDataSource, RunEntity, TaskRunEntity } from '@gofer/dal';
+import { GoferMetrics, PipelineService, RunEngine, TaskQueue } from '@gofer/engine';
+import { taskJobId } from '@gofer/queue';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import type { DataSource } from 'typeorm';
+import { createTestDatabase } from '../support/database.js';
+
+/** The run state machine against real Postgres and Redis, driving the interleavings workers produce. */
+describe('RunEngine transitions under concurrency', () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let dataSource: DataSource;
+  let redis: Redis;
+  let queue: TaskQueue;
+  let engine: RunEngine;
+  let pipelines: PipelineService;
+  const logger = pino({ level: 'silent' });
+
+  beforeAll(async () => {
+    db = await createTestDatabase('engine');
+    dataSource = await openDataSource(db.url);
+    redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: null });
+    const config = loadConfig({ GOFER_REDIS_PREFIX: `goferEngine_${randomBytes(3).toString('hex')}` });
+    queue = new TaskQueue(redis, config);
+    engine = new RunEngine(dataSource, queue, logger, new GoferMetrics());
+    pipelines = new PipelineService(dataSource, logger);
+  });
+  afterAll(async () => {
+    await queue.queue.obliterate({ force: true });
+    await queue.onModuleDestroy();
+    redis.disconnect();
+    await dataSource.destroy();
+    await db.drop();
+  });
+
+  const apply = (yaml: string) => pipelines.apply('default', Buffer.from(yaml));
+  const taskRun = (pipelineId: string, runId: number, taskId: string) =>
+    dataSource.manager.findOneByOrFail(TaskRunEntity, { namespaceId: 'default', pipelineId, runId, taskId });
+  const run = (pipelineId: string, id: number) => dataSource.manager.findOneByOrFail(RunEntity, { namespaceId: 'default', pipelineId, id });
+  const key = (pipelineId: string, runId: number, taskId: string, attempt = 1) => ({ namespaceId: 'default', pipelineId, runId, taskId, attempt });
+
+  it('completing one run while cancelling the pending next one never deadlocks', async () => {
+    await apply('id: serial\nparallelism: 1\ntasks:\n  - { id: a, image: "busybox:latest" }\n');
+    for (let i = 0; i < 15; i++) {
+      const first = await engine.startRun('default', 'serial', {});
+      const second = await engine.startRun('default', 'serial', {});
+      expect(second.state).toBe('pending');
+      expect((await engine.claimAttempt(key('serial', first.id, 'a'), 'w1')).kind).toBe('claimed');
+      const [completed] = await Promise.all([
+        engine.completeAttempt(key('serial', first.id, 'a'), 'w1', { status: 'successful', description: 'ok', exitCode: 0 }),
+        engine.cancelRun({ namespaceId: 'default', pipelineId: 'serial', runId: second.id }),
+      ]);
+      expect(completed).toBe(true);
+      expect((await run('serial', first.id)).status).toBe('successful');
+      expect((await run('serial', second.id)).status).toBe('cancelled');
+    }
+  });
+
+  it('cancelling a task of a pending run does not start the run early', async () => {
+    await apply('id: held\nparallelism: 1\ntasks:\n  - { id: a, image: "busybox:latest" }\n  - { id: b, image: "busybox:latest" }\n');
+    const first = await engine.startRun('default', 'held', {});
+    const second = await engine.startRun('default', 'held', {});
+    await engine.cancelTaskRun({ namespaceId: 'default', pipelineId: 'held', runId: second.id, taskId: 'b' });
+    expect((await run('held', second.id)).state).toBe('pending');
+    expect((await taskRun('held', second.id, 'a')).state).toBe('processing');
+    expect((await taskRun('held', second.id, 'b')).status).toBe('cancelled');
+    expect(await queue.queue.getJob(taskJobId(key('held', second.id, 'a')))).toBeUndefined();
+    // Once the first run ends, the second is admitted with b already cancelled.
+    for (const task of ['a', 'b']) {
+      await engine.claimAttempt(key('held', first.id, task), 'w1');
+      await engine.completeAttempt(key('held', first.id, task), 'w1', { status: 'successful', description: 'ok', exitCode: 0 });
+    }
+    expect((await run('held', second.id)).state).toBe('running');
+    expect((await taskRun('held', second.id, 'a')).state).toBe('waiting');
+  });
+
+  it('a cancel that races with the claim is never lost', async () => {
+    await apply('id: racy\ntasks:\n  - { id: a, image: "busybox:latest" }\n');
+    for (let i = 0; i < 10; i++) {
+      const started = await engine.startRun('default', 'racy', {});
+      const ref = { namespaceId: 'default', pipelineId: 'racy', runId: started.id, taskId: 'a' };
+      const [claim] = await Promise.all([engine.claimAttempt(key('racy', started.id, 'a'), 'w1'), engine.cancelTaskRun(ref)]);
+      const row = await taskRun('racy', started.id, 'a');
+      // Either it never started (cancelled outright) or it did and its worker is told to stop.
+      if (claim.kind === 'claimed') expect(row.state === 'running' && row.cancelRequested).toBe(true);
+      else expect(row.status).toBe('cancelled');
+    }
+  });
+
+  it('only the worker that owns an attempt can complete it, once', async () => {
+    await apply('id: fenced\ntasks:\n  - { id: a, image: "busybox:latest" }\n');
+    const started = await engine.startRun('default', 'fenced', {});
+    expect((await engine.claimAttempt(key('fenced', started.id, 'a'), 'w1')).kind).toBe('claimed');
+    expect((await engine.claimAttempt(key('fenced', started.id, 'a'), 'w2')).kind).toBe('adopted'); // w1 presumed dead
+    const ok = { status: 'successful' as const, description: 'ok', exitCode: 0 };
+    expect(await engine.completeAttempt(key('fenced', started.id, 'a'), 'w1', ok)).toBe(false);
+    const results = await Promise.all([1, 2, 3].map(() => engine.completeAttempt(key('fenced', started.id, 'a'), 'w2', ok)));
+    expect(results.filter(Boolean)).toHaveLength(1);
+    expect((await run('fenced', started.id)).status).toBe('successful');
+  });
+
+  it('parallelism holds when many runs start at once', async () => {
+    await apply('id: limited\nparallelism: 2\ntasks:\n  - { id: a, image: "busybox:latest" }\n');
+    const runs = await Promise.all(Array.from({ length: 8 }, () => engine.startRun('default', 'limited', {})));
+    expect(runs.map((r) => r.id).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    const running = await dataSource.manager.countBy(RunEntity, { pipelineId: 'limited', state: 'running' });
+    expect(running).toBe(2);
+  });
+});
