@@ -5,6 +5,8 @@ import { notFound, RunEngine, RunRepository, TASK_LOGS } from '@gofer/engine';
 import type { LogChunk, LogKey, TaskLogs } from '@gofer/logs';
 import { LogStream, type GetTaskRunLogsResponse } from '@gofer/proto';
 import type * as pb from '@gofer/proto';
+import { once } from 'node:events';
+import type { ServerWritableStream } from '@grpc/grpc-js';
 import { Observable } from 'rxjs';
 import { toPastTaskRun, toTaskRun } from './proto-mapping.js';
 import { runRef, taskRef } from './request.js';
@@ -46,7 +48,11 @@ export class TaskRunsGrpcController {
 
   /** Archived logs for finished attempts; the live Redis stream (optionally followed) otherwise. */
   @GrpcMethod('Gofer', 'GetTaskRunLogs')
-  async getTaskRunLogs(request: pb.GetTaskRunLogsRequest): Promise<Observable<GetTaskRunLogsResponse>> {
+  async getTaskRunLogs(
+    request: pb.GetTaskRunLogsRequest,
+    _metadata: unknown,
+    call: ServerWritableStream<unknown, unknown>,
+  ): Promise<Observable<GetTaskRunLogsResponse>> {
     const key = taskRef(request);
     const row = await this.runs.getTaskRun(key);
     const attempt = request.attempt || row.attempt;
@@ -54,7 +60,7 @@ export class TaskRunsGrpcController {
       throw notFound(`task run "${row.taskId}" has no attempt ${attempt} (latest is ${row.attempt})`);
     }
     const logKey: LogKey = { ...key, runId: row.reusedFromRun ?? key.runId, attempt };
-    return fromGenerator((signal) => this.read(row, logKey, request.follow, signal));
+    return fromGenerator(call, (signal) => this.read(row, logKey, request.follow, signal));
   }
 
   private async *read(row: TaskRunEntity, key: LogKey, follow: boolean, signal: AbortSignal): AsyncGenerator<GetTaskRunLogsResponse> {
@@ -91,17 +97,24 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** A server stream from an async generator; the client cancelling the call aborts the generator. */
-function fromGenerator<T>(produce: (signal: AbortSignal) => AsyncGenerator<T>): Observable<T> {
+/**
+ * A server stream from an async generator. It reads the next value only while the call's send buffer
+ * has room, so a slow reader (`gofer taskrun logs … | less`) holds back reading instead of piling the
+ * whole log up in memory; the client cancelling the call aborts the generator.
+ */
+function fromGenerator<T>(call: ServerWritableStream<unknown, unknown>, produce: (signal: AbortSignal) => AsyncGenerator<T>): Observable<T> {
   return new Observable<T>((subscriber) => {
     const abort = new AbortController();
     (async () => {
       for await (const value of produce(abort.signal)) {
         if (subscriber.closed) break;
         subscriber.next(value);
+        if (call.writableNeedDrain) await once(call, 'drain', { signal: abort.signal });
       }
       subscriber.complete();
-    })().catch((error: unknown) => subscriber.error(error));
+    })().catch((error: unknown) => {
+      if (!abort.signal.aborted) subscriber.error(error);
+    });
     return () => abort.abort();
   });
 }
