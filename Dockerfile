@@ -1,31 +1,36 @@
 # The Gofer service image: `gofer service start` (API and worker roles), configured by GOFER_* variables.
 #
-#   docker build -t gofer .                    users: builds everything inside the image (target `runtime`)
-#   docker run --rm gofer --help               the same program as the `gofer` CLI
+#   docker build -t gofer .          builds everything inside the image (default target `runtime`)
+#   docker run --rm gofer --help     the image runs the `gofer` program; its default command is `service start`
 #
-# Two final targets, one runtime layout. Both start FROM `base` (user, env, ports, healthcheck,
-# entrypoint) and both copy one prepared /app tree; they differ only in where that tree comes from:
+# Two final targets share one runtime stage setup (`base`: user, env, ports, healthcheck, entrypoint)
+# and one /app layout; they differ only in where /app comes from:
 #
-#   runtime (default, last)  `build` stage: npm ci, npm run build, npm prune --omit=dev, inside the image.
-#   runtime-prebuilt         `prebuilt` stage: the build context as the host already built it
-#                            (`npm ci && npm run build` on the host), with dev dependencies removed by
-#                            the lockfile's own "dev" flags. It runs no npm at all, so it works from a
-#                            base image without npm and with no registry in reach. CI builds it from
-#                            its local base (test/image/image.spec.ts):
-#                              docker build --build-arg NODE_IMAGE=gofer-test/node:20 --target runtime-prebuilt .
-#                            The host's native modules must suit the base image (same libc and CPU), which
-#                            holds in CI because that base is made from the host's own node.
+#   runtime (default, last)  the `build` stage: npm ci, npm run build, npm prune --omit=dev, in the image.
+#   runtime-prebuilt         the build context itself IS /app, already built on the host. It runs no
+#                            npm, so it builds from a base image without npm and with no registry in
+#                            reach. That is how CI proves this Dockerfile (test/image/image.spec.ts):
+#                            after `npm ci && npm run build` on the host, the test lays out /app in a
+#                            scratch directory (test/image/prebuilt-context.ts) and runs
+#                              docker build -f Dockerfile --build-arg NODE_IMAGE=gofer-test/node:20 \
+#                                --target runtime-prebuilt <that directory>
+#                            The host's native modules must suit the base image (same libc and CPU),
+#                            which holds in CI because that base is made from the host's own node.
 #
-# Stages are ordered so that the legacy builder (which builds every stage before the target) reaches
-# `runtime-prebuilt` without touching npm; BuildKit builds only the stages a target needs.
-# No `# syntax=` line on purpose: it would make BuildKit pull a frontend image.
+# /app holds only what runs: package.json (type, version), package-lock.json, node_modules (production
+# dependencies; @gofer/* link to ../../libs/*), libs/*/package.json + libs/*/dist, apps/gofer/dist,
+# proto/ (loaded at run time). The `build` stage and test/image/prebuilt-context.ts must agree on it.
+#
+# Stage order matters to the legacy builder, which builds every stage before its target: nothing
+# before `runtime-prebuilt` needs npm. BuildKit builds only the stages a target needs. No `# syntax=`
+# line on purpose: it would make BuildKit pull a frontend image.
 
 ARG NODE_IMAGE=node:20-bookworm-slim
 
 # ---------------------------------------------------------------------------------------- base
 FROM ${NODE_IMAGE} AS base
 # The only directory the service writes to (fs:// object store: archived task logs). Owned by the
-# runtime user, so a fresh named volume mounted here inherits that ownership.
+# runtime user, so a fresh named volume mounted here starts with that ownership.
 RUN mkdir -p /var/lib/gofer/objects && chown -R 1000:1000 /var/lib/gofer
 ENV NODE_ENV=production \
     GOFER_GRPC_ADDR=0.0.0.0:8080 \
@@ -34,14 +39,15 @@ ENV NODE_ENV=production \
 WORKDIR /app
 # 8080: gRPC API. 8081: HTTP (/healthz, /readyz, webhooks).
 EXPOSE 8080 8081
-# Node's own fetch, so the image needs no curl. Probes the host of GOFER_HTTP_ADDR (loopback when it
-# listens on all interfaces).
-HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+# Node's own fetch, so the image needs no curl. Probes the host of GOFER_HTTP_ADDR (loopback when the
+# service listens on all interfaces).
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "const a=process.env.GOFER_HTTP_ADDR||'127.0.0.1:8081',i=a.lastIndexOf(':'),h=a.slice(0,i);fetch('http://'+(h==='0.0.0.0'||h==='[::]'||h===''?'127.0.0.1':h)+':'+a.slice(i+1)+'/healthz',{signal:AbortSignal.timeout(4000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-# Numeric, so it works in base images without a passwd entry for it (uid 1000 is `node` in the
-# official images). The worker role talks to the Docker socket, which this user cannot open unless it
-# is given the socket's group: `docker run --group-add "$(stat -c %g /var/run/docker.sock)" …`, or run
-# workers as root (`--user 0`; access to the Docker socket is root-equivalent on the host anyway).
+# Not root. Numeric, so it also works in base images without a passwd entry (uid 1000 is `node` in
+# the official images). The worker role starts task containers through the Docker socket, which this
+# user can open only when given the socket's group:
+#   docker run --group-add "$(stat -c %g /var/run/docker.sock)" -v /var/run/docker.sock:/var/run/docker.sock …
+# or run workers as root (`--user 0`); access to the Docker socket is root on the host either way.
 USER 1000:1000
 ENTRYPOINT ["node", "/app/apps/gofer/dist/main.js"]
 CMD ["service", "start"]
@@ -62,10 +68,10 @@ FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 COPY --from=manifests /src/libs libs
-# --ignore-scripts: the project approves no install scripts (package.json "allowScripts").
+# --ignore-scripts: the project approves no dependency install scripts (package.json "allowScripts").
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY .swcrc ./
-COPY scripts/build.mjs scripts/
+COPY scripts scripts
 COPY proto proto
 COPY libs libs
 COPY apps apps
