@@ -85,9 +85,9 @@ tasks:
   it('FLUSHALL on Redis in the middle of a run: the run still completes', async () => {
     const port = await freePort();
     const redis: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    const { Redis } = await import('ioredis');
+    const admin = new Redis(`redis://127.0.0.1:${port}`, { retryStrategy: () => 100 });
     try {
-      const { Redis } = await import('ioredis');
-      const admin = new Redis(`redis://127.0.0.1:${port}`, { retryStrategy: () => 100 });
       await waitFor('private redis', async () => ((await admin.ping()) === 'PONG' ? true : undefined));
       const cluster = await newCluster('flush', { GOFER_REDIS_URL: `redis://127.0.0.1:${port}` });
       await cluster.start();
@@ -117,8 +117,8 @@ tasks:
       // A second run after the flush works as usual.
       const again = await startRun(client, 'flushed');
       expect((await waitForRun(client, 'flushed', again.id)).run.status).toBe('RUN_STATUS_SUCCESSFUL');
-      admin.disconnect();
     } finally {
+      admin.disconnect();
       redis.kill('SIGKILL');
     }
   });

@@ -109,4 +109,13 @@ describe('RunEngine transitions under concurrency', () => {
     const running = await dataSource.manager.countBy(RunEntity, { pipelineId: 'limited', state: 'running' });
     expect(running).toBe(2);
   });
+
+  it('tells which attempts have no job in the queue (one round trip)', async () => {
+    const present = key('queued', 1, 'a');
+    const absent = key('queued', 1, 'b');
+    await queue.enqueue([{ key: present, delayMs: 60_000 }]);
+    expect(await queue.missing([present, absent])).toEqual([absent]);
+    await (await queue.queue.getJob(taskJobId(present)))!.remove();
+    expect(await queue.missing([present, absent])).toEqual([present, absent]);
+  });
 });

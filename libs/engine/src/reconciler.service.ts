@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { GOFER_CONFIG, type GoferConfig } from '@gofer/config';
 import { ClusterEntity, TaskRunEntity, WorkerEntity } from '@gofer/dal';
-import type { TaskAttemptKey } from '@gofer/queue';
+import { taskJobId, type TaskAttemptKey } from '@gofer/queue';
 import type { Scheduler } from '@gofer/scheduler';
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
@@ -15,6 +15,8 @@ import { TaskQueue } from './task-queue.service.js';
 const REAP_AFTER_MS = 30_000;
 /** The cancel poller's period: cancel latency is at most this plus the stop grace. */
 const CANCEL_POLL_MS = 1000;
+/** The reaper runs on one reconcile pass in this many. */
+const REAP_EVERY = 6;
 
 /**
  * Keeps the queue honest with Postgres, which is the source of truth:
@@ -31,6 +33,7 @@ export class Reconciler {
   private timers: NodeJS.Timeout[] = [];
   private sweeping: Promise<void> | undefined;
   private clusterId = '';
+  private passes = 0;
 
   constructor(
     @Inject(GOFER_CONFIG) private readonly config: GoferConfig,
@@ -97,22 +100,25 @@ export class Reconciler {
        LIMIT 10000`,
       [this.config.workerDeadAfterMs / 1000, this.config.workerId],
     );
-    let requeued = 0;
-    for (const row of rows) {
-      const key = toKey(row);
-      if (row.state === 'running' && row.worker_id === this.config.workerId && this.processor.isActive(key)) continue;
-      if (await this.queue.has(key)) continue;
-      const delayMs = row.ready_at ? new Date(row.ready_at).getTime() - Date.now() : 0;
-      await this.queue.enqueue([{ key, delayMs }]);
-      requeued += 1;
-      this.metrics.reconcilerRequeued.inc();
-      this.logger.info({ ...logFields(key), state: row.state, worker_id: row.worker_id }, 'reconciler re-enqueued a task attempt');
+    const candidates = rows.filter(
+      (row) => !(row.state === 'running' && row.worker_id === this.config.workerId && this.processor.isActive(toKey(row))),
+    );
+    const missing = new Set((await this.queue.missing(candidates.map(toKey))).map(taskJobId));
+    const lost = candidates.filter((row) => missing.has(taskJobId(toKey(row))));
+    await this.queue.enqueue(
+      lost.map((row) => ({ key: toKey(row), delayMs: row.ready_at ? new Date(row.ready_at).getTime() - Date.now() : 0 })),
+    );
+    for (const row of lost) {
+      this.logger.info({ ...logFields(toKey(row)), state: row.state, worker_id: row.worker_id }, 'reconciler re-enqueued a task attempt');
     }
+    this.metrics.reconcilerRequeued.inc(lost.length);
+    const requeued = lost.length;
     const pending: Array<{ namespace_id: string; pipeline_id: string }> = await this.db.query(
       `SELECT DISTINCT namespace_id, pipeline_id FROM runs WHERE state = 'pending'`,
     );
     for (const pipeline of pending) await this.engine.admitPipeline(pipeline.namespace_id, pipeline.pipeline_id);
-    await this.reap();
+    // Listing containers costs the engine a call per container: reap on every REAP_EVERY-th pass only.
+    if (this.passes++ % REAP_EVERY === 0) await this.reap();
     await this.db.query(`DELETE FROM workers WHERE last_seen < now() - interval '1 day'`);
     if (requeued > 0) this.logger.info({ requeued }, 'reconcile pass done');
   }
@@ -120,6 +126,7 @@ export class Reconciler {
   /** Removes containers whose attempt is finished (and was not cleaned up by its worker) or superseded. */
   private async reap(): Promise<void> {
     const containers = await this.scheduler.list({ 'gofer.cluster': this.clusterId });
+    const leftovers: typeof containers = [];
     for (const container of containers) {
       const labels = container.labels;
       const key: TaskAttemptKey = {
@@ -134,10 +141,16 @@ export class Reconciler {
         (row.state === 'complete' && Date.now() - (row.ended?.getTime() ?? 0) > REAP_AFTER_MS);
       if (!finished) continue;
       this.logger.info({ ...logFields(key), container_id: container.id }, 'reaping leftover container');
-      if (container.running) await this.scheduler.stop(container.id, Math.ceil(this.config.stopGraceMs / 1000));
-      await this.scheduler.remove(container.id);
-      this.metrics.reapedContainers.inc();
+      leftovers.push(container);
     }
+    // In parallel: one container ignoring SIGTERM must not hold up the others for its whole grace.
+    await Promise.all(
+      leftovers.map(async (container) => {
+        if (container.running) await this.scheduler.stop(container.id, Math.ceil(this.config.stopGraceMs / 1000));
+        await this.scheduler.remove(container.id);
+        this.metrics.reapedContainers.inc();
+      }),
+    );
   }
 
   /**

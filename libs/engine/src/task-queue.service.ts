@@ -25,7 +25,10 @@ const JOB_OPTIONS: JobsOptions = {
 export class TaskQueue implements OnModuleDestroy {
   readonly queue: Queue;
 
-  constructor(@Inject(REDIS) redis: Redis, @Inject(GOFER_CONFIG) config: GoferConfig) {
+  constructor(
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(GOFER_CONFIG) config: GoferConfig,
+  ) {
     this.queue = new Queue(QueueName.Tasks, { connection: redis, prefix: config.redisPrefix });
   }
 
@@ -40,16 +43,21 @@ export class TaskQueue implements OnModuleDestroy {
     );
   }
 
-  /** Whether a live (waiting, delayed, active or prioritised) job exists for the attempt. */
-  async has(key: TaskAttemptKey): Promise<boolean> {
-    const job = await this.queue.getJob(taskJobId(key));
-    if (!job) return false;
-    const state = await job.getState();
-    if (state === 'completed' || state === 'failed' || state === 'unknown') {
-      await job.remove().catch(() => undefined);
-      return false;
-    }
-    return true;
+  /**
+   * The attempts that have no job in the queue, checked in one round trip. Finished jobs are removed
+   * at once (removeOnComplete/removeOnFail), so a job's hash existing means it is waiting, delayed,
+   * active or prioritised.
+   */
+  async missing(keys: TaskAttemptKey[]): Promise<TaskAttemptKey[]> {
+    if (keys.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const key of keys) pipeline.exists(this.queue.toKey(taskJobId(key)));
+    const replies = (await pipeline.exec()) ?? [];
+    return keys.filter((_, index) => {
+      const [error, exists] = replies[index] ?? [new Error('no reply')];
+      if (error) throw error;
+      return exists === 0;
+    });
   }
 
   async onModuleDestroy(): Promise<void> {
