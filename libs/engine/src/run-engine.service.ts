@@ -410,7 +410,8 @@ export class RunEngine {
       .returning('*')
       .execute();
     if (claimed.affected) {
-      const row = await this.taskRun(key);
+      // The hot path: the claimed row comes back from the UPDATE itself, no second query.
+      const row = this.fromRaw(TaskRunEntity, (claimed.raw as Array<Record<string, unknown>>)[0]);
       if (key.attempt === 1 && row.readyAt && row.started) {
         this.metrics.taskStartLatency.observe(Math.max(0, row.started.getTime() - row.readyAt.getTime()) / 1000);
       }
@@ -424,6 +425,13 @@ export class RunEngine {
       .execute();
     if (adopted.affected) return { kind: 'adopted', row: await this.taskRun(key) };
     return { kind: 'stale' };
+  }
+
+  /** An entity from a raw row (`RETURNING *`), mapping column names to properties. */
+  private fromRaw<T extends object>(entity: new () => T, raw: Record<string, unknown>): T {
+    const row = new entity() as Record<string, unknown>;
+    for (const column of this.db.getMetadata(entity).columns) row[column.propertyName] = raw[column.databaseName];
+    return row as T;
   }
 
   private async taskRun(key: RunKey & { taskId: string }): Promise<TaskRunEntity> {

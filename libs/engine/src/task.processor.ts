@@ -230,9 +230,10 @@ export class TaskProcessor implements OnModuleDestroy {
     }
     await logsDone.catch((error: unknown) => log.warn({ err: error }, 'reading container logs failed'));
     await writer.close();
-    let logsArchived = false;
+    // Nothing to keep for an attempt that printed nothing (readers then find an empty log).
+    let logsArchived = writer.bytes === 0;
     try {
-      await this.logs.archiveLive(key);
+      if (!logsArchived) await this.logs.archiveLive(key);
       logsArchived = true;
     } catch (error) {
       log.warn({ err: error }, 'archiving logs failed; they stay in Redis for a day');
