@@ -5,9 +5,9 @@ import { notFound, RunEngine, RunRepository, TASK_LOGS } from '@gofer/engine';
 import type { LogChunk, LogKey, TaskLogs } from '@gofer/logs';
 import { LogStream, type GetTaskRunLogsResponse } from '@gofer/proto';
 import type * as pb from '@gofer/proto';
-import { once } from 'node:events';
 import type { ServerWritableStream } from '@grpc/grpc-js';
-import { Observable } from 'rxjs';
+import type { Observable } from 'rxjs';
+import { pacedStream } from './grpc-stream.js';
 import { toPastTaskRun, toTaskRun } from './proto-mapping.js';
 import { runRef, taskRef } from './request.js';
 
@@ -60,7 +60,7 @@ export class TaskRunsGrpcController {
       throw notFound(`task run "${row.taskId}" has no attempt ${attempt} (latest is ${row.attempt})`);
     }
     const logKey: LogKey = { ...key, runId: row.reusedFromRun ?? key.runId, attempt };
-    return fromGenerator(call, (signal) => this.read(row, logKey, request.follow, signal));
+    return pacedStream(call, (signal) => this.read(row, logKey, request.follow, signal));
   }
 
   private async *read(row: TaskRunEntity, key: LogKey, follow: boolean, signal: AbortSignal): AsyncGenerator<GetTaskRunLogsResponse> {
@@ -94,27 +94,5 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     const onAbort = () => (clearTimeout(timer), resolve());
     const timer = setTimeout(() => (signal.removeEventListener('abort', onAbort), resolve()), ms);
     signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-/**
- * A server stream from an async generator. It reads the next value only while the call's send buffer
- * has room, so a slow reader (`gofer taskrun logs … | less`) holds back reading instead of piling the
- * whole log up in memory; the client cancelling the call aborts the generator.
- */
-function fromGenerator<T>(call: ServerWritableStream<unknown, unknown>, produce: (signal: AbortSignal) => AsyncGenerator<T>): Observable<T> {
-  return new Observable<T>((subscriber) => {
-    const abort = new AbortController();
-    (async () => {
-      for await (const value of produce(abort.signal)) {
-        if (subscriber.closed) break;
-        subscriber.next(value);
-        if (call.writableNeedDrain) await once(call, 'drain', { signal: abort.signal });
-      }
-      subscriber.complete();
-    })().catch((error: unknown) => {
-      if (!abort.signal.aborted) subscriber.error(error);
-    });
-    return () => abort.abort();
   });
 }
