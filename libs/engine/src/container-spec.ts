@@ -33,7 +33,7 @@ export function buildContainerSpec(options: {
   clusterId: string;
   key: TaskAttemptKey;
   task: TaskConfig;
-  run: RunEntity;
+  run: Pick<RunEntity, 'variables'>;
   goferHost: string;
 }): ContainerSpec {
   const { key, task, run } = options;

@@ -31,6 +31,9 @@ export interface AttemptResult {
   retryable?: boolean;
 }
 
+/** The parts of a run its task attempts need; they never change after the run is created. */
+export type RunInputs = Pick<RunEntity, 'variables' | 'configVersion'>;
+
 export type Claim =
   | { kind: 'claimed'; row: TaskRunEntity }
   | { kind: 'adopted'; row: TaskRunEntity }
@@ -54,6 +57,8 @@ const MAX_VARIABLES_BYTES = 64 * 1024;
 export class RunEngine {
   /** Config versions never change, so they are cached by (namespace, pipeline, version). */
   private readonly configs = new Map<string, PipelineConfig>();
+  /** Nor do a run's variables and config version: every attempt of the run needs them. */
+  private readonly runInputs = new Map<string, RunInputs>();
 
   constructor(
     @Inject(DATA_SOURCE) private readonly db: DataSource,
@@ -102,9 +107,20 @@ export class RunEngine {
     return config;
   }
 
-  async taskConfig(key: RunKey & { taskId: string }): Promise<{ run: RunEntity; task: TaskConfig; config: PipelineConfig }> {
-    const run = await this.db.manager.findOneBy(RunEntity, { namespaceId: key.namespaceId, pipelineId: key.pipelineId, id: key.runId });
-    if (!run) throw notFound(`run ${key.runId} of pipeline "${key.pipelineId}" not found`);
+  /** What a task attempt runs: its task config and its run's (immutable) variables and config version. */
+  async taskConfig(key: RunKey & { taskId: string }): Promise<{ run: RunInputs; task: TaskConfig; config: PipelineConfig }> {
+    const cacheKey = `${key.namespaceId}/${key.pipelineId}/${key.runId}`;
+    let run = this.runInputs.get(cacheKey);
+    if (!run) {
+      const row = await this.db.manager.findOne(RunEntity, {
+        select: { variables: true, configVersion: true },
+        where: { namespaceId: key.namespaceId, pipelineId: key.pipelineId, id: key.runId },
+      });
+      if (!row) throw notFound(`run ${key.runId} of pipeline "${key.pipelineId}" not found`);
+      run = { variables: row.variables, configVersion: row.configVersion };
+      if (this.runInputs.size > 10_000) this.runInputs.clear();
+      this.runInputs.set(cacheKey, run);
+    }
     const config = await this.config(this.db.manager, key.namespaceId, key.pipelineId, run.configVersion);
     const task = config.tasks.find((t) => t.id === key.taskId);
     if (!task) throw notFound(`task "${key.taskId}" not found in pipeline "${key.pipelineId}" version ${run.configVersion}`);
