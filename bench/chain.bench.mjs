@@ -19,14 +19,14 @@ export async function chainBench(cluster, { length, runs, log }) {
   });
 
   log(`chain: warm-up run of ${length} tasks (not counted)`);
-  const warm = await runAndWait(cluster.client, PIPELINE_ID);
+  const warm = await runAndWait(cluster.client, PIPELINE_ID, { pollMs: 100 });
   if (warm.run.status !== 'RUN_STATUS_SUCCESSFUL') throw new Error(`chain run ended ${warm.run.status}; see ${cluster.logFile}`);
 
   const runIds = [];
   const walls = [];
   await cluster.resetStats();
   for (let r = 0; r < runs; r++) {
-    const { run, wallMs } = await runAndWait(cluster.client, PIPELINE_ID);
+    const { run, wallMs } = await runAndWait(cluster.client, PIPELINE_ID, { pollMs: 100 });
     if (run.status !== 'RUN_STATUS_SUCCESSFUL') throw new Error(`chain run ${run.id} ended ${run.status}; see ${cluster.logFile}`);
     runIds.push(run.id);
     walls.push(wallMs);

@@ -61,12 +61,38 @@ async function burst(cluster, runs, submitConcurrency) {
   return { runIds, submitMs, observedMs, cpu, stats: await cluster.stats() };
 }
 
-/** @param {{ runs: number, rounds: number, warmupRuns: number, isolatedRuns: number, submitConcurrency: number, log: (line: string) => void }} options */
+/**
+ * Starts runs at a fixed rate (open loop: a slow Gofer does not slow the arrivals), then waits for all.
+ * At half the measured capacity the queue stays short, so latency shows the engine, not a backlog.
+ */
+async function steadyLoad(cluster, runsPerSecond, runs) {
+  await cluster.resetStats();
+  const cpuBefore = cpuSnapshot(cluster.pid);
+  const interval = 1000 / runsPerSecond;
+  const t0 = performance.now();
+  const started = [];
+  for (let i = 0; i < runs; i++) {
+    const wait = t0 + i * interval - performance.now();
+    if (wait > 0) await sleep(wait);
+    started.push(cluster.client.startRun({ namespaceId: 'default', pipelineId: PIPELINE_ID, variables: {} }).then((r) => r.run.id));
+  }
+  const runIds = await Promise.all(started);
+  await waitAllComplete(cluster, runIds, 300_000);
+  const cpu = cpuDelta(cpuBefore, cpuSnapshot(cluster.pid));
+  return { runIds, cpu, stats: await cluster.stats() };
+}
+
+/**
+ * @param {{ runs: number, rounds: number, warmupRuns: number, steadySeconds: number, isolatedRuns: number,
+ *   submitConcurrency: number, log: (line: string) => void }} options
+ */
 export async function controlPlaneBench(cluster, options) {
   const { runs, rounds, warmupRuns, isolatedRuns, submitConcurrency, log } = options;
   const { tasks, dependsOn } = layeredDag();
   await cluster.apply({ id: PIPELINE_ID, tasks });
   const tasksPerRun = tasks.length;
+  const bootRss = memoryOf(cluster.pid).rss;
+  const bootHeap = (await cluster.stats()).memory;
 
   let peakRss = 0;
   const sampler = setInterval(() => {
@@ -105,6 +131,7 @@ export async function controlPlaneBench(cluster, options) {
         cpu: b.cpu,
         perTaskRun: perTaskRun(b.stats, runs * tasksPerRun),
         eventLoopDelayMs: b.stats.eventLoopDelayMs,
+        goferMemoryAtEnd: b.stats.memory,
       };
       bursts.push(result);
       log(
@@ -113,12 +140,36 @@ export async function controlPlaneBench(cluster, options) {
       );
     }
 
+    // Half the measured capacity, as a steady stream of runs for about `steadySeconds`.
+    const capacity = median(bursts.map((b) => b.taskRunsPerSecond));
+    const steadyRunsPerSecond = capacity / 2 / tasksPerRun;
+    const steadyRuns = Math.max(10, Math.min(200, Math.round(steadyRunsPerSecond * options.steadySeconds)));
+    log(`control plane: steady load at half capacity, ${steadyRuns} runs at ${round(steadyRunsPerSecond, 2)} runs/s`);
+    const steady = await steadyLoad(cluster, steadyRunsPerSecond, steadyRuns);
+    const steadyFailed = (await runTimes(cluster, PIPELINE_ID, steady.runIds)).filter((row) => row.status !== 'successful').length;
+    if (steadyFailed > 0) throw new Error(`${steadyFailed} steady-load runs did not succeed; see ${cluster.logFile}`);
+    const steadyTimes = await taskTimes(cluster, PIPELINE_ID, steady.runIds);
+    const steadyParts = edgeBreakdown(PIPELINE_ID, steadyTimes, dependsOn, await cluster.queueEvents());
+    const steadyResult = {
+      runs: steadyRuns,
+      runsPerSecond: steadyRunsPerSecond,
+      taskRunsPerSecondOffered: steadyRunsPerSecond * tasksPerRun,
+      edgeMs: summary(edgeLatencies(steadyTimes, dependsOn)),
+      edgePartsMs: Object.fromEntries(Object.entries(steadyParts).map(([k, v]) => [k, summary(v)])),
+      taskClaimToEndMs: summary(steadyTimes.map((t) => t.ended - t.started)),
+      cpu: steady.cpu,
+      perTaskRun: perTaskRun(steady.stats, steadyRuns * tasksPerRun),
+      eventLoopDelayMs: steady.stats.eventLoopDelayMs,
+    };
+    log(`control plane steady load: edge p50 ${round(steadyResult.edgeMs.p50)} ms, p99 ${round(steadyResult.edgeMs.p99)} ms`);
+
     // One run at a time: the queue holds at most one layer, so the latency is the engine's own.
     log(`control plane: ${isolatedRuns} runs one at a time`);
     await cluster.resetStats();
     const isolatedIds = [];
     for (let i = 0; i < isolatedRuns; i++) {
-      const { run } = await runAndWait(cluster.client, PIPELINE_ID, { pollMs: 10 });
+      const { run } = await runAndWait(cluster.client, PIPELINE_ID, { pollMs: 100 });
+      if (run.status !== 'RUN_STATUS_SUCCESSFUL') throw new Error(`run ${run.id} ended ${run.status}; see ${cluster.logFile}`);
       isolatedIds.push(run.id);
     }
     const isolatedStats = await cluster.stats();
@@ -134,6 +185,7 @@ export async function controlPlaneBench(cluster, options) {
       bursts,
       taskRunsPerSecondMedian: median(bursts.map((b) => b.taskRunsPerSecond)),
       burstEdgeMs: summary(pooledEdges),
+      steady: steadyResult,
       isolated: {
         runs: isolatedRuns,
         edgeMs: summary(isolatedEdges),
@@ -143,7 +195,7 @@ export async function controlPlaneBench(cluster, options) {
         perTaskRun: perTaskRun(isolatedStats, isolatedRuns * tasksPerRun),
         eventLoopDelayMs: isolatedStats.eventLoopDelayMs,
       },
-      memory: { peakRssSampledBytes: peakRss, vmHwmBytes: memory.hwm, finalRssBytes: memory.rss },
+      memory: { bootRssBytes: bootRss, bootHeapUsedBytes: bootHeap.heapUsed, bootHeapTotalBytes: bootHeap.heapTotal, peakRssSampledBytes: peakRss, vmHwmBytes: memory.hwm, finalRssBytes: memory.rss },
       targets: { taskRunsPerSecond: 500, edgeP50Ms: 10, edgeP99Ms: 50, peakRssBytes: 300 * 1024 * 1024 },
     };
   } finally {

@@ -14,12 +14,13 @@ import { controlPlaneBench } from './control-plane.bench.mjs';
 import { fanOutBench } from './fan-out.bench.mjs';
 import { calibrate } from './support/calibration.mjs';
 import { docker, RESULTS_DIR, startCluster } from './support/cluster.mjs';
+import { summarizeProfile } from './support/profile-summary.mjs';
 import { round } from './support/stats.mjs';
 
 const SETTINGS = {
-  fanOut: { tasks: 50, concurrency: 8, rounds: 3 },
+  fanOut: { tasks: 50, concurrency: 8, rounds: 5 },
   chain: { length: 20, runs: 5 },
-  controlPlane: { runs: 100, rounds: 3, warmupRuns: 20, isolatedRuns: 10, submitConcurrency: 8, workerConcurrency: 64 },
+  controlPlane: { runs: 100, rounds: 3, warmupRuns: 20, steadySeconds: 20, isolatedRuns: 10, submitConcurrency: 8, workerConcurrency: 64 },
 };
 const ALL = ['fan-out', 'chain', 'control-plane'];
 
@@ -67,6 +68,7 @@ if (wanted.includes('fan-out') || wanted.includes('chain')) {
   } finally {
     await cluster.destroy();
   }
+  if (cluster.profileFile) results.profiles = { ...results.profiles, docker: { file: cluster.profileFile, ...summarizeProfile(cluster.profileFile) } };
 }
 
 if (wanted.includes('control-plane')) {
@@ -78,6 +80,7 @@ if (wanted.includes('control-plane')) {
   } finally {
     await cluster.destroy();
   }
+  if (cluster.profileFile) results.profiles = { ...results.profiles, noop: { file: cluster.profileFile, ...summarizeProfile(cluster.profileFile) } };
 }
 
 results.totalSeconds = (Date.now() - started) / 1000;
@@ -92,6 +95,7 @@ function report(r) {
   const out = (text = '') => process.stdout.write(`${text}\n`);
   const ms = (v) => `${round(v, 1)} ms`;
   const verdict = (ok) => (ok ? 'met' : 'MISSED');
+  const mib = (b) => `${round(b / 2 ** 20, 0)} MiB`;
 
   out('\nMachine before each benchmark (it is shared: contention slows everything below)');
   for (const [name, c] of Object.entries(r.calibration)) {
@@ -106,8 +110,8 @@ function report(r) {
   const rows = [];
   if (r.fanOut) {
     const f = r.fanOut;
-    rows.push(['fan-out', `Gofer wall, ${f.tasks} containers @ ${f.concurrency} (median of ${f.rounds.length})`, ms(f.goferMedianMs), '', '']);
-    rows.push(['fan-out', '  same, run created → ended in Postgres', ms(f.goferDbMedianMs), '', '']);
+    rows.push(['fan-out', `Gofer wall, ${f.tasks} containers @ ${f.concurrency}: run created → ended (median of ${f.rounds.length})`, ms(f.goferMedianMs), '', '']);
+    rows.push(['fan-out', '  client view: StartRun → GetRun (100 ms polls) sees it complete', ms(f.goferClientMedianMs), '', '']);
     rows.push(['fan-out', `bare Docker loop wall (median of ${f.rounds.length})`, ms(f.bareMedianMs), '', '']);
     rows.push(['fan-out', 'ratio Gofer / bare (of the medians)', round(f.ratioOfMedians, 3), `≤ ${f.target}`, verdict(f.ratioOfMedians <= f.target)]);
     rows.push(['fan-out', '  per-round ratios', f.rounds.map((x) => round(x.ratio, 3)).join(', '), '', '']);
@@ -124,12 +128,16 @@ function report(r) {
     const t = p.targets;
     rows.push(['control', `task runs/s (median of ${p.bursts.length} bursts of ${p.runsPerBurst} runs)`, round(p.taskRunsPerSecondMedian, 0), `≥ ${t.taskRunsPerSecond}/s`, verdict(p.taskRunsPerSecondMedian >= t.taskRunsPerSecond)]);
     rows.push(['control', '  per burst', p.bursts.map((b) => round(b.taskRunsPerSecond, 0)).join(', '), '', '']);
-    rows.push(['control', `dep done → dependent started p50, runs one at a time (${p.isolated.edgeMs.n} edges)`, ms(p.isolated.edgeMs.p50), `≤ ${t.edgeP50Ms} ms`, verdict(p.isolated.edgeMs.p50 <= t.edgeP50Ms)]);
-    rows.push(['control', '  p99, runs one at a time', ms(p.isolated.edgeMs.p99), `≤ ${t.edgeP99Ms} ms`, verdict(p.isolated.edgeMs.p99 <= t.edgeP99Ms)]);
-    rows.push(['control', `dep done → dependent started p50, in the bursts (${p.burstEdgeMs.n} edges)`, ms(p.burstEdgeMs.p50), `≤ ${t.edgeP50Ms} ms`, verdict(p.burstEdgeMs.p50 <= t.edgeP50Ms)]);
-    rows.push(['control', '  p99, in the bursts', ms(p.burstEdgeMs.p99), `≤ ${t.edgeP99Ms} ms`, verdict(p.burstEdgeMs.p99 <= t.edgeP99Ms)]);
-    const mib = (b) => `${round(b / 2 ** 20, 0)} MiB`;
+    const latency = (label, e) => {
+      rows.push(['control', `dep done → dependent started p50, ${label} (${e.n} edges)`, ms(e.p50), `≤ ${t.edgeP50Ms} ms`, verdict(e.p50 <= t.edgeP50Ms)]);
+      rows.push(['control', `  p99, ${label}`, ms(e.p99), `≤ ${t.edgeP99Ms} ms`, verdict(e.p99 <= t.edgeP99Ms)]);
+    };
+    latency('runs one at a time', p.isolated.edgeMs);
+    latency(`steady ${round(p.steady.taskRunsPerSecondOffered, 0)} task runs/s (half capacity)`, p.steady.edgeMs);
+    latency('in the bursts (queue backlog)', p.burstEdgeMs);
     rows.push(['control', 'peak RSS of the Gofer process (API + worker in one)', `${mib(p.memory.vmHwmBytes)} (sampled ${mib(p.memory.peakRssSampledBytes)})`, `≤ ${mib(t.peakRssBytes)}`, verdict(p.memory.vmHwmBytes <= t.peakRssBytes)]);
+    const heap = p.bursts[0].goferMemoryAtEnd;
+    rows.push(['control', '  RSS; V8 heap used/total: after boot → end of burst 1', `${mib(p.memory.bootRssBytes)}; ${mib(p.memory.bootHeapUsedBytes)}/${mib(p.memory.bootHeapTotalBytes)} → ${mib(heap.rss)}; ${mib(heap.heapUsed)}/${mib(heap.heapTotal)}`, '', '']);
   }
   out('\nResults');
   table(['benchmark', 'metric', 'measured', 'target', 'verdict'], rows);
@@ -137,9 +145,34 @@ function report(r) {
   out('\nWhere the time goes');
   if (r.fanOut) {
     const f = r.fanOut;
-    const calls = dockerCallsPerTask(f.goferInstruments.at(-1), f.tasks);
+    const last = f.rounds.at(-1);
+    const stats = f.goferInstruments.at(-1);
+    const calls = dockerCallsPerTask(stats, f.tasks);
     out(`  fan-out: Docker API requests per container, Gofer (last round): ${calls.total} — ${calls.detail}`);
     out('           bare loop: 5 (create, start, wait, logs, remove)');
+    const t = stats.timings;
+    const mean = (name) => (t[name] ? t[name].totalMs / t[name].count : NaN);
+    const pairs = [
+      ['create', 'docker POST /containers/create'], ['start', 'docker POST /containers/{id}/start'],
+      ['wait', 'docker POST /containers/{id}/wait'], ['logs', 'docker GET /containers/{id}/logs'], ['remove', 'docker DELETE /containers/{id}'],
+    ];
+    out(
+      `           mean per call, Gofer/bare (last round): ${pairs.map(([b, g]) => `${b} ${round(mean(g), 0)}/${round(last.bareCallMeanMs?.[b], 0)}`).join(', ')} ms ` +
+        '(Gofer follows logs live from the start: its logs time is time to the first byte, not comparable)',
+    );
+    out(
+      `           slots busy on average (of ${f.concurrency}): Gofer ${round(f.goferBusySlotsMedian, 2)} (task claimed → completion recorded), bare ${round(f.bareBusySlotsMedian, 2)}; ` +
+        `Gofer run created → first claim ${ms(f.goferFirstClaimMedianMs)}, last completion → run ended ${ms(f.goferLastCompletionToRunEndMedianMs)}`,
+    );
+    const engineSteps = ['engine.claimAttempt', 'engine.taskConfig', 'engine.recordSchedulerId', 'engine.completeAttempt', 'logs.writer', 'logs.archiveLive', 'logs.expireLive']
+      .reduce((a, name) => a + (mean(name) || 0), 0);
+    out(
+      `           worker slot held per container: Gofer ${ms(mean('worker.process (whole attempt)'))} (of which ${ms(engineSteps)} in its own ` +
+        `Postgres/Redis/log steps: claim ${ms(mean('engine.claimAttempt'))}, complete ${ms(mean('engine.completeAttempt'))}, archive ${ms(mean('logs.archiveLive'))}), ` +
+        `bare loop ${ms(f.bareContainerMedianMs)}`,
+    );
+    const gap = stats.logStreamEndAfterWaitMs;
+    if (gap) out(`           followed log stream ended after the container's wait answered: mean ${ms(gap.mean)}, max ${ms(gap.max)} (the worker awaits both)`);
     const g = f.cpuMsPerContainer.gofer;
     const b = f.cpuMsPerContainer.bare;
     out(
@@ -149,10 +182,7 @@ function report(r) {
   }
   if (r.chain) {
     const parts = r.chain.edgePartsMs;
-    out(
-      `  chain:   edge p50 split: parent ended → child job queued ${ms(parts.endedToAdded.p50)}, queued → taken by a worker ` +
-        `${ms(parts.addedToActive.p50)}, taken → claim statement ${ms(parts.activeToStarted.p50)}`,
-    );
+    out(`  chain:   edge p50 split: ${split(parts)}`);
     const timing = r.chain.instruments.timings;
     const mean = (name) => (timing[name] ? ms(timing[name].totalMs / timing[name].count) : 'n/a');
     out(
@@ -162,22 +192,18 @@ function report(r) {
   }
   if (r.controlPlane) {
     const p = r.controlPlane;
-    const parts = p.isolated.edgePartsMs;
-    out(
-      `  control, runs one at a time: edge p50 split: parent ended → child job queued ${ms(parts.endedToAdded.p50)}, ` +
-        `queued → taken ${ms(parts.addedToActive.p50)}, taken → claim statement ${ms(parts.activeToStarted.p50)}`,
-    );
-    for (const [label, data] of [['runs one at a time', p.isolated], ['burst 1', p.bursts[0]]]) {
+    out(`  control, runs one at a time: edge p50 split: ${split(p.isolated.edgePartsMs)}`);
+    out(`  control, steady half load:   edge p50 split: ${split(p.steady.edgePartsMs)}`);
+    for (const [label, data] of [['runs one at a time', p.isolated], ['steady half load', p.steady], ['burst 1', p.bursts[0]]]) {
       const t = data.perTaskRun.timings;
       const statements = Object.entries(t).filter(([k]) => k.startsWith('pg ') && k !== 'pg pool wait');
       const nStatements = statements.reduce((a, [, v]) => a + v.perTaskRun, 0);
-      const statementMs = statements.reduce((a, [, v]) => a + v.msPerTaskRun, 0);
       const redis = Object.entries(data.perTaskRun.counts).filter(([k]) => k.startsWith('redis ') && k !== 'redis bzpopmin');
       const nRedis = redis.reduce((a, [, v]) => a + v, 0);
       const step = (name) => (t[name] ? ms(t[name].meanMs) : 'n/a');
       out(
-        `  control, ${label}: per task run ${round(nStatements, 1)} SQL statements (${ms(statementMs)} waiting on them), ` +
-          `${round(nRedis, 1)} Redis commands, pool wait ${ms(t['pg pool wait']?.msPerTaskRun ?? 0)}; ` +
+        `  control, ${label}: per task run ${round(nStatements, 1)} SQL statements, ${round(nRedis, 1)} Redis commands; ` +
+          `mean statement ${step('pg SELECT')} (SELECT … FOR UPDATE ${step('pg SELECT … FOR UPDATE')}), pool wait ${step('pg pool wait')}; ` +
           `claim ${step('engine.claimAttempt')}, complete ${step('engine.completeAttempt')}, whole attempt ${step('worker.process (whole attempt)')}; ` +
           `event-loop delay p99 ${ms(data.eventLoopDelayMs.p99)}`,
       );
@@ -186,13 +212,40 @@ function report(r) {
     const taskRuns = p.bursts.reduce((a, b) => a + b.taskRuns, 0);
     const wall = cpu.reduce((a, c) => a + c.wallSeconds, 0);
     const sum = (name) => cpu.reduce((a, c) => a + c.cpuSeconds[name], 0);
+    const perTask = (name) => (sum(name) / taskRuns) * 1000;
     out(
-      `  control, bursts: CPU ms per task run: gofer ${round((sum('gofer') / taskRuns) * 1000, 2)}, postgres ${round((sum('postgres') / taskRuns) * 1000, 2)}, ` +
-        `redis ${round((sum('redis') / taskRuns) * 1000, 2)}; cores busy: gofer ${round(sum('gofer') / wall, 2)}, postgres ${round(sum('postgres') / wall, 2)}, ` +
-        `other work ${round(sum('others') / wall, 2)}, whole machine ${round(sum('machineBusy') / wall, 2)} of ${r.environment.cpus}`,
+      `  control, bursts: CPU ms per task run: gofer ${round(perTask('gofer'), 2)}, postgres ${round(perTask('postgres'), 2)}, ` +
+        `redis ${round(perTask('redis'), 2)}; cores busy: gofer ${round(sum('gofer') / wall, 2)}, postgres ${round(sum('postgres') / wall, 2)}, ` +
+        `redis ${round(sum('redis') / wall, 2)}, other work ${round(sum('others') / wall, 2)}, whole machine ${round(sum('machineBusy') / wall, 2)} of ${r.environment.cpus}`,
+    );
+    const sc = p.steady.cpu.cpuSeconds;
+    const steadyTaskRuns = p.steady.runs * (p.bursts[0].taskRuns / p.runsPerBurst);
+    out(
+      `  control, steady half load: CPU ms per task run: gofer ${round((sc.gofer / steadyTaskRuns) * 1000, 2)}, postgres ${round((sc.postgres / steadyTaskRuns) * 1000, 2)}; ` +
+        `other work ${round(sc.others / p.steady.cpu.wallSeconds, 2)} cores`,
+    );
+    // Node runs Gofer's JavaScript on one thread: one process can never use more than one core.
+    const processBound = 1000 / perTask('gofer');
+    const machineBound = (r.environment.cpus * 1000) / (perTask('gofer') + perTask('postgres') + perTask('redis'));
+    out(
+      `  control, ceiling on an otherwise idle machine at these CPU costs: ${round(Math.min(processBound, machineBound), 0)} task runs/s ` +
+        `(one Gofer process ≤ 1 core: ${round(processBound, 0)}/s; all ${r.environment.cpus} cores for Gofer + Postgres + Redis: ${round(machineBound, 0)}/s)`,
     );
   }
+  for (const [name, p] of Object.entries(r.profiles ?? {})) {
+    const list = (entries) => entries.map(([k, v]) => `${k} ${v}%`).join(', ');
+    out(`\nCPU profile of the Gofer process (${name === 'noop' ? 'control plane' : 'fan-out/chain'}, ${round(p.sampledSeconds, 0)} s sampled): ${p.file}`);
+    out(`  by package: ${list(p.byPackage)}`);
+    out(`  native I/O by caller: ${list(p.nativeIoByCaller)}`);
+  }
   out(`\ntotal ${round(r.totalSeconds, 0)} s`);
+}
+
+function split(parts) {
+  return (
+    `parent ended → child job queued ${round(parts.endedToAdded.p50, 1)} ms, queued → taken by a worker ` +
+    `${round(parts.addedToActive.p50, 1)} ms, taken → claim statement ${round(parts.activeToStarted.p50, 1)} ms`
+  );
 }
 
 function dockerCallsPerTask(stats, tasks) {

@@ -42,7 +42,22 @@ export function memoryOf(pid) {
  * until its /healthz answers.
  * @param {{ name: string, scheduler: 'docker' | 'noop', env?: Record<string, string> }} options
  */
-export async function startCluster({ name, scheduler, env = {} }) {
+export async function startCluster(options) {
+  // `npm run build` empties dist/ before compiling: if someone rebuilds while a benchmark boots Gofer,
+  // its modules are briefly missing. Try again a little later instead of losing the whole run.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startClusterOnce(options);
+    } catch (error) {
+      if (!(error instanceof DistMissingError) || attempt >= 3) throw error;
+      await sleep(5000);
+    }
+  }
+}
+
+class DistMissingError extends Error {}
+
+async function startClusterOnce({ name, scheduler, env = {} }) {
   const suffix = randomBytes(4).toString('hex');
   const database = `gofer_bench_${name.replace(/[^a-z0-9]/g, '_')}_${suffix}`;
   const databaseUrl = `${POSTGRES}/${database}`;
@@ -54,7 +69,8 @@ export async function startCluster({ name, scheduler, env = {} }) {
   const logFile = join(RESULTS_DIR, `gofer-${name}.log`);
   const logFd = openSync(logFile, 'w');
   // GOFER_BENCH_CPU_PROFILE=1 writes a V8 CPU profile of the Gofer process (open it in Chrome DevTools).
-  const profile = process.env.GOFER_BENCH_CPU_PROFILE === '1'
+  const profileFile = process.env.GOFER_BENCH_CPU_PROFILE === '1' ? join(RESULTS_DIR, 'profiles', `gofer-${name}-${suffix}.cpuprofile`) : undefined;
+  const profile = profileFile
     ? ['--cpu-prof', `--cpu-prof-dir=${join(RESULTS_DIR, 'profiles')}`, `--cpu-prof-name=gofer-${name}-${suffix}.cpuprofile`]
     : [];
   const child = spawn(process.execPath, [...profile, HOST_SCRIPT, scheduler], {
@@ -78,13 +94,22 @@ export async function startCluster({ name, scheduler, env = {} }) {
   });
   closeSync(logFd);
   const exited = new Promise((resolveExit) => child.once('exit', (code, signal) => resolveExit(code ?? signal)));
+  const failStart = async (error) => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    await exited;
+    await dropDatabase(database).catch(() => undefined);
+    rmSync(objects, { recursive: true, force: true });
+    return error;
+  };
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`gofer (${name}) exited with ${child.exitCode} while starting; see ${logFile}`);
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`gofer (${name}) did not become healthy within 60s; see ${logFile}`);
+    if (child.exitCode !== null) {
+      if (readFileSync(logFile, 'utf8').includes('ERR_MODULE_NOT_FOUND')) {
+        throw await failStart(new DistMissingError(`gofer (${name}) could not load its modules (is dist/ being rebuilt?); see ${logFile}`));
+      }
+      throw await failStart(new Error(`gofer (${name}) exited with ${child.exitCode} while starting; see ${logFile}`));
     }
+    if (Date.now() > deadline) throw await failStart(new Error(`gofer (${name}) did not become healthy within 60s; see ${logFile}`));
     try {
       if ((await fetch(`http://${httpAddr}/healthz`)).ok) break;
     } catch {
@@ -141,6 +166,8 @@ export async function startCluster({ name, scheduler, env = {} }) {
     resetStats: () => ask('reset', 'reset'),
     client,
     logFile,
+    /** Where the V8 CPU profile is written when the process exits (GOFER_BENCH_CPU_PROFILE=1). */
+    profileFile,
     /** Runs SQL against the cluster's database. */
     query: async (sql, params = []) => (await pool.query(sql, params)).rows,
     async clusterId() {
@@ -161,10 +188,7 @@ export async function startCluster({ name, scheduler, env = {} }) {
       clearTimeout(timeout);
       await pool.end();
       if (clusterId) await removeContainers({ 'gofer.cluster': clusterId });
-      const admin = new pg.Client({ connectionString: `${POSTGRES}/postgres` });
-      await admin.connect();
-      await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-      await admin.end();
+      await dropDatabase(database);
       const redis = new Redis(REDIS_URL);
       let cursor = '0';
       do {
@@ -176,6 +200,13 @@ export async function startCluster({ name, scheduler, env = {} }) {
       rmSync(objects, { recursive: true, force: true });
     },
   };
+}
+
+async function dropDatabase(database) {
+  const admin = new pg.Client({ connectionString: `${POSTGRES}/postgres` });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+  await admin.end();
 }
 
 /** Force-removes every container carrying all of the labels. */

@@ -22,13 +22,23 @@ function record(name, ms) {
   if (ms > t.maxMs) t.maxMs = ms;
 }
 
+/** container id → { waited, logsClosed } (performance.now() times) */
+const containers = new Map();
+
+function containerEvents(id) {
+  let events = containers.get(id);
+  if (!events) containers.set(id, (events = {}));
+  return events;
+}
+
 function count(name) {
   counts.set(name, (counts.get(name) ?? 0) + 1);
 }
 
 /** Times a promise-returning method of `target` under `name` (replaces the property). */
 function timeMethod(target, method, name) {
-  const original = target[method];
+  const original = target?.[method];
+  if (typeof original !== 'function') return; // renamed in the engine: that reading is simply missing
   target[method] = function (...args) {
     const t0 = performance.now();
     const result = original.apply(this, args);
@@ -82,11 +92,19 @@ export function instrumentLibraries() {
   // Every Docker Engine API request (dockerode goes through docker-modem), by method and path shape.
   const originalDial = Modem.prototype.dial;
   Modem.prototype.dial = function (options, callback) {
-    const name = `docker ${options.method} ${dockerPath(options.path)}`;
+    const path = dockerPath(options.path);
+    const name = `docker ${options.method} ${path}`;
+    const id = /^\/containers\/([^/?]+)\/(wait|logs)/.exec(options.path.replace(/^\/v[\d.]+/, ''))?.[1];
     const t0 = performance.now();
-    return originalDial.call(this, options, (...args) => {
+    return originalDial.call(this, options, (error, result) => {
       record(name, performance.now() - t0);
-      callback?.(...args);
+      // When a container's exit was seen (wait answered) and when its followed log stream ended: the
+      // worker waits for both before it records the result.
+      if (id && path.endsWith('/wait')) containerEvents(id).waited = performance.now();
+      if (id && path.endsWith('/logs') && result && typeof result.once === 'function') {
+        result.once('close', () => (containerEvents(id).logsClosed = performance.now()));
+      }
+      callback?.(error, result);
     });
   };
   const originalSend = Redis.prototype.sendCommand;
@@ -114,6 +132,10 @@ export function snapshot() {
   return {
     timings: Object.fromEntries([...timings].sort(([a], [b]) => a.localeCompare(b))),
     counts: Object.fromEntries([...counts].sort(([a], [b]) => a.localeCompare(b))),
+    logStreamEndAfterWaitMs: (() => {
+      const gaps = [...containers.values()].filter((e) => e.waited && e.logsClosed).map((e) => e.logsClosed - e.waited);
+      return gaps.length ? { n: gaps.length, mean: gaps.reduce((a, b) => a + b, 0) / gaps.length, max: Math.max(...gaps) } : undefined;
+    })(),
     // How late a 10 ms timer fired, beyond its 10 ms: time the event loop was busy with something else.
     eventLoopDelayMs: {
       p50: Math.max(0, loopDelay.percentile(50) / 1e6 - LOOP_RESOLUTION_MS),
@@ -126,6 +148,7 @@ export function snapshot() {
 
 export function reset() {
   timings.clear();
+  containers.clear();
   counts.clear();
   loopDelay.disable();
   loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
