@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { GOFER_CONFIG, type GoferConfig } from '@gofer/config';
 import { ClusterEntity, TaskRunEntity, WorkerEntity } from '@gofer/dal';
-import { taskJobId, type TaskAttemptKey } from '@gofer/queue';
+import { attemptLogFields, taskJobId, type TaskAttemptKey } from '@gofer/queue';
 import type { Scheduler } from '@gofer/scheduler';
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
@@ -109,7 +109,7 @@ export class Reconciler {
       lost.map((row) => ({ key: toKey(row), delayMs: row.ready_at ? new Date(row.ready_at).getTime() - Date.now() : 0 })),
     );
     for (const row of lost) {
-      this.logger.info({ ...logFields(toKey(row)), state: row.state, worker_id: row.worker_id }, 'reconciler re-enqueued a task attempt');
+      this.logger.info({ ...attemptLogFields(toKey(row)), state: row.state, worker_id: row.worker_id }, 'reconciler re-enqueued a task attempt');
     }
     this.metrics.reconcilerRequeued.inc(lost.length);
     const requeued = lost.length;
@@ -140,7 +140,7 @@ export class Reconciler {
         !row || row.attempt > key.attempt ||
         (row.state === 'complete' && Date.now() - (row.ended?.getTime() ?? 0) > REAP_AFTER_MS);
       if (!finished) continue;
-      this.logger.info({ ...logFields(key), container_id: container.id }, 'reaping leftover container');
+      this.logger.info({ ...attemptLogFields(key), container_id: container.id }, 'reaping leftover container');
       leftovers.push(container);
     }
     // In parallel: one container ignoring SIGTERM must not hold up the others for its whole grace.
@@ -170,6 +170,3 @@ function toKey(row: { namespace_id: string; pipeline_id: string; run_id: number;
   return { namespaceId: row.namespace_id, pipelineId: row.pipeline_id, runId: Number(row.run_id), taskId: row.task_id, attempt: Number(row.attempt) };
 }
 
-function logFields(key: TaskAttemptKey) {
-  return { namespace_id: key.namespaceId, pipeline_id: key.pipelineId, run_id: key.runId, task_id: key.taskId, attempt: key.attempt };
-}

@@ -3,8 +3,10 @@ import {
   PipelineConfigEntity, PipelineEntity, RunEntity, TaskRunEntity,
   type RunReason, type RunStatus, type StatusReason, type TaskRunReason, type TaskRunStatus,
 } from '@gofer/dal';
-import { evaluateDag, runOutcome, type PipelineConfig, type TaskConfig, type TaskNode } from '@gofer/pipeline';
-import type { TaskAttemptKey } from '@gofer/queue';
+import {
+  evaluateDag, retryDelayMs, runOutcome, VARIABLE_NAME_PATTERN, type PipelineConfig, type TaskConfig, type TaskNode,
+} from '@gofer/pipeline';
+import { attemptLogFields, type TaskAttemptKey } from '@gofer/queue';
 import type { Logger } from 'pino';
 import type { DataSource, EntityManager } from 'typeorm';
 import { DATA_SOURCE, LOGGER } from './engine.tokens.js';
@@ -39,12 +41,10 @@ export type Claim =
   | { kind: 'adopted'; row: TaskRunEntity }
   | { kind: 'stale' };
 
-const MAX_BACKOFF_MS = 60 * 60 * 1000;
 const TRANSACTION_ATTEMPTS = 5;
 
 /** Side effects (metrics) to apply once the transaction that caused them has committed. */
 const afterCommit = new WeakMap<EntityManager, Array<() => void>>();
-const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const MAX_VARIABLES = 256;
 const MAX_VARIABLES_BYTES = 64 * 1024;
 
@@ -480,11 +480,12 @@ export class RunEngine {
       const statusReason: StatusReason<TaskRunReason> | null = result.reason
         ? { reason: result.reason, description: result.description }
         : null;
+      // The retry policy's wait before the next attempt; undefined when no attempt is left.
+      const delayMs = retryDelayMs(task.retries, key.attempt);
       const retry =
-        result.status === 'failed' && result.retryable !== false && key.attempt < task.retries.attempts &&
+        result.status === 'failed' && result.retryable !== false && delayMs !== undefined &&
         !run.cancelRequested && !row.cancelRequested;
       if (retry) {
-        const delayMs = Math.min(task.retries.backoffMs * 2 ** (key.attempt - 1), MAX_BACKOFF_MS);
         const past = {
           attempt: key.attempt, exitCode: result.exitCode ?? null, statusReason: statusReason!,
           schedulerId: row.schedulerId, workerId, started: row.started?.toISOString() ?? null, ended: new Date().toISOString(),
@@ -496,7 +497,7 @@ export class RunEngine {
         });
         if (!updated.affected) return undefined;
         this.onCommit(m, () => this.metrics.taskRetries.inc());
-        this.logger.info({ ...logFields(key), delay_ms: delayMs, reason: result.reason }, 'task attempt failed; retrying');
+        this.logger.info({ ...attemptLogFields(key), delay_ms: delayMs, reason: result.reason }, 'task attempt failed; retrying');
         return [{ key: { ...key, attempt: key.attempt + 1 }, delayMs }];
       }
       const updated = await m.update(TaskRunEntity, fence, {
@@ -510,7 +511,7 @@ export class RunEngine {
         this.metrics.taskRunsCompleted.inc({ status: result.status });
         this.metrics.taskRunDuration.observe({ status: result.status }, seconds);
       });
-      this.logger.info({ ...logFields(key), status: result.status, exit_code: result.exitCode, reason: result.reason }, 'task run completed');
+      this.logger.info({ ...attemptLogFields(key), status: result.status, exit_code: result.exitCode, reason: result.reason }, 'task run completed');
       const ready = await this.advance(m, run);
       return [...ready, ...(await this.afterRunStep(m, run))];
     });
@@ -524,9 +525,6 @@ function runWhere(key: RunKey): { namespaceId: string; pipelineId: string; runId
   return { namespaceId: key.namespaceId, pipelineId: key.pipelineId, runId: key.runId };
 }
 
-function logFields(key: TaskAttemptKey) {
-  return { namespace_id: key.namespaceId, pipeline_id: key.pipelineId, run_id: key.runId, task_id: key.taskId, attempt: key.attempt };
-}
 
 /** Says which requirement of a skipped task can no longer be met. */
 function unmetRequirement(requirements: Record<string, string>, nodes: Record<string, TaskNode>): string {
@@ -546,7 +544,7 @@ function validateVariables(variables: Record<string, string>): void {
   if (entries.length > MAX_VARIABLES) errors.push(`variables: at most ${MAX_VARIABLES} allowed, got ${entries.length}`);
   let bytes = 0;
   for (const [name, value] of entries) {
-    if (!VARIABLE_NAME.test(name)) errors.push(`variables.${name}: not a valid environment variable name`);
+    if (!VARIABLE_NAME_PATTERN.test(name)) errors.push(`variables.${name}: not a valid environment variable name`);
     if (typeof value !== 'string') errors.push(`variables.${name}: must be a string`);
     else if (value.includes('\0')) errors.push(`variables.${name}: contains a NUL byte`);
     bytes += name.length + String(value).length;

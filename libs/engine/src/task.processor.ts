@@ -2,7 +2,8 @@ import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { GOFER_CONFIG, type GoferConfig } from '@gofer/config';
 import { ClusterEntity } from '@gofer/dal';
 import type { TaskLogs } from '@gofer/logs';
-import { QueueName, taskJobId, type TaskAttemptKey } from '@gofer/queue';
+import { formatDuration } from '@gofer/pipeline';
+import { attemptLogFields, QueueName, taskJobId, type TaskAttemptKey } from '@gofer/queue';
 import { SchedulerError, type Scheduler } from '@gofer/scheduler';
 import { DelayedError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -88,9 +89,7 @@ export class TaskProcessor implements OnModuleDestroy {
     if (this.shuttingDown) return this.handOver(job, token);
     const claim = await this.engine.claimAttempt(key, this.workerId);
     if (claim.kind === 'stale') return;
-    const log = this.logger.child({
-      namespace_id: key.namespaceId, pipeline_id: key.pipelineId, run_id: key.runId, task_id: key.taskId, attempt: key.attempt,
-    });
+    const log = this.logger.child(attemptLogFields(key));
     if (claim.kind === 'adopted') log.info({ previous_worker: claim.row.workerId }, 'adopting task attempt');
     const abort = new AbortController();
     let stopReason: StopReason | undefined;
@@ -245,7 +244,7 @@ export class TaskProcessor implements OnModuleDestroy {
       reason === 'cancelled'
         ? { ...cancelled(`stopped by a user (exit code ${exitCode})`), exitCode, ...logInfo }
         : reason === 'timeout'
-          ? { status: 'failed', reason: 'timeout', description: `exceeded its timeout of ${formatMs(task.timeoutMs!)}`, exitCode, ...logInfo }
+          ? { status: 'failed', reason: 'timeout', description: `exceeded its timeout of ${formatDuration(task.timeoutMs!)}`, exitCode, ...logInfo }
           : exitCode === 0
             ? { status: 'successful', description: 'exited with code 0', exitCode, ...logInfo }
             : { status: 'failed', reason: 'abnormal_exit', description: `exited with code ${exitCode}`, exitCode, ...logInfo };
@@ -276,9 +275,3 @@ function shutdownOnly(signal: AbortSignal, reason: () => StopReason | undefined)
   return controller.signal;
 }
 
-function formatMs(ms: number): string {
-  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
-  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
-  if (ms % 1000 === 0) return `${ms / 1000}s`;
-  return `${ms}ms`;
-}

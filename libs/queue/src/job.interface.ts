@@ -30,3 +30,8 @@ export function taskJobId(key: TaskAttemptKey): string {
 export function taskAttemptName(key: TaskAttemptKey): string {
   return taskJobId(key);
 }
+
+/** A task attempt's ids as structured log fields (`run_id`, `task_id` …), never interpolated. */
+export function attemptLogFields(key: TaskAttemptKey) {
+  return { namespace_id: key.namespaceId, pipeline_id: key.pipelineId, run_id: key.runId, task_id: key.taskId, attempt: key.attempt };
+}
