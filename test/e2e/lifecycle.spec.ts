@@ -7,7 +7,7 @@ import { apply, readLogs, startRun, waitForRun } from '../support/runs.js';
 describe('process lifecycle', () => {
   let cluster: TestCluster;
   beforeAll(async () => {
-    cluster = await TestCluster.create('lifecycle', { GOFER_LOG_CAP_BYTES: '4096' });
+    cluster = await TestCluster.create('lifecycle', { GOFER_LOG_CAP_BYTES: '4096', GOFER_MAX_LOG_FOLLOWERS: '1' });
   });
   afterAll(async () => cluster?.destroy());
 
@@ -100,5 +100,20 @@ tasks:
       await foreign.remove({ force: true });
       await leftover.remove({ force: true }).catch(() => undefined);
     }
+  });
+
+  it('refuses a log follower past GOFER_MAX_LOG_FOLLOWERS with RESOURCE_EXHAUSTED, and frees the slot after', async () => {
+    const client = cluster.client(cluster.processes.at(-1)); // the restarted API (api role, no worker)
+    await apply(client, 'id: followed\ntasks:\n  - { id: talk, image: "busybox:latest", script: "echo hi; sleep 3; echo bye" }\n');
+    const run = await startRun(client, 'followed');
+    await running('followed', run.id, 'talk');
+    const first = readLogs(client, 'followed', run.id, 'talk', { follow: true });
+    await new Promise((resolve) => setTimeout(resolve, 500)); // let the first follower subscribe
+    await expect(readLogs(client, 'followed', run.id, 'talk', { follow: true })).rejects.toMatchObject({
+      code: 8, details: expect.stringContaining('GOFER_MAX_LOG_FOLLOWERS'),
+    });
+    expect(await first).toBe('hi\nbye\n');
+    // The finished follower gave its slot back.
+    expect(await readLogs(client, 'followed', run.id, 'talk', { follow: true })).toBe('hi\nbye\n');
   });
 });

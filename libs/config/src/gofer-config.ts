@@ -62,6 +62,8 @@ const schema = z.object({
   GOFER_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('gofer'),
   // Per task-run log cap; output past it is dropped with a marker line.
   GOFER_LOG_CAP_BYTES: integer(64 * 1024 * 1024, 1024, 2 ** 40),
+  // Live log followers one API process serves at once (each holds a Redis connection while it blocks).
+  GOFER_MAX_LOG_FOLLOWERS: integer(256, 1, 100_000),
   // SIGTERM → SIGKILL grace when stopping a container (cancel, timeout, shutdown).
   GOFER_STOP_GRACE: duration('10s'),
   // How often the reconciler compares Postgres with the queue (and the reaper looks for leftovers).
@@ -87,6 +89,7 @@ export interface GoferConfig {
   workerId: string;
   redisPrefix: string;
   logCapBytes: number;
+  maxLogFollowers: number;
   stopGraceMs: number;
   reconcileIntervalMs: number;
   workerDeadAfterMs: number;
@@ -126,6 +129,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GoferConfig {
     workerId: e.GOFER_WORKER_ID,
     redisPrefix: e.GOFER_REDIS_PREFIX,
     logCapBytes: e.GOFER_LOG_CAP_BYTES,
+    maxLogFollowers: e.GOFER_MAX_LOG_FOLLOWERS,
     stopGraceMs: e.GOFER_STOP_GRACE,
     reconcileIntervalMs: e.GOFER_RECONCILE_INTERVAL,
     workerDeadAfterMs: e.GOFER_WORKER_DEAD_AFTER,

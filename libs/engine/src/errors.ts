@@ -1,5 +1,5 @@
 /** What kind of failure a user-facing error is; the API maps each to a gRPC status code. */
-export type GoferErrorCode = 'invalid_argument' | 'not_found' | 'already_exists' | 'failed_precondition';
+export type GoferErrorCode = 'invalid_argument' | 'not_found' | 'already_exists' | 'failed_precondition' | 'resource_exhausted';
 
 /** An error caused by the request (not by Gofer); its message is shown to the user as is. */
 export class GoferError extends Error {

@@ -13,6 +13,7 @@ const CODES: Record<GoferErrorCode, GrpcStatus> = {
   not_found: GrpcStatus.NOT_FOUND,
   already_exists: GrpcStatus.ALREADY_EXISTS,
   failed_precondition: GrpcStatus.FAILED_PRECONDITION,
+  resource_exhausted: GrpcStatus.RESOURCE_EXHAUSTED,
 };
 
 /** Who is calling. Authentication (tokens) plugs in here: today every caller is anonymous. */

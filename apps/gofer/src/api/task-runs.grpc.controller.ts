@@ -1,12 +1,13 @@
 import { Controller, Inject } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
 import type { TaskRunEntity } from '@gofer/dal';
-import { notFound, RunEngine, RunRepository, TASK_LOGS } from '@gofer/engine';
+import { GoferError, notFound, RunEngine, RunRepository, TASK_LOGS } from '@gofer/engine';
+import { GOFER_CONFIG, type GoferConfig } from '@gofer/config';
 import type { LogChunk, LogKey, TaskLogs } from '@gofer/logs';
 import { LogStream, type GetTaskRunLogsResponse } from '@gofer/proto';
 import type * as pb from '@gofer/proto';
 import type { ServerWritableStream } from '@grpc/grpc-js';
-import type { Observable } from 'rxjs';
+import { defer, finalize, type Observable } from 'rxjs';
 import { pacedStream } from './grpc-stream.js';
 import { toPastTaskRun, toTaskRun } from './proto-mapping.js';
 import { runRef, taskRef } from './request.js';
@@ -24,7 +25,11 @@ export class TaskRunsGrpcController {
     private readonly engine: RunEngine,
     private readonly runs: RunRepository,
     @Inject(TASK_LOGS) private readonly logs: TaskLogs,
+    @Inject(GOFER_CONFIG) private readonly config: GoferConfig,
   ) {}
+
+  /** Live follows in progress on this process; each holds a Redis connection while it blocks. */
+  private followers = 0;
 
   @GrpcMethod('Gofer', 'GetTaskRun')
   async getTaskRun(request: pb.GetTaskRunRequest): Promise<pb.GetTaskRunResponse> {
@@ -60,7 +65,18 @@ export class TaskRunsGrpcController {
       throw notFound(`task run "${row.taskId}" has no attempt ${attempt} (latest is ${row.attempt})`);
     }
     const logKey: LogKey = { ...key, runId: row.reusedFromRun ?? key.runId, attempt };
-    return pacedStream(call, (signal) => this.read(row, logKey, request.follow, signal));
+    if (!request.follow) return pacedStream(call, (signal) => this.read(row, logKey, false, signal));
+    if (this.followers >= this.config.maxLogFollowers) {
+      throw new GoferError(
+        'resource_exhausted',
+        `this API process already follows ${this.followers} logs (GOFER_MAX_LOG_FOLLOWERS); try again, or read without --follow`,
+      );
+    }
+    // Counted from subscription to teardown (complete, error or the client going away).
+    return defer(() => {
+      this.followers += 1;
+      return pacedStream(call, (signal) => this.read(row, logKey, true, signal)).pipe(finalize(() => (this.followers -= 1)));
+    });
   }
 
   private async *read(row: TaskRunEntity, key: LogKey, follow: boolean, signal: AbortSignal): AsyncGenerator<GetTaskRunLogsResponse> {
