@@ -35,6 +35,20 @@ describe('describeError', () => {
     });
   });
 
+  it('says the service closed the call (it stopped or restarted) and to run the command again', () => {
+    expect(describeError(grpcError(GrpcStatus.CANCELLED, 'Call cancelled'), HOST).message).toBe(
+      'Gofer at 127.0.0.1:8080 closed the call (did the service stop or restart?); run the command again',
+    );
+  });
+
+  it("keeps Gofer's own limit messages, and explains the transport's", () => {
+    const limit = 'this API process already follows 256 logs (GOFER_MAX_LOG_FOLLOWERS); try again, or read without --follow';
+    expect(describeError(grpcError(GrpcStatus.RESOURCE_EXHAUSTED, limit), HOST).message).toBe(limit);
+    expect(describeError(grpcError(GrpcStatus.RESOURCE_EXHAUSTED, 'Received message larger than max'), HOST).message).toBe(
+      'Received message larger than max: the message is too large or the service is overloaded',
+    );
+  });
+
   it('points at the token flags for auth errors', () => {
     expect(describeError(grpcError(GrpcStatus.UNAUTHENTICATED, 'missing token'), HOST).message).toBe(
       'missing token: pass a valid token with --token or GOFER_TOKEN',

@@ -67,9 +67,11 @@ function describeStatus(code: number, details: string, host: string): string {
     case GrpcStatus.UNIMPLEMENTED:
       return `Gofer at ${host} does not support this call (${details}): upgrade the service or use a matching CLI`;
     case GrpcStatus.CANCELLED:
-      return `the call was cancelled: ${details}`;
+      // The CLI never cancels its own calls: this is the service closing the call (it stopped or restarted).
+      return `Gofer at ${host} closed the call (did the service stop or restart?); run the command again`;
     case GrpcStatus.RESOURCE_EXHAUSTED:
-      return `${details}: the message is too large or the service is overloaded`;
+      // Our own limits explain themselves; the transport's (message size) need the hint.
+      return /GOFER_[A-Z_]+/.test(details) ? details : `${details}: the message is too large or the service is overloaded`;
     default:
       // NOT_FOUND, INVALID_ARGUMENT, FAILED_PRECONDITION, ALREADY_EXISTS … : the server's message says it.
       return details || `Gofer returned ${GrpcStatus[code] ?? code} without a message`;
