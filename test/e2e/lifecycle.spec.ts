@@ -1,3 +1,5 @@
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Docker from 'dockerode';
 import { TestCluster, waitFor } from '../support/gofer-process.js';
@@ -115,5 +117,28 @@ tasks:
     expect(await first).toBe('hi\nbye\n');
     // The finished follower gave its slot back.
     expect(await readLogs(client, 'followed', run.id, 'talk', { follow: true })).toBe('hi\nbye\n');
+  });
+
+  it('a log that could not be archived (object store down) is archived later by the reconciler', async () => {
+    const client = cluster.client(cluster.processes.at(-1));
+    const root = cluster.objectStore.replace(/^fs:\/\//, '');
+    rmSync(join(root, 'logs'), { recursive: true, force: true });
+    writeFileSync(join(root, 'logs'), 'not a directory'); // every archive write now fails
+    try {
+      await apply(client, 'id: unarchived\ntasks:\n  - { id: say, image: "busybox:latest", script: "echo kept in redis" }\n');
+      const run = await startRun(client, 'unarchived');
+      await waitForRun(client, 'unarchived', run.id);
+      const [row] = await cluster.query<{ logs_archived: boolean }>(`SELECT logs_archived FROM task_runs WHERE pipeline_id = 'unarchived'`);
+      expect(row.logs_archived).toBe(false);
+      expect(await readLogs(client, 'unarchived', run.id, 'say')).toBe('kept in redis\n'); // served from Redis meanwhile
+    } finally {
+      rmSync(join(root, 'logs'), { force: true }); // the store is back
+    }
+    await waitFor('the reconciler to archive the log', async () => {
+      const [row] = await cluster.query<{ logs_archived: boolean }>(`SELECT logs_archived FROM task_runs WHERE pipeline_id = 'unarchived'`);
+      return row.logs_archived ? true : undefined;
+    }, 60_000);
+    expect(existsSync(join(root, 'logs/default/unarchived/1/say.1.log'))).toBe(true);
+    expect(await readLogs(cluster.client(cluster.processes.at(-1)), 'unarchived', 1, 'say')).toBe('kept in redis\n');
   });
 });

@@ -2,10 +2,11 @@ import { Inject, Injectable } from '@nestjs/common';
 import { GOFER_CONFIG, type GoferConfig } from '@gofer/config';
 import { ClusterEntity, TaskRunEntity, WorkerEntity } from '@gofer/dal';
 import { attemptLogFields, taskJobId, type TaskAttemptKey } from '@gofer/queue';
+import type { TaskLogs } from '@gofer/logs';
 import type { Scheduler } from '@gofer/scheduler';
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
-import { DATA_SOURCE, LOGGER, SCHEDULER } from './engine.tokens.js';
+import { DATA_SOURCE, LOGGER, SCHEDULER, TASK_LOGS } from './engine.tokens.js';
 import { GoferMetrics } from './metrics.js';
 import { RunEngine } from './run-engine.service.js';
 import { TaskProcessor } from './task.processor.js';
@@ -44,6 +45,7 @@ export class Reconciler {
     private readonly queue: TaskQueue,
     private readonly processor: TaskProcessor,
     private readonly metrics: GoferMetrics,
+    @Inject(TASK_LOGS) private readonly logs: TaskLogs,
   ) {}
 
   async start(): Promise<void> {
@@ -118,9 +120,42 @@ export class Reconciler {
     );
     for (const pipeline of pending) await this.engine.admitPipeline(pipeline.namespace_id, pipeline.pipeline_id);
     // Listing containers costs the engine a call per container: reap on every REAP_EVERY-th pass only.
-    if (this.passes++ % REAP_EVERY === 0) await this.reap();
+    if (this.passes++ % REAP_EVERY === 0) {
+      await this.reap();
+      await this.archiveLeftoverLogs();
+    }
     await this.db.query(`DELETE FROM workers WHERE last_seen < now() - interval '1 day'`);
     if (requeued > 0) this.logger.info({ requeued }, 'reconcile pass done');
+  }
+
+  /**
+   * Archives logs whose archiving failed when their attempt ended (object store down): the live copy
+   * stays in Redis for a day (see TaskLogs.expireLive), so they can still be saved within that time.
+   */
+  private async archiveLeftoverLogs(): Promise<void> {
+    const rows: Array<{ namespace_id: string; pipeline_id: string; run_id: number; task_id: string; attempt: number }> =
+      await this.db.query(
+        `SELECT namespace_id, pipeline_id, run_id, task_id, attempt FROM task_runs
+         WHERE state = 'complete' AND NOT logs_archived AND log_bytes > 0 AND reused_from_run IS NULL
+           AND ended BETWEEN now() - interval '1 day' AND now() - interval '5 seconds'
+         LIMIT 100`,
+      );
+    for (const row of rows) {
+      const key = toKey(row);
+      try {
+        await this.logs.archiveLive(key);
+      } catch (error) {
+        this.logger.warn({ ...attemptLogFields(key), err: error }, 'archiving logs still fails; will try again');
+        return; // the store is most likely still down: try the rest on a later pass
+      }
+      await this.logs.expireLive(key, { archived: true });
+      await this.db.query(
+        `UPDATE task_runs SET logs_archived = true
+         WHERE namespace_id = $1 AND pipeline_id = $2 AND run_id = $3 AND task_id = $4 AND attempt = $5`,
+        [key.namespaceId, key.pipelineId, key.runId, key.taskId, key.attempt],
+      );
+      this.logger.info(attemptLogFields(key), 'archived logs that could not be archived when the task ended');
+    }
   }
 
   /** Removes containers whose attempt is finished (and was not cleaned up by its worker) or superseded. */
