@@ -15,7 +15,7 @@ export class PipelineService {
   ) {}
 
   /** Validates a config and stores it as the pipeline's next version (creating the pipeline on first apply). */
-  async apply(namespaceId: string, raw: Uint8Array): Promise<{ pipeline: PipelineEntity; version: number; created: boolean }> {
+  async apply(namespaceId: string, raw: Uint8Array): Promise<{ pipeline: PipelineEntity; version: number }> {
     const parsed = parsePipelineConfig(raw);
     if (!parsed.ok) throw invalidArgument(formatConfigIssues(parsed.errors));
     const config = parsed.config;
@@ -28,7 +28,6 @@ export class PipelineService {
         [namespaceId, config.id, config.name, config.description, config.parallelism],
       );
       const pipeline = (await m.findOne(PipelineEntity, { where: { namespaceId, id: config.id }, lock: { mode: 'pessimistic_write' } }))!;
-      const created = pipeline.latestVersion === 0;
       pipeline.latestVersion += 1;
       pipeline.name = config.name;
       pipeline.description = config.description;
@@ -39,7 +38,7 @@ export class PipelineService {
         raw: Buffer.from(raw).toString('utf8'), created: new Date(),
       });
       await m.save(pipeline);
-      return { pipeline, version: pipeline.latestVersion, created };
+      return { pipeline, version: pipeline.latestVersion };
     });
     this.logger.info({ namespace_id: namespaceId, pipeline_id: config.id, version: result.version }, 'pipeline config applied');
     return result;

@@ -197,7 +197,7 @@ export class TaskProcessor implements OnModuleDestroy {
     log.info({ container_id: container.id, adopted: container.adopted }, 'container running');
 
     const handOver = shutdownOnly(signal, stopReason);
-    const writer = await this.logs.writer(key, { fresh: true });
+    const writer = await this.logs.writer(key);
     const logsDone = (async () => {
       for await (const chunk of this.scheduler.logs(container.id, handOver)) writer.write(chunk.stream, chunk.data);
     })();

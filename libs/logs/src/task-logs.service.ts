@@ -39,12 +39,12 @@ export class TaskLogs {
   }
 
   /**
-   * A writer for one attempt. `fresh` drops whatever an earlier owner of the attempt wrote (a worker
-   * adopting a container re-reads its whole output from the engine).
+   * A writer for one attempt, starting from an empty stream: whatever an earlier owner of the attempt
+   * wrote is dropped, because a worker adopting a container re-reads its whole output from the engine.
    */
-  async writer(key: LogKey, options: { fresh: boolean }): Promise<TaskLogWriter> {
+  async writer(key: LogKey): Promise<TaskLogWriter> {
     const live = this.liveKey(key);
-    if (options.fresh) await this.redis.del(live);
+    await this.redis.del(live);
     return new TaskLogWriter(this.redis, live, this.capBytes);
   }
 

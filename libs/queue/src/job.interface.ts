@@ -26,10 +26,6 @@ export function taskJobId(key: TaskAttemptKey): string {
   return `${key.namespaceId}.${key.pipelineId}.${key.runId}.${key.taskId}.${key.attempt}`;
 }
 
-/** Stable string for a task attempt, for logs and maps. */
-export function taskAttemptName(key: TaskAttemptKey): string {
-  return taskJobId(key);
-}
 
 /** A task attempt's ids as structured log fields (`run_id`, `task_id` …), never interpolated. */
 export function attemptLogFields(key: TaskAttemptKey) {
