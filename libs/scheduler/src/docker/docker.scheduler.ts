@@ -135,13 +135,39 @@ class DockerScheduler implements Scheduler {
   }
 
   async *logs(id: string, signal?: AbortSignal): AsyncIterable<LogChunk> {
+    const seen = { stdout: 0, stderr: 0 };
+    for await (const chunk of this.readLogs(id, true, signal)) {
+      seen[chunk.stream] += chunk.data.length;
+      yield chunk;
+    }
+    if (signal?.aborted) return;
+    // The engine's follow stream can end before it delivered the container's last output (moby#43860:
+    // seen here losing the final few KiB of a 40 MB log). Once the container has stopped, a plain read
+    // returns the whole log from the engine's log file; pass on whatever the follow stream missed.
+    await this.wait(id, signal);
+    for await (const chunk of this.readLogs(id, false, signal)) {
+      const skip = Math.min(seen[chunk.stream], chunk.data.length);
+      seen[chunk.stream] -= skip;
+      if (skip < chunk.data.length) yield { stream: chunk.stream, data: chunk.data.subarray(skip) };
+    }
+  }
+
+  private async *readLogs(id: string, follow: boolean, signal?: AbortSignal): AsyncIterable<LogChunk> {
     if (signal?.aborted) return;
     let stream: Readable;
     try {
-      stream = (await abortable(
-        this.docker.getContainer(id).logs({ follow: true, stdout: true, stderr: true, abortSignal: signal }),
-        signal,
-      )) as unknown as Readable;
+      // dockerode's container.logs() buffers the whole answer when not following; dial it as a stream.
+      const reply = new Promise<Readable>((resolve, reject) =>
+        this.docker.modem.dial(
+          {
+            path: `/containers/${id}/logs?`, method: 'GET', isStream: true, abortSignal: signal,
+            statusCodes: { 200: true, 404: 'no such container', 500: 'server error' },
+            options: { follow, stdout: true, stderr: true },
+          },
+          (err: unknown, data: unknown) => (err ? reject(err) : resolve(data as Readable)),
+        ),
+      );
+      stream = (await abortable(reply, signal)) as unknown as Readable;
     } catch (err) {
       if (signal?.aborted) return;
       throw this.engineError(`read the logs of container ${id}`, err);
