@@ -1,17 +1,19 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
   PipelineConfigEntity, PipelineEntity, RunEntity, TaskRunEntity,
-  type RunReason, type RunStatus, type StatusReason, type TaskRunReason, type TaskRunStatus,
+  type RunReason, type RunState, type RunStatus, type StatusReason, type TaskRunReason, type TaskRunState, type TaskRunStatus,
 } from '@gofer/dal';
 import {
   evaluateDag, retryDelayMs, runOutcome, VARIABLE_NAME_PATTERN, type PipelineConfig, type TaskConfig, type TaskNode,
 } from '@gofer/pipeline';
 import { attemptLogFields, type TaskAttemptKey } from '@gofer/queue';
 import type { Logger } from 'pino';
+import type { Pool } from 'pg';
 import type { DataSource, EntityManager } from 'typeorm';
 import { DATA_SOURCE, LOGGER } from './engine.tokens.js';
 import { failedPrecondition, invalidArgument, notFound } from './errors.js';
 import { GoferMetrics } from './metrics.js';
+import { advanceSql, ClientTx, lockRunSql, poolOf, run as runStatement, SQL, txOf, type Statement, type Tx } from './sql.js';
 import { TaskQueue, type ReadyTask } from './task-queue.service.js';
 
 export interface RunKey {
@@ -36,22 +38,100 @@ export interface AttemptResult {
 /** The parts of a run its task attempts need; they never change after the run is created. */
 export type RunInputs = Pick<RunEntity, 'variables' | 'configVersion'>;
 
+/** What a worker learns when it claims an attempt. */
+export interface ClaimedAttempt {
+  started: Date | null;
+  cancelRequested: boolean;
+  /** The container (or allocation) a previous worker recorded for this attempt. */
+  schedulerId: string | null;
+  /** The worker that had the attempt before (adoption only). */
+  previousWorkerId: string | null;
+}
+
 export type Claim =
-  | { kind: 'claimed'; row: TaskRunEntity }
-  | { kind: 'adopted'; row: TaskRunEntity }
+  | { kind: 'claimed'; attempt: ClaimedAttempt }
+  | { kind: 'adopted'; attempt: ClaimedAttempt }
   | { kind: 'stale' };
 
-const TRANSACTION_ATTEMPTS = 5;
+/** The columns of a run the state machine reads, taken with the run's row lock. */
+interface RunRow {
+  namespaceId: string;
+  pipelineId: string;
+  id: number;
+  configVersion: number;
+  state: RunState;
+  cancelRequested: boolean;
+  started: Date | null;
+}
 
-/** Side effects (metrics) to apply once the transaction that caused them has committed. */
-const afterCommit = new WeakMap<EntityManager, Array<() => void>>();
+interface RunRecord {
+  namespace_id: string;
+  pipeline_id: string;
+  id: number;
+  config_version: number;
+  state: RunState;
+  cancel_requested: boolean;
+  started: Date | null;
+}
+
+const TRANSACTION_ATTEMPTS = 5;
 const MAX_VARIABLES = 256;
 const MAX_VARIABLES_BYTES = 64 * 1024;
+
+// Statements of the less frequent transitions (per run rather than per task).
+const RUN_SQL = {
+  lockPipeline: {
+    name: 'gofer_lock_pipeline',
+    text: 'SELECT parallelism FROM pipelines WHERE namespace_id = $1 AND id = $2 FOR UPDATE',
+  },
+  countRunning: {
+    name: 'gofer_count_running',
+    text: `SELECT count(*)::int AS running FROM runs WHERE namespace_id = $1 AND pipeline_id = $2 AND state = 'running'`,
+  },
+  // SKIP LOCKED: a pending run locked by a concurrent cancel is that cancel's business (it completes
+  // the run); waiting for it would deadlock (cancel holds the run and wants the pipeline row).
+  admitPending: {
+    name: 'gofer_admit_pending',
+    text: `WITH next AS (
+             SELECT namespace_id, pipeline_id, id FROM runs
+              WHERE namespace_id = $1 AND pipeline_id = $2 AND state = 'pending'
+              ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
+           UPDATE runs r SET state = 'running', started = $4 FROM next
+            WHERE r.namespace_id = next.namespace_id AND r.pipeline_id = next.pipeline_id AND r.id = next.id
+        RETURNING r.namespace_id, r.pipeline_id, r.id, r.config_version, r.state, r.cancel_requested, r.started`,
+  },
+  firstFailure: {
+    name: 'gofer_first_failure',
+    text: `SELECT task_id, status_reason FROM task_runs
+            WHERE namespace_id = $1 AND pipeline_id = $2 AND run_id = $3 AND status = 'failed'
+            ORDER BY ended NULLS LAST, task_id LIMIT 1`,
+  },
+  completeRun: {
+    name: 'gofer_complete_run',
+    text: `UPDATE runs SET state = 'complete', status = $4, status_reason = $5::jsonb, ended = $6
+            WHERE namespace_id = $1 AND pipeline_id = $2 AND id = $3 AND state = 'running' RETURNING id`,
+  },
+  attemptForRetry: {
+    name: 'gofer_attempt_for_retry',
+    text: `SELECT scheduler_id, started, cancel_requested FROM task_runs
+            WHERE namespace_id = $1 AND pipeline_id = $2 AND run_id = $3 AND task_id = $4 AND attempt = $5
+              AND state = 'running' AND worker_id = $6`,
+  },
+  retryAttempt: {
+    name: 'gofer_retry_attempt',
+    text: `UPDATE task_runs SET attempt = attempt + 1, state = 'waiting', ready_at = $7, worker_id = NULL,
+                  scheduler_id = NULL, exit_code = NULL, started = NULL, log_bytes = 0, logs_truncated = false,
+                  logs_archived = false, past_attempts = past_attempts || jsonb_build_array($8::jsonb)
+            WHERE namespace_id = $1 AND pipeline_id = $2 AND run_id = $3 AND task_id = $4 AND attempt = $5
+              AND state = 'running' AND worker_id = $6 RETURNING attempt`,
+  },
+} satisfies Record<string, Statement>;
 
 /**
  * The run state machine. Every transition is a compare-and-set in Postgres; the work that becomes
  * ready in a transaction is enqueued after it commits (and re-enqueued by the reconciler if that is
- * lost). Ready/skip/outcome decisions are the pure rules of `@gofer/pipeline`.
+ * lost). Ready/skip/outcome decisions are the pure rules of `@gofer/pipeline`. The per-attempt path
+ * (claim, record container, complete) runs named statements on the pool directly.
  */
 @Injectable()
 export class RunEngine {
@@ -59,28 +139,59 @@ export class RunEngine {
   private readonly configs = new Map<string, PipelineConfig>();
   /** Nor do a run's variables and config version: every attempt of the run needs them. */
   private readonly runInputs = new Map<string, RunInputs>();
+  private readonly pool: Pool;
 
   constructor(
     @Inject(DATA_SOURCE) private readonly db: DataSource,
     private readonly queue: TaskQueue,
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly metrics: GoferMetrics,
-  ) {}
+  ) {
+    this.pool = poolOf(db);
+  }
 
   /**
-   * A transaction whose {@link onCommit} effects run only if it commits. Deadlocks and serialization
-   * failures are retried: Postgres aborted the whole transaction, so running it again is safe.
+   * A TypeORM transaction (for the entity-shaped work of creating and cancelling runs) whose
+   * {@link Tx} runs raw statements on the same connection; effects run only if it commits.
    */
-  private async transaction<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      const effects: Array<() => void> = [];
+  private async transaction<T>(work: (m: EntityManager, tx: Tx) => Promise<T>): Promise<T> {
+    return this.retrying(async () => {
+      const { result, effects } = await this.db.transaction(async (m) => {
+        const tx = await txOf(m);
+        const result = await work(m, tx);
+        await tx.flush();
+        return { result, effects: tx.effects };
+      });
+      for (const effect of effects) effect();
+      return result;
+    });
+  }
+
+  /** A transaction on a pooled connection, without TypeORM: the path every task attempt takes. */
+  private async rawTransaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.retrying(async () => {
+      const client = await this.pool.connect();
+      const tx = new ClientTx(client);
+      let broken: Error | undefined;
       try {
-        const result = await this.db.transaction(async (m) => {
-          afterCommit.set(m, effects);
-          return work(m);
-        });
-        for (const effect of effects) effect();
+        const result = await work(tx);
+        await tx.commit();
+        for (const effect of tx.effects) effect();
         return result;
+      } catch (error) {
+        await tx.rollback().catch((rollbackError: Error) => (broken = rollbackError));
+        throw error;
+      } finally {
+        client.release(broken); // a connection that could not roll back is discarded
+      }
+    });
+  }
+
+  /** Deadlocks and serialization failures abort the whole transaction, so running it again is safe. */
+  private async retrying<T>(work: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await work();
       } catch (error) {
         const code = (error as { driverError?: { code?: string }; code?: string }).driverError?.code ?? (error as { code?: string }).code;
         if ((code !== '40P01' && code !== '40001') || attempt >= TRANSACTION_ATTEMPTS) throw error;
@@ -90,15 +201,12 @@ export class RunEngine {
     }
   }
 
-  private onCommit(m: EntityManager, effect: () => void): void {
-    afterCommit.get(m)?.push(effect);
-  }
-
-  async config(m: EntityManager, namespaceId: string, pipelineId: string, version: number): Promise<PipelineConfig> {
+  async config(namespaceId: string, pipelineId: string, version: number): Promise<PipelineConfig> {
     const cacheKey = `${namespaceId}/${pipelineId}/${version}`;
     let config = this.configs.get(cacheKey);
     if (!config) {
-      const row = await m.findOneBy(PipelineConfigEntity, { namespaceId, pipelineId, version });
+      // Config versions are committed before any run can name them, so any connection will do.
+      const row = await this.db.manager.findOneBy(PipelineConfigEntity, { namespaceId, pipelineId, version });
       if (!row) throw notFound(`pipeline "${pipelineId}" has no config version ${version}`);
       config = row.config;
       if (this.configs.size > 1000) this.configs.clear();
@@ -121,7 +229,7 @@ export class RunEngine {
       if (this.runInputs.size > 10_000) this.runInputs.clear();
       this.runInputs.set(cacheKey, run);
     }
-    const config = await this.config(this.db.manager, key.namespaceId, key.pipelineId, run.configVersion);
+    const config = await this.config(key.namespaceId, key.pipelineId, run.configVersion);
     const task = config.tasks.find((t) => t.id === key.taskId);
     if (!task) throw notFound(`task "${key.taskId}" not found in pipeline "${key.pipelineId}" version ${run.configVersion}`);
     return { run, task, config };
@@ -137,7 +245,7 @@ export class RunEngine {
     options: { retryOf?: number } = {},
   ): Promise<RunEntity> {
     validateVariables(variables);
-    const { run, ready } = await this.transaction(async (m) => {
+    const { run, ready } = await this.transaction(async (m, tx) => {
       const pipeline = await m.findOne(PipelineEntity, {
         where: { namespaceId, id: pipelineId },
         lock: { mode: 'pessimistic_write' },
@@ -160,7 +268,7 @@ export class RunEngine {
           if (taskRun.status === 'successful') reused.set(taskRun.taskId, taskRun);
         }
       }
-      const config = await this.config(m, namespaceId, pipelineId, version);
+      const config = await this.config(namespaceId, pipelineId, version);
       pipeline.lastRunId += 1;
       pipeline.updated = new Date();
       await m.save(pipeline);
@@ -185,7 +293,7 @@ export class RunEngine {
           });
         }),
       );
-      const ready = await this.admit(m, pipeline);
+      const ready = await this.admit(tx, namespaceId, pipelineId, pipeline.parallelism);
       return { run, ready };
     });
     await this.queue.enqueue(ready);
@@ -194,107 +302,85 @@ export class RunEngine {
   }
 
   /** Starts pending runs while the pipeline has free slots (oldest first). Caller holds the pipeline lock. */
-  private async admit(m: EntityManager, pipeline: PipelineEntity): Promise<ReadyTask[]> {
-    const { namespaceId, id: pipelineId } = pipeline;
-    let limit: number | undefined;
-    if (pipeline.parallelism > 0) {
-      const running = await m.countBy(RunEntity, { namespaceId, pipelineId, state: 'running' });
-      limit = pipeline.parallelism - running;
+  private async admit(tx: Tx, namespaceId: string, pipelineId: string, parallelism: number): Promise<ReadyTask[]> {
+    let limit: number | null = null;
+    if (parallelism > 0) {
+      const [{ running }] = await tx.query<{ running: number }>(RUN_SQL.countRunning, [namespaceId, pipelineId]);
+      limit = parallelism - running;
       if (limit <= 0) return [];
     }
-    // SKIP LOCKED: a pending run locked by a concurrent cancel is that cancel's business (it completes
-    // the run); waiting for it would deadlock (cancel holds the run and wants the pipeline row).
-    const pending = await m.find(RunEntity, {
-      where: { namespaceId, pipelineId, state: 'pending' },
-      order: { id: 'ASC' },
-      take: limit,
-      lock: { mode: 'pessimistic_write', onLocked: 'skip_locked' },
-    });
+    const admitted = await tx.query<RunRecord>(RUN_SQL.admitPending, [namespaceId, pipelineId, limit, new Date()]);
     const ready: ReadyTask[] = [];
-    for (const run of pending) {
-      run.state = 'running';
-      run.started = new Date();
-      await m.update(RunEntity, { namespaceId, pipelineId, id: run.id, state: 'pending' }, { state: 'running', started: run.started });
+    for (const run of admitted.map(toRunRow).sort((a, b) => a.id - b.id)) {
       this.logger.info({ namespace_id: namespaceId, pipeline_id: pipelineId, run_id: run.id }, 'run started');
-      ready.push(...(await this.advance(m, run)));
+      ready.push(...(await this.advance(tx, run)));
     }
     return ready;
   }
 
   /** Admits pending runs of a pipeline (used by the reconciler after a crash between commit and admit). */
   async admitPipeline(namespaceId: string, pipelineId: string): Promise<void> {
-    const ready = await this.transaction(async (m) => {
-      const pipeline = await m.findOne(PipelineEntity, { where: { namespaceId, id: pipelineId }, lock: { mode: 'pessimistic_write' } });
-      return pipeline ? this.admit(m, pipeline) : [];
+    const ready = await this.rawTransaction(async (tx) => {
+      const [pipeline] = await tx.query<{ parallelism: number }>(RUN_SQL.lockPipeline, [namespaceId, pipelineId]);
+      return pipeline ? this.admit(tx, namespaceId, pipelineId, pipeline.parallelism) : [];
     });
     await this.queue.enqueue(ready);
   }
 
   /**
    * Applies the DAG rules to a running run: marks ready tasks waiting, skips what can no longer run
-   * (cascading), and completes the run when every task is complete. Caller holds the run's lock.
+   * (cascading), and completes the run when every task is complete. Caller holds the run's lock;
+   * `nodes` are the run's task states when the caller already read them under that lock.
    */
-  private async advance(m: EntityManager, run: RunEntity): Promise<ReadyTask[]> {
-    const config = await this.config(m, run.namespaceId, run.pipelineId, run.configVersion);
-    const rows = await m.findBy(TaskRunEntity, { namespaceId: run.namespaceId, pipelineId: run.pipelineId, runId: run.id });
-    const nodes: Record<string, TaskNode> = {};
-    for (const row of rows) nodes[row.taskId] = { state: row.state, status: row.status ?? undefined };
+  private async advance(tx: Tx, run: RunRow, nodes?: Record<string, TaskNode>): Promise<ReadyTask[]> {
+    const config = await this.config(run.namespaceId, run.pipelineId, run.configVersion);
+    if (!nodes) {
+      nodes = {};
+      for (const row of await tx.query<{ task_id: string; state: TaskRunState; status: TaskRunStatus | null }>(SQL.taskStates, [run.namespaceId, run.pipelineId, run.id])) {
+        nodes[row.task_id] = { state: row.state, status: row.status ?? undefined };
+      }
+    }
     const dependsOn = Object.fromEntries(config.tasks.map((t) => [t.id, t.dependsOn]));
     const { ready, skipped } = run.cancelRequested ? { ready: [], skipped: [] } : evaluateDag(dependsOn, nodes);
-    const where = { namespaceId: run.namespaceId, pipelineId: run.pipelineId, runId: run.id };
-    const now = new Date();
     for (const taskId of skipped) nodes[taskId] = { state: 'complete', status: 'skipped' };
-    if (skipped.length > 0) this.onCommit(m, () => this.metrics.taskRunsCompleted.inc({ status: 'skipped' }, skipped.length));
-    for (const taskId of skipped) {
-      await m.update(TaskRunEntity, { ...where, taskId, state: 'processing' }, {
-        state: 'complete', status: 'skipped', ended: now,
-        statusReason: { reason: 'failed_precondition', description: unmetRequirement(dependsOn[taskId], nodes) },
-      });
-    }
-    if (ready.length > 0) {
-      await m
-        .createQueryBuilder()
-        .update(TaskRunEntity)
-        .set({ state: 'waiting', readyAt: now })
-        .where('namespace_id = :ns AND pipeline_id = :p AND run_id = :r AND state = :s AND task_id IN (:...ids)', {
-          ns: run.namespaceId, p: run.pipelineId, r: run.id, s: 'processing', ids: ready,
-        })
-        .execute();
+    if (ready.length > 0 || skipped.length > 0) {
+      const skips = skipped.map((taskId) => ({
+        taskId,
+        reason: JSON.stringify({ reason: 'failed_precondition', description: unmetRequirement(dependsOn[taskId], nodes) }),
+      }));
+      // Nothing later in the transaction reads these rows, so the writes go with the COMMIT.
+      tx.defer(advanceSql(run, ready, skips, new Date()));
+      if (skipped.length > 0) tx.onCommit(() => this.metrics.taskRunsCompleted.inc({ status: 'skipped' }, skipped.length));
       for (const taskId of ready) nodes[taskId] = { state: 'waiting' };
     }
     const outcome = runOutcome(nodes);
-    if (outcome) await this.completeRun(m, run, outcome, rows);
+    if (outcome) await this.completeRun(tx, run, outcome);
+    const where = { namespaceId: run.namespaceId, pipelineId: run.pipelineId, runId: run.id };
     return ready.map((taskId) => ({ key: { ...where, taskId, attempt: 1 }, delayMs: 0 }));
   }
 
-  private async completeRun(m: EntityManager, run: RunEntity, outcome: RunStatus, rows: TaskRunEntity[]): Promise<void> {
+  private async completeRun(tx: Tx, run: RunRow, outcome: RunStatus): Promise<void> {
+    const runKey = [run.namespaceId, run.pipelineId, run.id];
     let status = outcome;
     let statusReason: StatusReason<RunReason> | null = null;
     if (run.cancelRequested) {
       status = 'cancelled';
       statusReason = { reason: 'user_cancelled', description: 'the run was cancelled by a user' };
     } else if (outcome === 'failed') {
-      const failed = await m.findBy(TaskRunEntity, {
-        namespaceId: run.namespaceId, pipelineId: run.pipelineId, runId: run.id, status: 'failed',
-      });
-      const first = failed.sort((a, b) => (a.ended?.getTime() ?? 0) - (b.ended?.getTime() ?? 0))[0] ?? rows[0];
-      const reason = first.statusReason?.reason;
+      const [first] = await tx.query<{ task_id: string; status_reason: StatusReason<TaskRunReason> | null }>(RUN_SQL.firstFailure, runKey);
+      const reason = first?.status_reason?.reason;
       statusReason = {
         reason: reason === 'scheduler_error' || reason === 'timeout' || reason === 'failed_precondition' ? reason : 'abnormal_exit',
-        description: `task "${first.taskId}" failed: ${first.statusReason?.description ?? 'unknown reason'}`,
+        description: `task "${first?.task_id}" failed: ${first?.status_reason?.description ?? 'unknown reason'}`,
       };
     } else if (outcome === 'cancelled') {
       statusReason = { reason: 'user_cancelled', description: 'a task of the run was cancelled' };
     }
-    const completed = await m.update(
-      RunEntity,
-      { namespaceId: run.namespaceId, pipelineId: run.pipelineId, id: run.id, state: 'running' },
-      { state: 'complete', status, statusReason, ended: new Date() },
-    );
-    if (!completed.affected) throw new Error(`run ${run.id} of "${run.pipelineId}" was not running when it completed`);
+    const completed = await tx.query(RUN_SQL.completeRun, [...runKey, status, JSON.stringify(statusReason), new Date()]);
+    if (completed.length === 0) throw new Error(`run ${run.id} of "${run.pipelineId}" was not running when it completed`);
     run.state = 'complete';
     const seconds = (Date.now() - (run.started?.getTime() ?? Date.now())) / 1000;
-    this.onCommit(m, () => {
+    tx.onCommit(() => {
       this.metrics.runsCompleted.inc({ status });
       this.metrics.runDuration.observe({ status }, seconds);
     });
@@ -304,23 +390,17 @@ export class RunEngine {
     );
   }
 
-  private async lockRun(m: EntityManager, key: RunKey): Promise<RunEntity> {
-    const run = await m.findOne(RunEntity, {
-      where: { namespaceId: key.namespaceId, pipelineId: key.pipelineId, id: key.runId },
-      lock: { mode: 'pessimistic_write' },
-    });
-    if (!run) throw notFound(`run ${key.runId} of pipeline "${key.pipelineId}" not found in namespace "${key.namespaceId}"`);
-    return run;
+  private async lockRun(tx: Tx, key: RunKey): Promise<RunRow> {
+    const [row] = await tx.queryText<RunRecord>(lockRunSql(key.namespaceId, key.pipelineId, key.runId));
+    if (!row) throw notFound(`run ${key.runId} of pipeline "${key.pipelineId}" not found in namespace "${key.namespaceId}"`);
+    return toRunRow(row);
   }
 
   /** After a run completes, its pipeline may admit the next pending run. */
-  private async afterRunStep(m: EntityManager, run: RunEntity): Promise<ReadyTask[]> {
+  private async afterRunStep(tx: Tx, run: RunRow): Promise<ReadyTask[]> {
     if (run.state !== 'complete') return [];
-    const pipeline = await m.findOne(PipelineEntity, {
-      where: { namespaceId: run.namespaceId, id: run.pipelineId },
-      lock: { mode: 'pessimistic_write' },
-    });
-    return pipeline ? this.admit(m, pipeline) : [];
+    const [pipeline] = await tx.query<{ parallelism: number }>(RUN_SQL.lockPipeline, [run.namespaceId, run.pipelineId]);
+    return pipeline ? this.admit(tx, run.namespaceId, run.pipelineId, pipeline.parallelism) : [];
   }
 
   /**
@@ -328,10 +408,11 @@ export class RunEngine {
    * (their workers see `cancel_requested`), and a pending run completes at once.
    */
   async cancelRun(key: RunKey): Promise<RunEntity> {
-    const ready = await this.transaction(async (m) => {
-      const run = await this.lockRun(m, key);
+    const ready = await this.transaction(async (m, tx) => {
+      const run = await this.lockRun(tx, key);
       if (run.state === 'complete') {
-        throw failedPrecondition(`run ${run.id} is already complete (${run.status}); nothing to cancel`);
+        const status = (await m.findOneBy(RunEntity, { namespaceId: run.namespaceId, pipelineId: run.pipelineId, id: run.id }))?.status;
+        throw failedPrecondition(`run ${run.id} is already complete (${status}); nothing to cancel`);
       }
       run.cancelRequested = true;
       await m.update(RunEntity, { namespaceId: run.namespaceId, pipelineId: run.pipelineId, id: run.id }, { cancelRequested: true });
@@ -344,10 +425,11 @@ export class RunEngine {
       await m.update(TaskRunEntity, { ...where, state: 'running' }, { cancelRequested: true });
       if (run.state === 'pending') {
         run.state = 'running'; // a pending run completes directly; completeRun fences on 'running'
+        run.started = now;
         await m.update(RunEntity, { namespaceId: run.namespaceId, pipelineId: run.pipelineId, id: run.id }, { state: 'running', started: now });
       }
-      const ready = await this.advance(m, run);
-      return [...ready, ...(await this.afterRunStep(m, run))];
+      const ready = await this.advance(tx, run);
+      return [...ready, ...(await this.afterRunStep(tx, run))];
     });
     await this.queue.enqueue(ready);
     this.logger.info({ namespace_id: key.namespaceId, pipeline_id: key.pipelineId, run_id: key.runId }, 'run cancel requested');
@@ -377,8 +459,8 @@ export class RunEngine {
 
   /** Cancels one task run: stops it if running, or marks it cancelled if it has not started. */
   async cancelTaskRun(key: RunKey & { taskId: string }): Promise<TaskRunEntity> {
-    const ready = await this.transaction(async (m) => {
-      const run = await this.lockRun(m, key);
+    const ready = await this.transaction(async (m, tx) => {
+      const run = await this.lockRun(tx, key);
       const where = { ...runWhere(key), taskId: key.taskId };
       // Compare-and-set, as claimAttempt does not take the run lock: whichever state the row is in at
       // the UPDATE decides, never a state read earlier.
@@ -402,8 +484,8 @@ export class RunEngine {
       }
       // A pending run is evaluated when it is admitted; advancing it now would start its tasks early.
       if (run.state !== 'running') return [];
-      const ready = await this.advance(m, run);
-      return [...ready, ...(await this.afterRunStep(m, run))];
+      const ready = await this.advance(tx, run);
+      return [...ready, ...(await this.afterRunStep(tx, run))];
     });
     await this.queue.enqueue(ready);
     return (await this.db.manager.findOneBy(TaskRunEntity, { ...runWhere(key), taskId: key.taskId }))!;
@@ -416,52 +498,25 @@ export class RunEngine {
    * `running` whose worker died (adopted: its container may exist). Anything else is stale.
    */
   async claimAttempt(key: TaskAttemptKey, workerId: string): Promise<Claim> {
-    const where = 'namespace_id = :ns AND pipeline_id = :p AND run_id = :r AND task_id = :t AND attempt = :a AND state = :s';
-    const params = { ns: key.namespaceId, p: key.pipelineId, r: key.runId, t: key.taskId, a: key.attempt };
-    const claimed = await this.db
-      .createQueryBuilder()
-      .update(TaskRunEntity)
-      .set({ state: 'running', workerId, started: () => 'now()' })
-      .where(where, { ...params, s: 'waiting' })
-      .returning('*')
-      .execute();
-    if (claimed.affected) {
-      // The hot path: the claimed row comes back from the UPDATE itself, no second query.
-      const row = this.fromRaw(TaskRunEntity, (claimed.raw as Array<Record<string, unknown>>)[0]);
-      if (key.attempt === 1 && row.readyAt && row.started) {
-        this.metrics.taskStartLatency.observe(Math.max(0, row.started.getTime() - row.readyAt.getTime()) / 1000);
+    const values = [key.namespaceId, key.pipelineId, key.runId, key.taskId, key.attempt, workerId];
+    type Claimed = { started: Date | null; ready_at: Date | null; cancel_requested: boolean; scheduler_id: string | null };
+    const [claimed] = await runStatement<Claimed>(this.pool, SQL.claim, values);
+    if (claimed) {
+      if (key.attempt === 1 && claimed.ready_at && claimed.started) {
+        this.metrics.taskStartLatency.observe(Math.max(0, claimed.started.getTime() - claimed.ready_at.getTime()) / 1000);
       }
-      return { kind: 'claimed', row };
+      return { kind: 'claimed', attempt: toClaimed(claimed, null) };
     }
-    const adopted = await this.db
-      .createQueryBuilder()
-      .update(TaskRunEntity)
-      .set({ workerId })
-      .where(where, { ...params, s: 'running' })
-      .execute();
-    if (adopted.affected) return { kind: 'adopted', row: await this.taskRun(key) };
+    const [adopted] = await runStatement<Claimed & { previous_worker: string | null }>(this.pool, SQL.adopt, values);
+    if (adopted) return { kind: 'adopted', attempt: toClaimed(adopted, adopted.previous_worker) };
     return { kind: 'stale' };
-  }
-
-  /** An entity from a raw row (`RETURNING *`), mapping column names to properties. */
-  private fromRaw<T extends object>(entity: new () => T, raw: Record<string, unknown>): T {
-    const row = new entity() as Record<string, unknown>;
-    for (const column of this.db.getMetadata(entity).columns) row[column.propertyName] = raw[column.databaseName];
-    return row as T;
-  }
-
-  private async taskRun(key: RunKey & { taskId: string }): Promise<TaskRunEntity> {
-    return (await this.db.manager.findOneBy(TaskRunEntity, { ...runWhere(key), taskId: key.taskId }))!;
   }
 
   /** Records the container (or allocation) id; fenced so a worker that lost the attempt writes nothing. */
   async recordSchedulerId(key: TaskAttemptKey, workerId: string, schedulerId: string): Promise<boolean> {
-    const result = await this.db.manager.update(
-      TaskRunEntity,
-      { ...runWhere(key), taskId: key.taskId, attempt: key.attempt, state: 'running', workerId },
-      { schedulerId },
-    );
-    return Boolean(result.affected);
+    const values = [key.namespaceId, key.pipelineId, key.runId, key.taskId, key.attempt, workerId, schedulerId];
+    const result = await this.pool.query({ name: SQL.recordSchedulerId.name, text: SQL.recordSchedulerId.text, values });
+    return Boolean(result.rowCount);
   }
 
   /**
@@ -470,55 +525,71 @@ export class RunEngine {
    * Returns false when this worker no longer owned the attempt (nothing was written).
    */
   async completeAttempt(key: TaskAttemptKey, workerId: string, result: AttemptResult): Promise<boolean> {
-    const outcome = await this.transaction(async (m) => {
-      const run = await this.lockRun(m, key);
-      const fence = { ...runWhere(key), taskId: key.taskId, attempt: key.attempt, state: 'running' as const, workerId };
-      const row = await m.findOneBy(TaskRunEntity, fence);
-      if (!row) return undefined;
-      const config = await this.config(m, key.namespaceId, key.pipelineId, run.configVersion);
-      const task = config.tasks.find((t) => t.id === key.taskId)!;
-      const statusReason: StatusReason<TaskRunReason> | null = result.reason
-        ? { reason: result.reason, description: result.description }
-        : null;
-      // The retry policy's wait before the next attempt; undefined when no attempt is left.
-      const delayMs = retryDelayMs(task.retries, key.attempt);
-      const retry =
-        result.status === 'failed' && result.retryable !== false && delayMs !== undefined &&
-        !run.cancelRequested && !row.cancelRequested;
-      if (retry) {
-        const past = {
-          attempt: key.attempt, exitCode: result.exitCode ?? null, statusReason: statusReason!,
-          schedulerId: row.schedulerId, workerId, started: row.started?.toISOString() ?? null, ended: new Date().toISOString(),
-        };
-        const updated = await m.update(TaskRunEntity, fence, {
-          attempt: key.attempt + 1, state: 'waiting', readyAt: new Date(Date.now() + delayMs), workerId: null,
-          schedulerId: null, exitCode: null, started: null, logBytes: '0', logsTruncated: false, logsArchived: false,
-          pastAttempts: [...row.pastAttempts, past],
-        });
-        if (!updated.affected) return undefined;
-        this.onCommit(m, () => this.metrics.taskRetries.inc());
-        this.logger.info({ ...attemptLogFields(key), delay_ms: delayMs, reason: result.reason }, 'task attempt failed; retrying');
-        return [{ key: { ...key, attempt: key.attempt + 1 }, delayMs }];
+    const { task } = await this.taskConfig(key);
+    // The retry policy's wait before the next attempt; undefined when no attempt is left.
+    const delayMs = retryDelayMs(task.retries, key.attempt);
+    const mayRetry = result.status === 'failed' && result.retryable !== false && delayMs !== undefined;
+    const statusReason: StatusReason<TaskRunReason> | null = result.reason
+      ? { reason: result.reason, description: result.description }
+      : null;
+    const attemptKey = [key.namespaceId, key.pipelineId, key.runId, key.taskId, key.attempt, workerId];
+    const outcome = await this.rawTransaction(async (tx): Promise<ReadyTask[] | undefined> => {
+      const run = await this.lockRun(tx, key);
+      if (mayRetry && !run.cancelRequested) {
+        const [row] = await tx.query<{ scheduler_id: string | null; started: Date | null; cancel_requested: boolean }>(
+          RUN_SQL.attemptForRetry, attemptKey,
+        );
+        if (!row) return undefined;
+        if (!row.cancel_requested) {
+          const past = {
+            attempt: key.attempt, exitCode: result.exitCode ?? null, statusReason: statusReason!,
+            schedulerId: row.scheduler_id, workerId, started: row.started?.toISOString() ?? null, ended: new Date().toISOString(),
+          };
+          const retried = await tx.query(RUN_SQL.retryAttempt, [...attemptKey, new Date(Date.now() + delayMs!), JSON.stringify(past)]);
+          if (retried.length === 0) return undefined;
+          tx.onCommit(() => this.metrics.taskRetries.inc());
+          this.logger.info({ ...attemptLogFields(key), delay_ms: delayMs, reason: result.reason }, 'task attempt failed; retrying');
+          return [{ key: { ...key, attempt: key.attempt + 1 }, delayMs: delayMs! }];
+        }
       }
-      const updated = await m.update(TaskRunEntity, fence, {
-        state: 'complete', status: result.status, statusReason, exitCode: result.exitCode ?? null, ended: new Date(),
-        logBytes: String(result.logBytes ?? 0), logsTruncated: result.logsTruncated ?? false,
-        logsArchived: result.logsArchived ?? false,
-      });
-      if (!updated.affected) return undefined;
-      const seconds = (Date.now() - (row.started?.getTime() ?? Date.now())) / 1000;
-      this.onCommit(m, () => {
+      const rows = await tx.query<{
+        task_id: string; state: TaskRunState; status: TaskRunStatus | null; completed: boolean; completed_started: Date | null;
+      }>(SQL.completeAndRead, [
+        ...attemptKey, result.status, JSON.stringify(statusReason), result.exitCode ?? null, new Date(),
+        result.logBytes ?? 0, result.logsTruncated ?? false, result.logsArchived ?? false,
+      ]);
+      const mine = rows.find((row) => row.completed);
+      if (!mine) return undefined;
+      const nodes: Record<string, TaskNode> = {};
+      for (const row of rows) nodes[row.task_id] = { state: row.state, status: row.status ?? undefined };
+      nodes[key.taskId] = { state: 'complete', status: result.status };
+      const seconds = (Date.now() - (mine.completed_started?.getTime() ?? Date.now())) / 1000;
+      tx.onCommit(() => {
         this.metrics.taskRunsCompleted.inc({ status: result.status });
         this.metrics.taskRunDuration.observe({ status: result.status }, seconds);
       });
       this.logger.info({ ...attemptLogFields(key), status: result.status, exit_code: result.exitCode, reason: result.reason }, 'task run completed');
-      const ready = await this.advance(m, run);
-      return [...ready, ...(await this.afterRunStep(m, run))];
+      const ready = await this.advance(tx, run, nodes);
+      return [...ready, ...(await this.afterRunStep(tx, run))];
     });
     if (!outcome) return false;
     await this.queue.enqueue(outcome);
     return true;
   }
+}
+
+function toRunRow(row: RunRecord): RunRow {
+  return {
+    namespaceId: row.namespace_id, pipelineId: row.pipeline_id, id: row.id, configVersion: row.config_version,
+    state: row.state, cancelRequested: row.cancel_requested, started: row.started,
+  };
+}
+
+function toClaimed(
+  row: { started: Date | null; cancel_requested: boolean; scheduler_id: string | null },
+  previousWorkerId: string | null,
+): ClaimedAttempt {
+  return { started: row.started, cancelRequested: row.cancel_requested, schedulerId: row.scheduler_id, previousWorkerId };
 }
 
 function runWhere(key: RunKey): { namespaceId: string; pipelineId: string; runId: number } {

@@ -90,7 +90,7 @@ export class TaskProcessor implements OnModuleDestroy {
     const claim = await this.engine.claimAttempt(key, this.workerId);
     if (claim.kind === 'stale') return;
     const log = this.logger.child(attemptLogFields(key));
-    if (claim.kind === 'adopted') log.info({ previous_worker: claim.row.workerId }, 'adopting task attempt');
+    if (claim.kind === 'adopted') log.info({ previous_worker: claim.attempt.previousWorkerId }, 'adopting task attempt');
     const abort = new AbortController();
     let stopReason: StopReason | undefined;
     const name = taskJobId(key);
@@ -106,11 +106,11 @@ export class TaskProcessor implements OnModuleDestroy {
     // Shutdown began while this job was being claimed: hand it over at once.
     if (this.shuttingDown) this.stopActive(key, 'shutdown');
     // The run was cancelled while the attempt's previous worker was down.
-    if (claim.row.cancelRequested) this.stopActive(key, 'cancelled');
+    if (claim.attempt.cancelRequested) this.stopActive(key, 'cancelled');
     try {
-      const previousContainer = claim.kind === 'adopted' ? claim.row.schedulerId : null;
+      const previousContainer = claim.kind === 'adopted' ? claim.attempt.schedulerId : null;
       const { result, containerId } = await this.execute(
-        key, claim.row.started, previousContainer, abort.signal, () => stopReason, log,
+        key, claim.attempt.started, previousContainer, abort.signal, () => stopReason, log,
       );
       const recorded = await this.engine.completeAttempt(key, this.workerId, result);
       if (!recorded) {
@@ -197,7 +197,7 @@ export class TaskProcessor implements OnModuleDestroy {
     log.info({ container_id: container.id, adopted: container.adopted }, 'container running');
 
     const handOver = shutdownOnly(signal, stopReason);
-    const writer = await this.logs.writer(key);
+    const writer = this.logs.writer(key);
     const logsDone = (async () => {
       for await (const chunk of this.scheduler.logs(container.id, handOver)) writer.write(chunk.stream, chunk.data);
     })();
@@ -228,16 +228,8 @@ export class TaskProcessor implements OnModuleDestroy {
       signal.removeEventListener('abort', stopper);
     }
     await logsDone.catch((error: unknown) => log.warn({ err: error }, 'reading container logs failed'));
-    await writer.close();
-    // Nothing to keep for an attempt that printed nothing (readers then find an empty log).
-    let logsArchived = writer.bytes === 0;
-    try {
-      if (!logsArchived) await this.logs.archiveLive(key);
-      logsArchived = true;
-    } catch (error) {
-      log.warn({ err: error }, 'archiving logs failed; they stay in Redis for a day');
-    }
-    await this.logs.expireLive(key, { archived: logsArchived });
+    const { archived: logsArchived, error: archiveError } = await this.logs.finish(key, writer);
+    if (archiveError) log.warn({ err: archiveError }, 'archiving logs failed; they stay in Redis for a day');
     const logInfo = { logBytes: writer.bytes, logsTruncated: writer.truncated, logsArchived };
     const reason = stopReason();
     const result: AttemptResult =

@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -16,11 +16,14 @@ export interface LogArchive {
   delete(key: string): Promise<void>;
 }
 
+/** Bodies up to this size are gathered and written with one call. */
+const SMALL_BYTES = 256 * 1024;
 const SAFE_KEY = /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/;
 
 /** A {@link LogArchive} on a local directory (single-machine use). */
 export class FsLogArchive implements LogArchive {
   private readonly root: string;
+  private sequence = 0;
 
   constructor(root: string) {
     this.root = resolve(root);
@@ -40,19 +43,41 @@ export class FsLogArchive implements LogArchive {
 
   async put(key: string, body: AsyncIterable<Uint8Array>): Promise<number> {
     const target = this.path(key);
-    await mkdir(dirname(target), { recursive: true });
-    const temporary = `${target}.${process.pid}.${Date.now()}.tmp`;
+    const temporary = `${target}.${process.pid}.${++this.sequence}.tmp`;
     let bytes = 0;
     try {
-      await pipeline(
-        async function* () {
-          for await (const chunk of body) {
-            bytes += chunk.length;
-            yield chunk;
-          }
-        },
-        createWriteStream(temporary),
-      );
+      // Most logs are small: one write call, not a stream's open/write/close round of the thread pool.
+      const head: Uint8Array[] = [];
+      const iterator = body[Symbol.asyncIterator]();
+      let next = await iterator.next();
+      for (; !next.done && bytes < SMALL_BYTES; next = await iterator.next()) {
+        head.push(next.value);
+        bytes += next.value.length;
+      }
+      if (next.done) {
+        // Optimistic: the directory usually exists already (ENOENT says it does not).
+        const data = Buffer.concat(head);
+        await writeFile(temporary, data).catch(async (error: NodeJS.ErrnoException) => {
+          if (error.code !== 'ENOENT') throw error;
+          await mkdir(dirname(target), { recursive: true });
+          await writeFile(temporary, data);
+        });
+      } else {
+        await mkdir(dirname(target), { recursive: true });
+        const first = next.value;
+        await pipeline(
+          async function* () {
+            yield* head;
+            yield first;
+            bytes += first.length;
+            for (let more = await iterator.next(); !more.done; more = await iterator.next()) {
+              bytes += more.value.length;
+              yield more.value;
+            }
+          },
+          createWriteStream(temporary),
+        );
+      }
       await rename(temporary, target);
     } catch (error) {
       await rm(temporary, { force: true });

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import type { LogArchive } from './log-archive.js';
 import type { LogChunk } from './log-chunk.js';
 import { decodeFrames, encodeFrame } from './log-frames.js';
@@ -14,6 +14,8 @@ export interface LogKey {
 
 const FLUSH_BYTES = 64 * 1024;
 const FLUSH_MS = 50;
+/** A log up to this size is archived from the writer's memory instead of being read back from Redis. */
+const KEEP_BYTES = 256 * 1024;
 /** Live streams outlive their task briefly so followers attached near the end can finish reading. */
 const LIVE_TTL_SECONDS = 15 * 60;
 const UNARCHIVED_TTL_SECONDS = 24 * 60 * 60;
@@ -40,20 +42,44 @@ export class TaskLogs {
 
   /**
    * A writer for one attempt, starting from an empty stream: whatever an earlier owner of the attempt
-   * wrote is dropped, because a worker adopting a container re-reads its whole output from the engine.
+   * wrote is dropped (with the writer's first batch), because a worker adopting a container re-reads
+   * its whole output from the engine.
    */
-  async writer(key: LogKey): Promise<TaskLogWriter> {
-    const live = this.liveKey(key);
-    await this.redis.del(live);
-    return new TaskLogWriter(this.redis, live, this.capBytes);
+  writer(key: LogKey): TaskLogWriter {
+    return new TaskLogWriter(this.redis, this.liveKey(key), this.capBytes);
+  }
+
+  /**
+   * Ends an attempt's log once its output is over: archives it, then writes the end marker (followers
+   * stop there) with the live copy's expiry. A small log is archived from the writer's memory, so the
+   * whole ending costs one Redis round trip. An archive failure is returned, not thrown: the live copy
+   * then stays for a day and the reconciler archives it later.
+   */
+  async finish(key: LogKey, writer: TaskLogWriter): Promise<{ archived: boolean; error?: unknown }> {
+    if (writer.bytes === 0) {
+      await writer.close(LIVE_TTL_SECONDS); // nothing to keep: readers find an empty log
+      return { archived: true };
+    }
+    const kept = writer.kept;
+    if (kept) {
+      const error = await this.archive.put(archiveKey(key), framed(kept)).then(() => undefined, (e: unknown) => e ?? new Error('archive failed'));
+      await writer.close(error ? UNARCHIVED_TTL_SECONDS : LIVE_TTL_SECONDS);
+      return error ? { archived: false, error } : { archived: true };
+    }
+    await writer.close(UNARCHIVED_TTL_SECONDS);
+    try {
+      await this.archiveLive(key);
+    } catch (error) {
+      return { archived: false, error };
+    }
+    await this.expireLive(key, { archived: true });
+    return { archived: true };
   }
 
   /** Copies the live log into the archive (after the writer closed), keeping each chunk's stream. */
   async archiveLive(key: LogKey): Promise<number> {
     const live = this.readLiveChunks(key, { follow: false });
-    return this.archive.put(archiveKey(key), (async function* () {
-      for await (const chunk of live) yield encodeFrame(chunk);
-    })());
+    return this.archive.put(archiveKey(key), framed(live));
   }
 
   /**
@@ -131,6 +157,10 @@ export class TaskLogWriter {
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private failure: unknown;
+  /** Whether the stream was cleared of an earlier owner's entries (done with the first batch). */
+  private cleared = false;
+  private keep: LogChunk[] | undefined = [];
+  private keptBytes = 0;
   bytes = 0;
   truncated = false;
 
@@ -139,6 +169,11 @@ export class TaskLogWriter {
     private readonly key: string,
     private readonly capBytes: number,
   ) {}
+
+  /** Everything written so far, while it is small enough to be kept in memory (see KEEP_BYTES). */
+  get kept(): readonly LogChunk[] | undefined {
+    return this.keep;
+  }
 
   write(stream: LogChunk['stream'], data: Buffer): void {
     if (this.truncated) return;
@@ -156,20 +191,29 @@ export class TaskLogWriter {
     this.bytes += data.length;
     this.pending.push({ stream, data });
     this.pendingBytes += data.length;
+    if (this.keep) {
+      this.keptBytes += data.length;
+      if (this.keptBytes > KEEP_BYTES) this.keep = undefined;
+      else this.keep.push({ stream, data });
+    }
     if (this.pendingBytes >= FLUSH_BYTES) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), FLUSH_MS);
   }
 
-  private flush(): Promise<void> {
+  /** Sends what is pending (and `last`'s commands) in one MULTI, after any batch still in flight. */
+  private flush(last?: (multi: ChainableCommander) => void): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     const batch = this.pending;
     this.pending = [];
     this.pendingBytes = 0;
-    if (batch.length === 0) return this.flushing;
+    if (batch.length === 0 && !last) return this.flushing;
     this.flushing = this.flushing.then(async () => {
       const multi = this.redis.multi();
+      if (!this.cleared) multi.del(this.key);
+      this.cleared = true;
       for (const chunk of mergeAdjacent(batch)) multi.xadd(this.key, '*', 's', chunk.stream, 'd', chunk.data);
+      last?.(multi);
       const results = await multi.exec();
       const failed = results?.find(([error]) => error);
       if (failed) throw failed[0];
@@ -179,12 +223,18 @@ export class TaskLogWriter {
     return this.flushing;
   }
 
-  /** Flushes, writes the end marker, and throws if any write to Redis failed. */
-  async close(): Promise<void> {
-    await this.flush();
-    await this.redis.xadd(this.key, '*', 'eof', '1');
+  /** Flushes, writes the end marker and the stream's expiry, and throws if any write to Redis failed. */
+  async close(ttlSeconds: number): Promise<void> {
+    await this.flush((multi) => {
+      multi.xadd(this.key, '*', 'eof', '1');
+      multi.expire(this.key, ttlSeconds);
+    });
     if (this.failure) throw this.failure;
   }
+}
+
+async function* framed(chunks: Iterable<LogChunk> | AsyncIterable<LogChunk>): AsyncGenerator<Uint8Array> {
+  for await (const chunk of chunks) yield encodeFrame(chunk);
 }
 
 function mergeAdjacent(chunks: LogChunk[]): LogChunk[] {

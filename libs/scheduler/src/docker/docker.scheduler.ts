@@ -87,11 +87,9 @@ class DockerScheduler implements Scheduler {
   async start(spec: ContainerSpec, signal?: AbortSignal): Promise<ContainerRef & { adopted: boolean }> {
     validateSpec(spec);
     signal?.throwIfAborted();
-    const existing = await this.guard(signal, 'inspect a container', () => this.inspectRaw(spec.name));
-    if (existing) return this.adopt(existing, spec, signal);
-
-    await this.ensureImage(spec, signal);
-
+    // Create first: the engine answers 409 when the name exists (adopt it) and 404 when the image is
+    // missing (pull it), so the common case costs one call instead of three.
+    let pulled = false;
     for (let attempt = 0; ; attempt++) {
       let id: string;
       try {
@@ -113,7 +111,19 @@ class DockerScheduler implements Scheduler {
             continue;
           }
         }
+        if (status === 404 && !/no such image/i.test(reasonOf(err))) {
+          // e.g. the configured network does not exist
+          throw new SchedulerError('invalid_spec', `Docker rejected container "${spec.name}": ${reasonOf(err)}`, { cause: err });
+        }
         if (status === 404) {
+          // A container of this name may exist even though its image is gone: adopt it, never pull for it.
+          const existing = await this.guard(signal, 'inspect a container', () => this.inspectRaw(spec.name));
+          if (existing) return this.adopt(existing, spec, signal);
+          if (!pulled) {
+            await this.ensureImage(spec, signal);
+            pulled = true;
+            continue;
+          }
           throw new SchedulerError('image_not_found', `image "${spec.image}" not found: it was removed while the container was being created`, { cause: err });
         }
         if (status === 400) {

@@ -1,0 +1,191 @@
+import pg, { type Pool, type PoolClient, type QueryResult } from 'pg';
+
+const { escapeLiteral } = pg;
+import type { DataSource, EntityManager } from 'typeorm';
+
+/**
+ * A statement the engine runs on every task attempt. Named, so each connection parses and plans it once;
+ * TypeORM's builders cost more CPU than the statements themselves on this path (bench/: control-plane).
+ */
+export interface Statement {
+  name: string;
+  text: string;
+}
+
+/**
+ * One connection inside a transaction, plus what to do when it commits. Statements given to
+ * {@link Tx.defer} only write and nothing later in the transaction reads their rows, so they travel
+ * with the COMMIT; a simple-protocol {@link Tx.queryText} first in a transaction travels with its
+ * BEGIN. On a loopback connection the round trip (a socket write and a wake-up of both processes)
+ * costs more than most of these statements.
+ */
+export interface Tx {
+  query<R extends object>(statement: Statement, values: unknown[]): Promise<R[]>;
+  /** A statement whose values are already inlined with {@link literal}. */
+  queryText<R extends object>(sql: string): Promise<R[]>;
+  defer(sql: string): void;
+  onCommit(effect: () => void): void;
+}
+
+/** The pool behind TypeORM's data source: the hot path talks to it directly. */
+export function poolOf(db: DataSource): Pool {
+  return (db.driver as unknown as { master: Pool }).master;
+}
+
+export async function run<R extends object>(target: Pool | PoolClient, statement: Statement, values: unknown[]): Promise<R[]> {
+  return (await target.query<R>({ name: statement.name, text: statement.text, values })).rows;
+}
+
+/** The rows of the last statement of a simple-protocol query (which may hold several). */
+async function runText<R extends object>(client: PoolClient, sql: string): Promise<R[]> {
+  const result = (await client.query(sql)) as unknown as QueryResult<R> | Array<QueryResult<R>>;
+  return (Array.isArray(result) ? result.at(-1)! : result).rows;
+}
+
+/** A transaction on a pooled connection that {@link commit} ends. */
+export class ClientTx implements Tx {
+  private begun = false;
+  private readonly deferred: string[] = [];
+  readonly effects: Array<() => void> = [];
+
+  constructor(private readonly client: PoolClient) {}
+
+  async query<R extends object>(statement: Statement, values: unknown[]): Promise<R[]> {
+    if (!this.begun) await this.client.query('BEGIN');
+    this.begun = true;
+    return run<R>(this.client, statement, values);
+  }
+
+  async queryText<R extends object>(sql: string): Promise<R[]> {
+    const text = this.begun ? sql : `BEGIN;\n${sql}`;
+    this.begun = true;
+    return runText<R>(this.client, text);
+  }
+
+  defer(sql: string): void {
+    this.deferred.push(sql);
+  }
+
+  onCommit(effect: () => void): void {
+    this.effects.push(effect);
+  }
+
+  async commit(): Promise<void> {
+    if (!this.begun && this.deferred.length === 0) return;
+    const text = [...(this.begun ? [] : ['BEGIN']), ...this.deferred, 'COMMIT'].join(';\n');
+    this.begun = true; // if it fails half-way, the transaction is open and aborted: rollback() ends it
+    await this.client.query(text);
+  }
+
+  async rollback(): Promise<void> {
+    if (this.begun) await this.client.query('ROLLBACK');
+  }
+}
+
+/** A {@link Tx} on the connection of a TypeORM transaction; call `flush` before TypeORM commits. */
+export async function txOf(m: EntityManager): Promise<Tx & { effects: Array<() => void>; flush(): Promise<void> }> {
+  const client = (await m.queryRunner!.connect()) as PoolClient;
+  const deferred: string[] = [];
+  const effects: Array<() => void> = [];
+  return {
+    effects,
+    query: (statement, values) => run(client, statement, values),
+    queryText: (sql) => runText(client, sql),
+    defer: (sql) => void deferred.push(sql),
+    onCommit: (effect) => void effects.push(effect),
+    flush: async () => {
+      if (deferred.length > 0) await client.query(deferred.splice(0).join(';\n'));
+    },
+  };
+}
+
+/**
+ * A value as an SQL literal, for the statements that travel with BEGIN or COMMIT (the simple protocol
+ * has no parameters). Strings are escaped by node-postgres' `escapeLiteral`.
+ */
+export function literal(value: string | number | boolean | Date | null | readonly string[]): string {
+  if (value === null) return 'NULL';
+  if (typeof value === 'boolean') return value ? 'TRUE' : 'FALSE';
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new Error(`not a finite number: ${value}`);
+    return String(value);
+  }
+  if (value instanceof Date) return `${escapeLiteral(value.toISOString())}::timestamptz`;
+  if (Array.isArray(value)) return value.length === 0 ? `'{}'::text[]` : `ARRAY[${value.map((v) => escapeLiteral(v)).join(', ')}]::text[]`;
+  return escapeLiteral(value as string);
+}
+
+const RUN_KEY = 'namespace_id = $1 AND pipeline_id = $2 AND run_id = $3';
+const ATTEMPT_KEY = `${RUN_KEY} AND task_id = $4 AND attempt = $5`;
+
+export const SQL = {
+  /** waiting → running for this worker; the claimed attempt's fields come back from the UPDATE itself. */
+  claim: {
+    name: 'gofer_claim',
+    text: `UPDATE task_runs SET state = 'running', worker_id = $6, started = now()
+            WHERE ${ATTEMPT_KEY} AND state = 'waiting'
+        RETURNING started, ready_at, cancel_requested, scheduler_id`,
+  },
+  /** Takes over an attempt another (dead) worker was running; returns who had it. */
+  adopt: {
+    name: 'gofer_adopt',
+    text: `UPDATE task_runs t SET worker_id = $6 FROM task_runs old
+            WHERE t.namespace_id = $1 AND t.pipeline_id = $2 AND t.run_id = $3 AND t.task_id = $4
+              AND t.attempt = $5 AND t.state = 'running'
+              AND old.namespace_id = t.namespace_id AND old.pipeline_id = t.pipeline_id
+              AND old.run_id = t.run_id AND old.task_id = t.task_id
+        RETURNING t.started, t.ready_at, t.cancel_requested, t.scheduler_id, old.worker_id AS previous_worker`,
+  },
+  recordSchedulerId: {
+    name: 'gofer_record_scheduler_id',
+    text: `UPDATE task_runs SET scheduler_id = $7 WHERE ${ATTEMPT_KEY} AND state = 'running' AND worker_id = $6`,
+  },
+  /**
+   * Completes an attempt (fenced on state, attempt and worker) and reads every task of its run in the
+   * same round trip. The SELECT sees the snapshot from before the UPDATE, so the caller overlays the
+   * completed row; the run lock taken before this statement makes every sibling's commit visible.
+   */
+  completeAndRead: {
+    name: 'gofer_complete_and_read',
+    text: `WITH done AS (
+             UPDATE task_runs SET state = 'complete', status = $7, status_reason = $8::jsonb, exit_code = $9,
+                    ended = $10, log_bytes = $11, logs_truncated = $12, logs_archived = $13
+              WHERE ${ATTEMPT_KEY} AND state = 'running' AND worker_id = $6
+          RETURNING task_id, started)
+           SELECT t.task_id, t.state, t.status, done.task_id IS NOT NULL AS completed, done.started AS completed_started
+             FROM task_runs t LEFT JOIN done ON done.task_id = t.task_id
+            WHERE t.${RUN_KEY.replaceAll(' AND ', ' AND t.')}`,
+  },
+  taskStates: {
+    name: 'gofer_task_states',
+    text: `SELECT task_id, state, status FROM task_runs WHERE ${RUN_KEY}`,
+  },
+} satisfies Record<string, Statement>;
+
+/** Locks a run's row (every transition of the run's tasks serialises on it). */
+export function lockRunSql(namespaceId: string, pipelineId: string, runId: number): string {
+  return `SELECT namespace_id, pipeline_id, id, config_version, state, cancel_requested, started FROM runs
+           WHERE namespace_id = ${literal(namespaceId)} AND pipeline_id = ${literal(pipelineId)} AND id = ${literal(runId)}
+             FOR UPDATE`;
+}
+
+/** Marks ready tasks waiting and skips the ones that can no longer run (each with its reason as JSON). */
+export function advanceSql(
+  run: { namespaceId: string; pipelineId: string; id: number },
+  ready: readonly string[],
+  skipped: ReadonlyArray<{ taskId: string; reason: string }>,
+  now: Date,
+): string {
+  const where = `namespace_id = ${literal(run.namespaceId)} AND pipeline_id = ${literal(run.pipelineId)} AND run_id = ${literal(run.id)}`;
+  const statements: string[] = [];
+  if (ready.length > 0) {
+    statements.push(`UPDATE task_runs SET state = 'waiting', ready_at = ${literal(now)}
+                      WHERE ${where} AND state = 'processing' AND task_id = ANY(${literal(ready)})`);
+  }
+  for (const { taskId, reason } of skipped) {
+    statements.push(`UPDATE task_runs SET state = 'complete', status = 'skipped', ended = ${literal(now)},
+                            status_reason = ${literal(reason)}::jsonb
+                      WHERE ${where} AND state = 'processing' AND task_id = ${literal(taskId)}`);
+  }
+  return statements.join(';\n');
+}
