@@ -9,12 +9,16 @@
 //
 // Usage: node scripts/test-images.mjs [--force]
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
 const BUSYBOX_IMAGE = 'busybox:latest';
 const NODE_IMAGE = 'gofer-test/node:20';
+// Node plus the gofer CLI (one bundled file), for tasks that call Gofer from inside their container.
+const CLI_IMAGE = 'gofer-test/cli:latest';
+const ROOT = join(import.meta.dirname, '..');
 const force = process.argv.slice(2).includes('--force');
 
 class UsageError extends Error {}
@@ -106,12 +110,13 @@ function addNode(root) {
   return run(node, ['--version']).trim();
 }
 
-function dockerImport(root, image, env) {
+function dockerImport(root, image, env, hash) {
   return new Promise((resolve, reject) => {
     const tar = spawn('tar', ['-C', root, '--numeric-owner', '--owner=0', '--group=0', '-c', '.'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const importer = spawn('docker', ['import', '-c', `ENV ${env}`, '-', image], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const changes = ['-c', `ENV ${env}`, ...(hash ? ['-c', `LABEL gofer.content=${hash}`] : [])];
+    const importer = spawn('docker', ['import', ...changes, '-', image], { stdio: ['pipe', 'pipe', 'pipe'] });
     tar.stdout.pipe(importer.stdin);
     let stderr = '';
     tar.stderr.on('data', (d) => (stderr += d));
@@ -126,16 +131,53 @@ function dockerImport(root, image, env) {
   });
 }
 
-async function build(image, layout, env) {
+/**
+ * Bundles the built CLI (apps/gofer/dist, so run `npm run build` first) into one ESM file. The service
+ * side (`gofer service start` …) is left out: the image only runs client commands.
+ */
+async function bundleCli() {
+  const entry = join(ROOT, 'apps/gofer/dist/main.js');
+  if (!existsSync(entry)) throw new UsageError(`${entry} is missing: run \`npm run build\` first`);
+  const { build: esbuild } = await import('esbuild');
+  const result = await esbuild({
+    entryPoints: [entry],
+    bundle: true,
+    write: false,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    logLevel: 'silent',
+    // CommonJS dependencies (grpc-js) call require(); give the ESM bundle one.
+    banner: { js: "import { createRequire as __goferRequire } from 'node:module'; const require = __goferRequire(import.meta.url);" },
+    plugins: [{
+      name: 'cli-only',
+      setup(b) {
+        b.onResolve({ filter: /\/service\/[a-z-]+\.js$/ }, (args) => ({ path: args.path, external: true }));
+      },
+    }],
+  });
+  return Buffer.from(result.outputFiles[0].contents);
+}
+
+/** The image's content hash, kept as a label so an unchanged image is not rebuilt. */
+function imageLabel(name, label) {
+  try {
+    return run('docker', ['image', 'inspect', '--format', `{{index .Config.Labels "${label}"}}`, name]).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+async function build(image, layout, env, options = {}) {
   const previous = imageId(image);
-  if (!force && previous) {
+  if (!force && previous && (options.hash === undefined || imageLabel(image, 'gofer.content') === options.hash)) {
     console.log(`${image}: present`);
     return;
   }
   const root = mkdtempSync(join(tmpdir(), 'gofer-image-'));
   try {
     const detail = layout(root);
-    await dockerImport(root, image, env);
+    await dockerImport(root, image, env, options.hash);
     // With --force the old image is left untagged; drop it unless a container still uses it.
     if (previous && previous !== imageId(image)) {
       try {
@@ -161,6 +203,23 @@ async function main() {
     addBusybox(root, getBusybox());
     return `node ${addNode(root)}`;
   }, 'PATH=/usr/local/bin:/bin');
+  const bundle = await bundleCli();
+  const proto = readFileSync(join(ROOT, 'proto/gofer/v1/gofer.proto'));
+  const hash = createHash('sha256').update(bundle).update(proto).update(readFileSync(join(ROOT, 'package.json'))).digest('hex').slice(0, 16);
+  await build(CLI_IMAGE, (root) => {
+    addBusybox(root, getBusybox());
+    const version = addNode(root);
+    // The client finds proto/ three levels above its own file (libs/proto/dist in the repository).
+    mkdirSync(join(root, 'opt/gofer/lib/cli/dist'), { recursive: true });
+    writeFileSync(join(root, 'opt/gofer/lib/cli/dist/gofer.mjs'), bundle);
+    mkdirSync(join(root, 'opt/gofer/proto/gofer/v1'), { recursive: true });
+    writeFileSync(join(root, 'opt/gofer/proto/gofer/v1/gofer.proto'), proto);
+    // …and its version in package.json, as in the repository.
+    writeFileSync(join(root, 'opt/gofer/package.json'), JSON.stringify({ version: JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version }));
+    writeFileSync(join(root, 'usr/local/bin/gofer'), '#!/bin/sh\nexec /usr/local/bin/node /opt/gofer/lib/cli/dist/gofer.mjs "$@"\n');
+    chmodSync(join(root, 'usr/local/bin/gofer'), 0o755);
+    return `node ${version}, gofer CLI ${hash}`;
+  }, 'PATH=/usr/local/bin:/bin', { hash });
 }
 
 main().catch((err) => {

@@ -117,7 +117,9 @@ async function startClusterOnce({ name, scheduler, env = {} }) {
     }
     await sleep(100);
   }
-  const client = createGoferClient({ address: grpcAddr, timeoutMs: 60_000 });
+  const anonymous = createGoferClient({ address: grpcAddr, timeoutMs: 60_000 });
+  const { secret: token } = await anonymous.bootstrapToken({}).finally(() => anonymous.close());
+  const client = createGoferClient({ address: grpcAddr, timeoutMs: 60_000, token });
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
   let clusterId;
 

@@ -94,7 +94,7 @@ describe('the gofer CLI against a real Gofer', () => {
   function startGofer(args: string[], options: { stdin?: string; env?: Record<string, string> } = {}): RunningCli {
     const child = spawn(process.execPath, [GOFER_BIN, ...args], {
       cwd: dir,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', GOFER_HOST: api.grpcAddr, ...options.env },
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', GOFER_HOST: api.grpcAddr, GOFER_TOKEN: cluster.token, ...options.env },
       stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
     let out = '';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DatabaseUnavailableError, openDataSource } from '@gofer/dal';
+import { DatabaseUnavailableError, MIGRATIONS, openDataSource } from '@gofer/dal';
 import { createTestDatabase } from '../support/database.js';
 
 describe('migrations', () => {
@@ -10,7 +10,7 @@ describe('migrations', () => {
   it('replicas starting together migrate once, under the advisory lock', async () => {
     const sources = await Promise.all([openDataSource(db.url), openDataSource(db.url), openDataSource(db.url)]);
     const applied = await sources[0].query('SELECT name FROM migrations');
-    expect(applied.map((row: { name: string }) => row.name)).toEqual(['Init1764172800000']);
+    expect(applied.map((row: { name: string }) => row.name)).toEqual(MIGRATIONS.map((m) => m.name));
     const namespaces = await sources[0].query('SELECT id FROM namespaces');
     expect(namespaces).toEqual([{ id: 'default' }]);
     await Promise.all(sources.map((s) => s.destroy()));

@@ -44,7 +44,7 @@ describe('bad gRPC requests', () => {
   });
 
   it('refuses a 6 MiB message at the transport without crashing', async () => {
-    const big = createGoferClient({ address: gofer.grpcAddr });
+    const big = createGoferClient({ address: gofer.grpcAddr, token: cluster.token });
     const error = await big
       .applyPipelineConfig({ namespaceId: ns, config: Buffer.alloc(6 * 1024 * 1024, 'x'), format: 'CONFIG_FORMAT_UNSPECIFIED' as never })
       .catch((e: { code: number }) => e);

@@ -12,17 +12,22 @@ sys.path.insert(0, sys.argv[1])
 from gofer.v1 import gofer_pb2 as pb, gofer_pb2_grpc as rpc
 
 stub = rpc.GoferStub(grpc.insecure_channel(sys.argv[2]))
-info = stub.GetSystemInfo(pb.GetSystemInfoRequest())
-print("scheduler", info.scheduler)
+try:
+    stub.GetSystemInfo(pb.GetSystemInfoRequest())
+except grpc.RpcError as error:
+    print("anonymous", error.code().name)
+auth = [("authorization", "Bearer " + sys.argv[3])]
+info = stub.GetSystemInfo(pb.GetSystemInfoRequest(), metadata=auth)
+print("scheduler", info.scheduler, info.bootstrap_token_created)
 applied = stub.ApplyPipelineConfig(pb.ApplyPipelineConfigRequest(namespace_id="default",
-    config=b"id: from-python\\ntasks:\\n  - { id: hi, image: 'busybox:latest', script: 'echo hi' }\\n"))
+    config=b"id: from-python\\ntasks:\\n  - { id: hi, image: 'busybox:latest', script: 'echo hi' }\\n"), metadata=auth)
 print("version", applied.version, pb.PipelineState.Name(applied.pipeline.state))
 try:
-    stub.GetPipeline(pb.GetPipelineRequest(namespace_id="default", id="missing"))
+    stub.GetPipeline(pb.GetPipelineRequest(namespace_id="default", id="missing"), metadata=auth)
 except grpc.RpcError as error:
     print("error", error.code().name, error.details())
 try:
-    stub.ApplyPipelineConfig(pb.ApplyPipelineConfigRequest(namespace_id="default", config=b"id: x\\ntasks: []\\n"))
+    stub.ApplyPipelineConfig(pb.ApplyPipelineConfigRequest(namespace_id="default", config=b"id: x\\ntasks: []\\n"), metadata=auth)
 except grpc.RpcError as error:
     print("invalid", error.code().name)
 `;
@@ -47,10 +52,11 @@ describe('a second gRPC implementation (Python grpcio)', () => {
     writeFileSync(join(out, 'gofer', '__init__.py'), '');
     writeFileSync(join(out, 'gofer', 'v1', '__init__.py'), '');
     writeFileSync(join(out, 'client.py'), CLIENT);
-    const call = spawnSync(python, [join(out, 'client.py'), out, gofer.grpcAddr], { encoding: 'utf8' });
+    const call = spawnSync(python, [join(out, 'client.py'), out, gofer.grpcAddr, cluster.token], { encoding: 'utf8' });
     expect(call.stderr).toBe('');
     expect(call.stdout.trim().split('\n')).toEqual([
-      'scheduler docker',
+      'anonymous UNAUTHENTICATED',
+      'scheduler docker True',
       'version 1 PIPELINE_STATE_ENABLED',
       'error NOT_FOUND pipeline "missing" not found in namespace "default"',
       'invalid INVALID_ARGUMENT',

@@ -111,7 +111,9 @@ describe('the gofer image', () => {
       const logs = await docker(['logs', container]);
       throw new Error(`${error.message}\ncontainer output:\n${logs.stdout}${logs.stderr}`);
     });
-    client = createGoferClient({ address: grpcAddr, timeoutMs: 30_000 });
+    const anonymous = createGoferClient({ address: grpcAddr, timeoutMs: 30_000 });
+    const { secret } = await anonymous.bootstrapToken({}).finally(() => anonymous.close());
+    client = createGoferClient({ address: grpcAddr, timeoutMs: 30_000, token: secret });
   }, 900_000);
 
   afterAll(async () => {

@@ -8,6 +8,8 @@ import { createGoferClient, type GoferClient } from '@gofer/proto';
 import { createTestDatabase } from './database.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
+/** The encryption key test clusters seal secrets with (32 bytes, base64). */
+export const TEST_ENCRYPTION_KEY = Buffer.alloc(32, 7).toString('base64');
 export const GOFER_BIN = join(ROOT, 'apps/gofer/dist/main.js');
 
 export async function freePort(): Promise<number> {
@@ -38,6 +40,8 @@ export interface GoferProcess {
 export class TestCluster {
   readonly processes: GoferProcess[] = [];
   private clients: GoferClient[] = [];
+  /** The cluster's bootstrap (management) token, taken when its first process started. */
+  token = '';
 
   private constructor(
     readonly name: string,
@@ -66,6 +70,7 @@ export class TestCluster {
       GOFER_RECONCILE_INTERVAL: '1s',
       GOFER_WORKER_DEAD_AFTER: '4s',
       GOFER_LOG_LEVEL: 'info',
+      GOFER_ENCRYPTION_KEY: TEST_ENCRYPTION_KEY,
       ...this.extraEnv,
       ...overrides,
     };
@@ -102,7 +107,10 @@ export class TestCluster {
       if (child.exitCode !== null) throw new Error(`gofer exited with ${child.exitCode} while starting:\n${output}`);
       try {
         const response = await fetch(`http://${httpAddr}/healthz`);
-        if (response.ok) return processHandle;
+        if (response.ok) {
+          if (!this.token && roles.includes('api')) await this.bootstrap(processHandle);
+          return processHandle;
+        }
       } catch {
         // not listening yet
       }
@@ -111,8 +119,22 @@ export class TestCluster {
     throw new Error(`gofer did not become healthy within 60s:\n${output}`);
   }
 
-  client(process: GoferProcess = this.processes.find((p) => p.child.exitCode === null && p.child.signalCode === null)!): GoferClient {
-    const client = createGoferClient({ address: process.grpcAddr, timeoutMs: 30_000 });
+  /** Takes the cluster's one bootstrap token (later processes share the database, so they share it too). */
+  private async bootstrap(process: GoferProcess): Promise<void> {
+    const anonymous = createGoferClient({ address: process.grpcAddr, timeoutMs: 30_000 });
+    try {
+      this.token = (await anonymous.bootstrapToken({})).secret;
+    } finally {
+      anonymous.close();
+    }
+  }
+
+  /** A client of a live process, with the management token unless `token` says otherwise ('' = none). */
+  client(
+    process: GoferProcess = this.processes.find((p) => p.child.exitCode === null && p.child.signalCode === null)!,
+    token: string = this.token,
+  ): GoferClient {
+    const client = createGoferClient({ address: process.grpcAddr, timeoutMs: 30_000, token: token || undefined });
     this.clients.push(client);
     return client;
   }

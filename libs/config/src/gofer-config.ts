@@ -47,13 +47,36 @@ const schema = z.object({
   GOFER_DOCKER_HOST: z.string().default('unix:///var/run/docker.sock'),
   // Docker network for task containers (e.g. "host"); empty means the engine's default bridge.
   GOFER_DOCKER_NETWORK: z.string().default(''),
-  // Where archived task logs (and later objects) live: fs:///absolute/path or fs://relative/path.
+  // Where objects and archived task logs live: fs:///absolute/path, fs://relative/path, or s3://bucket[/prefix]
+  // (with GOFER_S3_* below; MinIO and AWS S3 both work).
   GOFER_OBJECT_STORE: z
     .string()
     .default('fs://.data/objects')
-    .refine((value) => value.startsWith('fs://') && value.length > 'fs://'.length, {
-      message: 'expected fs:///path/to/dir (s3:// arrives with the object store)',
+    .refine((value) => /^fs:\/\/.+/.test(value) || /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/.test(value), {
+      message: 'expected fs:///path/to/dir or s3://bucket[/prefix]',
     }),
+  // S3 endpoint for MinIO or another S3-compatible server, e.g. http://127.0.0.1:9000 (empty: AWS S3).
+  GOFER_S3_ENDPOINT: z.string().url().optional(),
+  // S3 region (AWS needs the bucket's; MinIO accepts any).
+  GOFER_S3_REGION: z.string().default('us-east-1'),
+  // S3 credentials; without them the AWS SDK's default chain applies (env, profile, instance role).
+  GOFER_S3_ACCESS_KEY_ID: z.string().optional(),
+  GOFER_S3_SECRET_ACCESS_KEY: z.string().optional(),
+  // Path-style bucket addressing, which MinIO needs; defaults to on when GOFER_S3_ENDPOINT is set.
+  GOFER_S3_FORCE_PATH_STYLE: z.enum(['true', 'false']).optional(),
+  // Largest object a put may store.
+  GOFER_OBJECT_MAX_BYTES: integer(1024 ** 3, 1, 2 ** 44),
+  // Pipeline objects kept per pipeline (the oldest is evicted past it).
+  GOFER_PIPELINE_OBJECT_LIMIT: integer(50, 1, 100_000),
+  // Run objects are deleted once their run is older than the pipeline's last N runs.
+  GOFER_RUN_OBJECT_EXPIRY: integer(20, 1, 100_000),
+  // Seals secrets (AES-256-GCM): 32 bytes as base64, e.g. from `openssl rand -base64 32`. Without it the
+  // secret store is off (secret calls fail with FAILED_PRECONDITION).
+  GOFER_ENCRYPTION_KEY: z.string().optional(),
+  // Earlier keys, comma-separated, still accepted for reading while `gofer service rotate-key` re-seals.
+  GOFER_PREVIOUS_ENCRYPTION_KEYS: z.string().optional(),
+  // How long events are kept.
+  GOFER_EVENT_RETENTION: duration('168h'),
   // How many task containers one worker process runs at once.
   GOFER_WORKER_CONCURRENCY: integer(8, 1, 1000),
   // Names this worker in task runs and container labels; must be unique per live worker.
@@ -85,6 +108,13 @@ export interface GoferConfig {
   dockerHost: string;
   dockerNetwork: string;
   objectStore: string;
+  s3: { endpoint?: string; region: string; accessKeyId?: string; secretAccessKey?: string; forcePathStyle: boolean };
+  objectMaxBytes: number;
+  pipelineObjectLimit: number;
+  runObjectExpiry: number;
+  encryptionKey: string | undefined;
+  previousEncryptionKeys: string | undefined;
+  eventRetentionMs: number;
   workerConcurrency: number;
   workerId: string;
   redisPrefix: string;
@@ -125,6 +155,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GoferConfig {
     dockerHost: e.GOFER_DOCKER_HOST,
     dockerNetwork: e.GOFER_DOCKER_NETWORK,
     objectStore: e.GOFER_OBJECT_STORE,
+    s3: {
+      endpoint: e.GOFER_S3_ENDPOINT,
+      region: e.GOFER_S3_REGION,
+      accessKeyId: e.GOFER_S3_ACCESS_KEY_ID,
+      secretAccessKey: e.GOFER_S3_SECRET_ACCESS_KEY,
+      forcePathStyle: e.GOFER_S3_FORCE_PATH_STYLE ? e.GOFER_S3_FORCE_PATH_STYLE === 'true' : e.GOFER_S3_ENDPOINT !== undefined,
+    },
+    objectMaxBytes: e.GOFER_OBJECT_MAX_BYTES,
+    pipelineObjectLimit: e.GOFER_PIPELINE_OBJECT_LIMIT,
+    runObjectExpiry: e.GOFER_RUN_OBJECT_EXPIRY,
+    encryptionKey: e.GOFER_ENCRYPTION_KEY,
+    previousEncryptionKeys: e.GOFER_PREVIOUS_ENCRYPTION_KEYS,
+    eventRetentionMs: e.GOFER_EVENT_RETENTION,
     workerConcurrency: e.GOFER_WORKER_CONCURRENCY,
     workerId: e.GOFER_WORKER_ID,
     redisPrefix: e.GOFER_REDIS_PREFIX,

@@ -1,18 +1,24 @@
 import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { ClusterEntity } from './entities/cluster.entity.js';
+import { EventEntity } from './entities/event.entity.js';
 import { NamespaceEntity } from './entities/namespace.entity.js';
+import { ObjectEntity } from './entities/object.entity.js';
 import { PipelineConfigEntity } from './entities/pipeline-config.entity.js';
 import { PipelineEntity } from './entities/pipeline.entity.js';
 import { RunEntity } from './entities/run.entity.js';
+import { SecretEntity } from './entities/secret.entity.js';
 import { TaskRunEntity } from './entities/task-run.entity.js';
+import { TokenEntity } from './entities/token.entity.js';
 import { WorkerEntity } from './entities/worker.entity.js';
 import { Init1764172800000 } from './migrations/1764172800000-Init.js';
+import { StoresAuthEvents1764979200000 } from './migrations/1764979200000-StoresAuthEvents.js';
 
 export const ENTITIES = [
   ClusterEntity, NamespaceEntity, PipelineEntity, PipelineConfigEntity, RunEntity, TaskRunEntity, WorkerEntity,
+  TokenEntity, ObjectEntity, SecretEntity, EventEntity,
 ];
-export const MIGRATIONS = [Init1764172800000];
+export const MIGRATIONS = [Init1764172800000, StoresAuthEvents1764979200000];
 
 /** Arbitrary constant: the advisory lock every replica takes to run migrations one at a time. */
 const MIGRATION_LOCK_ID = 7_271_804_001;

@@ -1,13 +1,62 @@
 import type { RunEntity } from '@gofer/dal';
-import type { TaskConfig } from '@gofer/pipeline';
+import { interpolate, scanInterpolations, type TaskConfig } from '@gofer/pipeline';
 import type { TaskAttemptKey } from '@gofer/queue';
 import type { ContainerSpec } from '@gofer/scheduler';
 
-/** Matches `pipeline_secret{{KEY}}` and the other interpolation kinds of DESIGN §2. */
-const INTERPOLATION = /(pipeline_secret|global_secret|pipeline_object|run_object)\{\{([^}]*)\}\}/;
-
 /** Raised when a task's container spec cannot be built; the task fails with `failed_precondition`. */
 export class SpecError extends Error {}
+
+/** What a task's interpolations name, by kind (DESIGN §2). */
+export interface InterpolationNeeds {
+  pipelineSecrets: string[];
+  globalSecrets: string[];
+  pipelineObjects: string[];
+  runObjects: string[];
+}
+
+/** Looked-up values by `kind{{KEY}}` reference text, e.g. `pipeline_secret{{TOKEN}}` → value. */
+export type InterpolationValues = ReadonlyMap<string, string>;
+
+/** The environment before interpolation (precedence: task variables > run variables > system). */
+function rawEnvironment(key: TaskAttemptKey, task: TaskConfig, run: Pick<RunEntity, 'variables'>, goferHost: string): Record<string, string> {
+  const system: Record<string, string> = {
+    GOFER_NAMESPACE: key.namespaceId,
+    GOFER_PIPELINE_ID: key.pipelineId,
+    GOFER_RUN_ID: String(key.runId),
+    GOFER_TASK_ID: key.taskId,
+    GOFER_TASK_IMAGE: task.image,
+    GOFER_TASK_ATTEMPT: String(key.attempt),
+    GOFER_HOST: goferHost,
+  };
+  return { ...system, ...run.variables, ...task.variables };
+}
+
+function interpolatedValues(env: Record<string, string>, task: TaskConfig): Array<[string, string]> {
+  const values: Array<[string, string]> = Object.entries(env).map(([name, value]) => [`variable ${name}`, value]);
+  for (const field of ['user', 'pass'] as const) {
+    const value = task.registryAuth?.[field];
+    if (value) values.push([`registry_auth.${field}`, value]);
+  }
+  return values;
+}
+
+/** Which secrets and objects a task attempt's environment and registry credentials refer to. */
+export function interpolationNeeds(options: { key: TaskAttemptKey; task: TaskConfig; run: Pick<RunEntity, 'variables'> }): InterpolationNeeds {
+  const env = rawEnvironment(options.key, options.task, options.run, '');
+  const needs = { pipeline_secret: new Set<string>(), global_secret: new Set<string>(), pipeline_object: new Set<string>(), run_object: new Set<string>() };
+  const problems: string[] = [];
+  for (const [where, value] of interpolatedValues(env, options.task)) {
+    const scan = scanInterpolations(value);
+    for (const ref of scan.refs) needs[ref.kind].add(ref.key);
+    for (const error of scan.errors) problems.push(`${where}: ${error}`);
+  }
+  // Run variables are checked here (configs were checked when applied).
+  if (problems.length > 0) throw new SpecError(problems.join('; '));
+  return {
+    pipelineSecrets: [...needs.pipeline_secret], globalSecrets: [...needs.global_secret],
+    pipelineObjects: [...needs.pipeline_object], runObjects: [...needs.run_object],
+  };
+}
 
 /** Container name of a task attempt: deterministic, so a second worker finds (adopts) it. */
 export function containerName(clusterId: string, key: TaskAttemptKey): string {
@@ -26,8 +75,9 @@ export function containerLabels(clusterId: string, key: TaskAttemptKey): Record<
 }
 
 /**
- * The container of one attempt. Environment precedence (DESIGN §9): pipeline (task) variables over run
- * variables (incl. trigger variables) over system variables.
+ * The container of one attempt, with every interpolation replaced by its looked-up value. Environment
+ * precedence (DESIGN §9): pipeline (task) variables over run variables (incl. trigger variables) over
+ * system variables.
  */
 export function buildContainerSpec(options: {
   clusterId: string;
@@ -35,30 +85,28 @@ export function buildContainerSpec(options: {
   task: TaskConfig;
   run: Pick<RunEntity, 'variables'>;
   goferHost: string;
+  values?: InterpolationValues;
+  /** Extra system variables (GOFER_TOKEN), which variables of the same name cannot override. */
+  extraEnv?: Record<string, string>;
 }): ContainerSpec {
   const { key, task, run } = options;
-  const system: Record<string, string> = {
-    GOFER_NAMESPACE: key.namespaceId,
-    GOFER_PIPELINE_ID: key.pipelineId,
-    GOFER_RUN_ID: String(key.runId),
-    GOFER_TASK_ID: key.taskId,
-    GOFER_TASK_IMAGE: task.image,
-    GOFER_TASK_ATTEMPT: String(key.attempt),
-    GOFER_HOST: options.goferHost,
+  const values = options.values ?? new Map<string, string>();
+  const substitute = (where: string, value: string) =>
+    interpolate(value, (ref) => {
+      const text = `${ref.kind}{{${ref.key}}}`;
+      const found = values.get(text);
+      if (found === undefined) throw new SpecError(`${where} uses ${text}, which was not looked up`);
+      return found;
+    });
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(rawEnvironment(key, task, run, options.goferHost))) {
+    env[name] = substitute(`variable ${name}`, value);
+  }
+  Object.assign(env, options.extraEnv);
+  const registryAuth = task.registryAuth && {
+    user: substitute('registry_auth.user', task.registryAuth.user),
+    pass: substitute('registry_auth.pass', task.registryAuth.pass),
   };
-  const env = { ...system, ...run.variables, ...task.variables };
-  for (const [name, value] of Object.entries(env)) {
-    const match = INTERPOLATION.exec(value);
-    // The secret and object stores arrive in a later release; until then say so instead of passing
-    // the literal placeholder to the container.
-    if (match) throw new SpecError(`variable ${name} uses ${match[1]}{{${match[2]}}}, but the ${match[1].includes('secret') ? 'secret' : 'object'} store is not available in this version`);
-  }
-  for (const field of ['user', 'pass'] as const) {
-    const value = task.registryAuth?.[field];
-    if (value && INTERPOLATION.test(value)) {
-      throw new SpecError(`registry_auth.${field} uses interpolation, which is not available in this version`);
-    }
-  }
   return {
     name: containerName(options.clusterId, key),
     image: task.image,
@@ -66,7 +114,7 @@ export function buildContainerSpec(options: {
     command: task.command,
     env,
     labels: containerLabels(options.clusterId, key),
-    registryAuth: task.registryAuth,
+    registryAuth,
     resources: task.resources,
   };
 }

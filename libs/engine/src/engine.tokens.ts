@@ -4,3 +4,4 @@ export const REDIS = Symbol('REDIS');
 export const SCHEDULER = Symbol('SCHEDULER');
 export const TASK_LOGS = Symbol('TASK_LOGS');
 export const LOGGER = Symbol('LOGGER');
+export const OBJECT_STORE = Symbol('OBJECT_STORE');

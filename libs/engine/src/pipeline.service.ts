@@ -1,10 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { NamespaceEntity, PipelineConfigEntity, PipelineEntity, RunEntity, type PipelineState } from '@gofer/dal';
+import { NamespaceEntity, PipelineConfigEntity, PipelineEntity, RunEntity, SecretEntity, type PipelineState } from '@gofer/dal';
 import { formatConfigIssues, parsePipelineConfig } from '@gofer/pipeline';
 import type { Logger } from 'pino';
 import { In, type DataSource } from 'typeorm';
 import { DATA_SOURCE, LOGGER } from './engine.tokens.js';
 import { failedPrecondition, invalidArgument, notFound } from './errors.js';
+import { EventLog } from './event-log.service.js';
 
 /** Pipelines and their config versions. */
 @Injectable()
@@ -12,6 +13,7 @@ export class PipelineService {
   constructor(
     @Inject(DATA_SOURCE) private readonly db: DataSource,
     @Inject(LOGGER) private readonly logger: Logger,
+    private readonly events: EventLog,
   ) {}
 
   /** Validates a config and stores it as the pipeline's next version (creating the pipeline on first apply). */
@@ -38,6 +40,10 @@ export class PipelineService {
         raw: Buffer.from(raw).toString('utf8'), created: new Date(),
       });
       await m.save(pipeline);
+      await this.events.append(m, {
+        kind: pipeline.latestVersion === 1 ? 'pipeline_created' : 'pipeline_config_applied',
+        namespaceId, pipelineId: config.id, details: { version: pipeline.latestVersion },
+      });
       return { pipeline, version: pipeline.latestVersion };
     });
     this.logger.info({ namespace_id: namespaceId, pipeline_id: config.id, version: result.version }, 'pipeline config applied');
@@ -55,8 +61,11 @@ export class PipelineService {
   }
 
   async setState(namespaceId: string, id: string, state: PipelineState): Promise<PipelineEntity> {
-    const result = await this.db.manager.update(PipelineEntity, { namespaceId, id }, { state, updated: new Date() });
-    if (!result.affected) throw notFound(`pipeline "${id}" not found in namespace "${namespaceId}"`);
+    await this.db.transaction(async (m) => {
+      const result = await m.update(PipelineEntity, { namespaceId, id }, { state, updated: new Date() });
+      if (!result.affected) throw notFound(`pipeline "${id}" not found in namespace "${namespaceId}"`);
+      await this.events.append(m, { kind: state === 'enabled' ? 'pipeline_enabled' : 'pipeline_disabled', namespaceId, pipelineId: id });
+    });
     return this.get(namespaceId, id);
   }
 
@@ -71,7 +80,9 @@ export class PipelineService {
           `pipeline "${id}" has ${unfinished} unfinished run(s); cancel them first: gofer run cancel-all ${id}`,
         );
       }
-      await m.delete(PipelineEntity, { namespaceId, id });
+      await m.delete(SecretEntity, { namespaceId, pipelineId: id });
+      await m.delete(PipelineEntity, { namespaceId, id }); // configs, runs, task runs and objects cascade
+      await this.events.append(m, { kind: 'pipeline_deleted', namespaceId, pipelineId: id });
     });
     this.logger.info({ namespace_id: namespaceId, pipeline_id: id }, 'pipeline deleted');
   }

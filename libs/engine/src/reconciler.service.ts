@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import { DATA_SOURCE, LOGGER, SCHEDULER, TASK_LOGS } from './engine.tokens.js';
 import { GoferMetrics } from './metrics.js';
+import { EventLog } from './event-log.service.js';
 import { RunEngine } from './run-engine.service.js';
 import { TaskProcessor } from './task.processor.js';
 import { TaskQueue } from './task-queue.service.js';
@@ -46,6 +47,7 @@ export class Reconciler {
     private readonly processor: TaskProcessor,
     private readonly metrics: GoferMetrics,
     @Inject(TASK_LOGS) private readonly logs: TaskLogs,
+    private readonly events: EventLog,
   ) {}
 
   async start(): Promise<void> {
@@ -123,6 +125,8 @@ export class Reconciler {
     if (this.passes++ % REAP_EVERY === 0) {
       await this.reap();
       await this.archiveLeftoverLogs();
+      const pruned = await this.events.prune();
+      if (pruned > 0) this.logger.info({ pruned }, 'old events pruned');
     }
     await this.db.query(`DELETE FROM workers WHERE last_seen < now() - interval '1 day'`);
     if (requeued > 0) this.logger.info({ requeued }, 'reconcile pass done');

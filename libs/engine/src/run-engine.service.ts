@@ -12,8 +12,9 @@ import type { Pool } from 'pg';
 import type { DataSource, EntityManager } from 'typeorm';
 import { DATA_SOURCE, LOGGER } from './engine.tokens.js';
 import { failedPrecondition, invalidArgument, notFound } from './errors.js';
+import { eventSql } from './event-log.service.js';
 import { GoferMetrics } from './metrics.js';
-import { advanceSql, ClientTx, lockRunSql, poolOf, run as runStatement, SQL, txOf, type Statement, type Tx } from './sql.js';
+import { advanceSql, ClientTx, literal, lockRunSql, poolOf, run as runStatement, SQL, txOf, type Statement, type Tx } from './sql.js';
 import { TaskQueue, type ReadyTask } from './task-queue.service.js';
 
 export interface RunKey {
@@ -278,6 +279,10 @@ export class RunEngine {
         created: new Date(), started: null, ended: null,
       });
       await m.insert(RunEntity, run);
+      tx.defer(eventSql({
+        kind: 'run_created', namespaceId, pipelineId, runId: run.id,
+        details: { config_version: version, retry_of: options.retryOf ?? null, variables: Object.keys(variables) },
+      }));
       await m.insert(
         TaskRunEntity,
         config.tasks.map((task) => {
@@ -313,6 +318,7 @@ export class RunEngine {
     const ready: ReadyTask[] = [];
     for (const run of admitted.map(toRunRow).sort((a, b) => a.id - b.id)) {
       this.logger.info({ namespace_id: namespaceId, pipeline_id: pipelineId, run_id: run.id }, 'run started');
+      tx.defer(eventSql({ kind: 'run_started', namespaceId, pipelineId, runId: run.id }));
       ready.push(...(await this.advance(tx, run)));
     }
     return ready;
@@ -350,6 +356,12 @@ export class RunEngine {
       }));
       // Nothing later in the transaction reads these rows, so the writes go with the COMMIT.
       tx.defer(advanceSql(run, ready, skips, new Date()));
+      for (const taskId of skipped) {
+        tx.defer(eventSql({
+          kind: 'task_run_completed', namespaceId: run.namespaceId, pipelineId: run.pipelineId, runId: run.id, taskId,
+          details: { attempt: 1, status: 'skipped', reason: 'failed_precondition' },
+        }));
+      }
       if (skipped.length > 0) tx.onCommit(() => this.metrics.taskRunsCompleted.inc({ status: 'skipped' }, skipped.length));
       for (const taskId of ready) nodes[taskId] = { state: 'waiting' };
     }
@@ -379,6 +391,12 @@ export class RunEngine {
     const completed = await tx.query(RUN_SQL.completeRun, [...runKey, status, JSON.stringify(statusReason), new Date()]);
     if (completed.length === 0) throw new Error(`run ${run.id} of "${run.pipelineId}" was not running when it completed`);
     run.state = 'complete';
+    // Tokens injected into the run's tasks (inject_api_token) end with it.
+    tx.defer(`DELETE FROM tokens WHERE run_namespace_id = ${literal(run.namespaceId)} AND run_pipeline_id = ${literal(run.pipelineId)} AND run_id = ${literal(run.id)}`);
+    tx.defer(eventSql({
+      kind: 'run_completed', namespaceId: run.namespaceId, pipelineId: run.pipelineId, runId: run.id,
+      details: { status, reason: statusReason?.reason ?? null },
+    }));
     const seconds = (Date.now() - (run.started?.getTime() ?? Date.now())) / 1000;
     tx.onCommit(() => {
       this.metrics.runsCompleted.inc({ status });
@@ -416,11 +434,20 @@ export class RunEngine {
       }
       run.cancelRequested = true;
       await m.update(RunEntity, { namespaceId: run.namespaceId, pipelineId: run.pipelineId, id: run.id }, { cancelRequested: true });
+      tx.defer(eventSql({ kind: 'run_cancel_requested', namespaceId: run.namespaceId, pipelineId: run.pipelineId, runId: run.id }));
       const where = { namespaceId: run.namespaceId, pipelineId: run.pipelineId, runId: run.id };
       const now = new Date();
       const neverStarted = { reason: 'cancelled' as const, description: 'the run was cancelled before this task started' };
-      for (const state of ['processing', 'waiting'] as const) {
-        await m.update(TaskRunEntity, { ...where, state }, { state: 'complete', status: 'cancelled', statusReason: neverStarted, ended: now });
+      const cancelled = (await m.query(
+        `UPDATE task_runs SET state = 'complete', status = 'cancelled', status_reason = $4::jsonb, ended = $5
+          WHERE namespace_id = $1 AND pipeline_id = $2 AND run_id = $3 AND state IN ('processing', 'waiting')
+      RETURNING task_id, attempt`,
+        [run.namespaceId, run.pipelineId, run.id, JSON.stringify(neverStarted), now],
+      )) as [Array<{ task_id: string; attempt: number }>, number];
+      for (const row of cancelled[0]) {
+        tx.defer(eventSql({
+          kind: 'task_run_completed', ...where, taskId: row.task_id, details: { attempt: row.attempt, status: 'cancelled', reason: 'cancelled' },
+        }));
       }
       await m.update(TaskRunEntity, { ...where, state: 'running' }, { cancelRequested: true });
       if (run.state === 'pending') {
@@ -482,6 +509,9 @@ export class RunEngine {
         if (!row) throw notFound(`task "${key.taskId}" not found in run ${key.runId} of pipeline "${key.pipelineId}"`);
         throw failedPrecondition(`task run "${key.taskId}" is already complete (${row.status})`);
       }
+      tx.defer(eventSql({
+        kind: 'task_run_completed', ...runWhere(key), taskId: key.taskId, details: { status: 'cancelled', reason: 'cancelled' },
+      }));
       // A pending run is evaluated when it is admitted; advancing it now would start its tasks early.
       if (run.state !== 'running') return [];
       const ready = await this.advance(tx, run);
@@ -548,6 +578,10 @@ export class RunEngine {
           const retried = await tx.query(RUN_SQL.retryAttempt, [...attemptKey, new Date(Date.now() + delayMs!), JSON.stringify(past)]);
           if (retried.length === 0) return undefined;
           tx.onCommit(() => this.metrics.taskRetries.inc());
+          tx.defer(eventSql({
+            kind: 'task_run_retrying', namespaceId: key.namespaceId, pipelineId: key.pipelineId, runId: key.runId, taskId: key.taskId,
+            details: { failed_attempt: key.attempt, reason: result.reason ?? null, exit_code: result.exitCode ?? null, delay_ms: delayMs },
+          }));
           this.logger.info({ ...attemptLogFields(key), delay_ms: delayMs, reason: result.reason }, 'task attempt failed; retrying');
           return [{ key: { ...key, attempt: key.attempt + 1 }, delayMs: delayMs! }];
         }

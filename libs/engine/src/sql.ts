@@ -122,9 +122,15 @@ export const SQL = {
   /** waiting → running for this worker; the claimed attempt's fields come back from the UPDATE itself. */
   claim: {
     name: 'gofer_claim',
-    text: `UPDATE task_runs SET state = 'running', worker_id = $6, started = now()
-            WHERE ${ATTEMPT_KEY} AND state = 'waiting'
-        RETURNING started, ready_at, cancel_requested, scheduler_id`,
+    text: `WITH claimed AS (
+             UPDATE task_runs SET state = 'running', worker_id = $6, started = now()
+              WHERE ${ATTEMPT_KEY} AND state = 'waiting'
+          RETURNING started, ready_at, cancel_requested, scheduler_id),
+           event AS (
+             INSERT INTO events (kind, namespace_id, pipeline_id, run_id, task_id, details)
+             SELECT 'task_run_started', $1, $2, $3, $4, jsonb_build_object('attempt', $5::int, 'worker_id', $6::text)
+               FROM claimed)
+           SELECT * FROM claimed`,
   },
   /** Takes over an attempt another (dead) worker was running; returns who had it. */
   adopt: {
@@ -151,7 +157,12 @@ export const SQL = {
              UPDATE task_runs SET state = 'complete', status = $7, status_reason = $8::jsonb, exit_code = $9,
                     ended = $10, log_bytes = $11, logs_truncated = $12, logs_archived = $13
               WHERE ${ATTEMPT_KEY} AND state = 'running' AND worker_id = $6
-          RETURNING task_id, started)
+          RETURNING task_id, started),
+           event AS (
+             INSERT INTO events (kind, namespace_id, pipeline_id, run_id, task_id, details)
+             SELECT 'task_run_completed', $1, $2, $3, $4,
+                    jsonb_build_object('attempt', $5::int, 'status', $7::text, 'exit_code', $9::int, 'reason', $8::jsonb -> 'reason')
+               FROM done)
            SELECT t.task_id, t.state, t.status, done.task_id IS NOT NULL AS completed, done.started AS completed_started
              FROM task_runs t LEFT JOIN done ON done.task_id = t.task_id
             WHERE t.${RUN_KEY.replaceAll(' AND ', ' AND t.')}`,

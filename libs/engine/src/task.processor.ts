@@ -2,17 +2,22 @@ import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { GOFER_CONFIG, type GoferConfig } from '@gofer/config';
 import { ClusterEntity } from '@gofer/dal';
 import type { TaskLogs } from '@gofer/logs';
-import { formatDuration } from '@gofer/pipeline';
+import { formatDuration, type TaskConfig } from '@gofer/pipeline';
+import { SecretMasker } from '@gofer/secrets';
 import { attemptLogFields, QueueName, taskJobId, type TaskAttemptKey } from '@gofer/queue';
 import { SchedulerError, type Scheduler } from '@gofer/scheduler';
 import { DelayedError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
-import { buildContainerSpec, SpecError } from './container-spec.js';
+import { buildContainerSpec, interpolationNeeds, SpecError } from './container-spec.js';
 import { DATA_SOURCE, LOGGER, REDIS, SCHEDULER, TASK_LOGS } from './engine.tokens.js';
+import { GoferError } from './errors.js';
 import { GoferMetrics } from './metrics.js';
-import { RunEngine, type AttemptResult } from './run-engine.service.js';
+import { ObjectService } from './object.service.js';
+import { RunEngine, type AttemptResult, type RunInputs } from './run-engine.service.js';
+import { SecretService } from './secret.service.js';
+import { TokenService } from './token.service.js';
 
 /** Why a running attempt is being stopped by Gofer. */
 type StopReason = 'cancelled' | 'timeout' | 'shutdown';
@@ -46,6 +51,9 @@ export class TaskProcessor implements OnModuleDestroy {
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly engine: RunEngine,
     private readonly metrics: GoferMetrics,
+    private readonly secrets: SecretService,
+    private readonly objects: ObjectService,
+    private readonly tokens: TokenService,
   ) {}
 
   get workerId(): string {
@@ -146,8 +154,20 @@ export class TaskProcessor implements OnModuleDestroy {
   ): Promise<{ result: AttemptResult; containerId?: string }> {
     const { run, task } = await this.engine.taskConfig(key);
     let spec;
+    const secretValues: string[] = [];
     try {
-      spec = buildContainerSpec({ clusterId: this.clusterId, key, task, run, goferHost: this.config.advertiseAddr });
+      const values = await this.lookUpInterpolations(key, task, run, secretValues);
+      const extraEnv: Record<string, string> = {};
+      if (task.injectApiToken && !previousContainer) {
+        // Scoped to the run's namespace; deleted when the run completes.
+        const { secret } = await this.tokens.create(
+          { kind: 'client', namespaces: [key.namespaceId], metadata: { run: `${key.pipelineId}/${key.runId}`, task: key.taskId } },
+          { namespaceId: key.namespaceId, pipelineId: key.pipelineId, runId: key.runId },
+        );
+        extraEnv.GOFER_TOKEN = secret;
+        secretValues.push(secret);
+      }
+      spec = buildContainerSpec({ clusterId: this.clusterId, key, task, run, goferHost: this.config.advertiseAddr, values, extraEnv });
     } catch (error) {
       if (!(error instanceof SpecError)) throw error;
       return { result: { status: 'failed', reason: 'failed_precondition', description: error.message, retryable: false } };
@@ -198,8 +218,21 @@ export class TaskProcessor implements OnModuleDestroy {
 
     const handOver = shutdownOnly(signal, stopReason);
     const writer = this.logs.writer(key);
+    // Every secret value the container received is masked before anything is stored or streamed.
+    const masker = secretValues.length > 0 ? new SecretMasker(secretValues) : undefined;
+    const masking = { stdout: masker?.stream(), stderr: masker?.stream() };
     const logsDone = (async () => {
-      for await (const chunk of this.scheduler.logs(container.id, handOver)) writer.write(chunk.stream, chunk.data);
+      try {
+        for await (const chunk of this.scheduler.logs(container.id, handOver)) {
+          const masked = masking[chunk.stream]?.push(chunk.data) ?? chunk.data;
+          if (masked.length > 0) writer.write(chunk.stream, masked);
+        }
+      } finally {
+        for (const stream of ['stdout', 'stderr'] as const) {
+          const rest = masking[stream]?.end();
+          if (rest && rest.length > 0) writer.write(stream, rest);
+        }
+      }
     })();
 
     // Stops the container on cancel or timeout; on shutdown it is left running for the next worker.
@@ -241,6 +274,38 @@ export class TaskProcessor implements OnModuleDestroy {
             ? { status: 'successful', description: 'exited with code 0', exitCode, ...logInfo }
             : { status: 'failed', reason: 'abnormal_exit', description: `exited with code ${exitCode}`, exitCode, ...logInfo };
     return { result, containerId: container.id };
+  }
+
+  /**
+   * Looks up the secrets and objects a task's environment names. A missing one fails the task
+   * (failed_precondition) naming it. Secret values are added to `secretValues` (for masking).
+   */
+  private async lookUpInterpolations(
+    key: TaskAttemptKey,
+    task: TaskConfig,
+    run: RunInputs,
+    secretValues: string[],
+  ): Promise<Map<string, string>> {
+    const needs = interpolationNeeds({ key, task, run });
+    const values = new Map<string, string>();
+    const secrets = await this.secrets
+      .resolve(key.namespaceId, key.pipelineId, { pipeline: needs.pipelineSecrets, global: needs.globalSecrets })
+      .catch((error: unknown) => {
+        // e.g. a secret that does not decrypt: this task cannot run, the others can
+        throw error instanceof GoferError ? new SpecError(error.message) : error;
+      });
+    const objects = await this.objects.readForInterpolation(
+      { namespaceId: key.namespaceId, pipelineId: key.pipelineId, runId: key.runId },
+      { pipeline: needs.pipelineObjects, run: needs.runObjects },
+    );
+    const missing = [...secrets.missing, ...objects.missing];
+    if (missing.length > 0) throw new SpecError(missing.join('; '));
+    for (const [name, value] of secrets.pipeline) values.set(`pipeline_secret{{${name}}}`, value);
+    for (const [name, value] of secrets.global) values.set(`global_secret{{${name}}}`, value);
+    for (const [name, value] of objects.pipeline) values.set(`pipeline_object{{${name}}}`, value);
+    for (const [name, value] of objects.run) values.set(`run_object{{${name}}}`, value);
+    secretValues.push(...secrets.pipeline.values(), ...secrets.global.values());
+    return values;
   }
 
   /** Stops taking jobs; running attempts are handed over (their containers keep running). */

@@ -1,6 +1,6 @@
 import { Controller } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
-import { invalidArgument, PipelineService } from '@gofer/engine';
+import { invalidArgument, ObjectService, PipelineService } from '@gofer/engine';
 import type * as pb from '@gofer/proto';
 import { toPipeline, toPipelineConfig } from './proto-mapping.js';
 import { pipelineRef, RequestCheck } from './request.js';
@@ -10,7 +10,10 @@ const MAX_CONFIG_BYTES = 1024 * 1024;
 
 @Controller()
 export class PipelinesGrpcController {
-  constructor(private readonly pipelines: PipelineService) {}
+  constructor(
+    private readonly pipelines: PipelineService,
+    private readonly objects: ObjectService,
+  ) {}
 
   @GrpcMethod('Gofer', 'ApplyPipelineConfig')
   async applyPipelineConfig(request: pb.ApplyPipelineConfigRequest): Promise<pb.ApplyPipelineConfigResponse> {
@@ -62,6 +65,7 @@ export class PipelinesGrpcController {
   async deletePipeline(request: pb.DeletePipelineRequest): Promise<pb.DeletePipelineResponse> {
     const { namespaceId, pipelineId } = pipelineRef(request, request.id, 'id');
     await this.pipelines.delete(namespaceId, pipelineId);
+    await this.objects.removePipelineContent(namespaceId, pipelineId);
     return {};
   }
 

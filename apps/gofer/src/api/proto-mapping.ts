@@ -1,8 +1,12 @@
-import type { PastAttempt, PipelineConfigEntity, PipelineEntity, RunEntity, StatusReason as DbReason, TaskRunEntity } from '@gofer/dal';
+import type {
+  EventEntity, NamespaceEntity, ObjectEntity, PastAttempt, PipelineConfigEntity, PipelineEntity, RunEntity, SecretEntity,
+  StatusReason as DbReason, TaskRunEntity, TokenEntity,
+} from '@gofer/dal';
 import type { PipelineConfig as Config } from '@gofer/pipeline';
 import {
-  ConfigFormat, PipelineState, RequiredParentStatus, RunState, RunStatus, StatusReasonKind, TaskRunState, TaskRunStatus,
-  type Pipeline, type PipelineConfig, type Run, type StatusReason, type TaskRun,
+  ConfigFormat, PipelineState, RequiredParentStatus, RunState, RunStatus, StatusReasonKind, TaskRunState, TaskRunStatus, TokenKind,
+  type Event, type Namespace, type ObjectInfo, type Pipeline, type PipelineConfig, type Run, type Secret, type StatusReason,
+  type TaskRun, type Token,
 } from '@gofer/proto';
 
 const ms = (date: Date | string | null | undefined): number => (date ? new Date(date).getTime() : 0);
@@ -102,5 +106,42 @@ export function toPastTaskRun(row: TaskRunEntity, past: PastAttempt): TaskRun {
     workerId: past.workerId ?? '',
     started: ms(past.started),
     ended: ms(past.ended),
+  };
+}
+
+export function toToken(row: TokenEntity): Token {
+  return {
+    id: row.id,
+    kind: row.kind === 'management' ? TokenKind.TOKEN_KIND_MANAGEMENT : TokenKind.TOKEN_KIND_CLIENT,
+    namespaces: row.namespaces,
+    metadata: row.metadata,
+    created: ms(row.created),
+    expires: ms(row.expires),
+    disabled: row.disabled,
+  };
+}
+
+export function toNamespace(row: NamespaceEntity): Namespace {
+  return { id: row.id, name: row.name, description: row.description, created: ms(row.created) };
+}
+
+export function toObjectInfo(row: ObjectEntity): ObjectInfo {
+  return { key: row.key, size: Number(row.size), sha256: row.sha256, created: ms(row.created) };
+}
+
+export function toSecret(row: SecretEntity, value?: string): Secret {
+  return { key: row.key, value: value ?? '', namespaces: row.namespaces, created: ms(row.created), updated: ms(row.updated) };
+}
+
+export function toEvent(row: EventEntity): Event {
+  return {
+    id: Number(row.id),
+    kind: row.kind,
+    namespaceId: row.namespaceId,
+    pipelineId: row.pipelineId,
+    runId: row.runId,
+    taskId: row.taskId,
+    details: JSON.stringify(row.details),
+    emitted: ms(row.emitted),
   };
 }

@@ -2,11 +2,13 @@ import {
   Catch, Inject, Injectable, type ArgumentsHost, type CallHandler, type ExceptionFilter, type ExecutionContext,
   type NestInterceptor,
 } from '@nestjs/common';
-import { status as GrpcStatus, type Metadata } from '@grpc/grpc-js';
-import { GoferError, GoferMetrics, LOGGER, type GoferErrorCode } from '@gofer/engine';
+import { Metadata, status as GrpcStatus } from '@grpc/grpc-js';
+import {
+  assertManagement, assertNamespace, GoferError, GoferMetrics, LOGGER, TokenService, type GoferErrorCode, type Principal,
+} from '@gofer/engine';
 import { RpcException } from '@nestjs/microservices';
 import type { Logger } from 'pino';
-import { Observable, throwError, tap } from 'rxjs';
+import { catchError, from, mergeMap, Observable, of, tap, throwError } from 'rxjs';
 
 const CODES: Record<GoferErrorCode, GrpcStatus> = {
   invalid_argument: GrpcStatus.INVALID_ARGUMENT,
@@ -14,45 +16,116 @@ const CODES: Record<GoferErrorCode, GrpcStatus> = {
   already_exists: GrpcStatus.ALREADY_EXISTS,
   failed_precondition: GrpcStatus.FAILED_PRECONDITION,
   resource_exhausted: GrpcStatus.RESOURCE_EXHAUSTED,
+  unauthenticated: GrpcStatus.UNAUTHENTICATED,
+  permission_denied: GrpcStatus.PERMISSION_DENIED,
 };
 
-/** Who is calling. Authentication (tokens) plugs in here: today every caller is anonymous. */
-export interface Caller {
-  kind: 'anonymous';
+/** What a caller needs for an RPC; anything not listed acts in its request's `namespace_id`. */
+type Policy = 'public' | 'authenticated' | 'management' | 'namespace' | 'checked-by-handler';
+
+const POLICIES: Record<string, Policy> = {
+  bootstrapToken: 'public',
+  getSystemInfo: 'authenticated',
+  whoAmI: 'authenticated',
+  listNamespaces: 'authenticated', // filtered to what the token may use
+  getNamespace: 'authenticated', // checked against the token in the handler
+  listEvents: 'authenticated', // filtered to what the token may see
+  createToken: 'management',
+  listTokens: 'management',
+  getToken: 'management',
+  deleteToken: 'management',
+  enableToken: 'management',
+  disableToken: 'management',
+  createNamespace: 'management',
+  deleteNamespace: 'management',
+  putGlobalSecret: 'management',
+  getGlobalSecret: 'management',
+  listGlobalSecrets: 'management',
+  deleteGlobalSecret: 'management',
+  // Client-streaming uploads: the namespace is in the first message, which the handler checks.
+  putPipelineObject: 'checked-by-handler',
+  putRunObject: 'checked-by-handler',
+};
+
+const principals = new WeakMap<object, Principal>();
+const AUTHORIZED = Symbol('authorized');
+const REFUSED = Symbol('refused');
+
+/** The verified caller of an RPC (set by {@link RpcGateway} on the call's metadata). */
+export function principalOf(metadata: object): Principal {
+  const principal = principals.get(metadata);
+  if (!principal) throw new Error('no principal: the RPC did not pass through the gateway');
+  return principal;
 }
 
 /**
- * The one place every RPC passes through: it identifies the caller (authentication arrives next),
- * logs the call with its latency and outcome, and nothing else.
+ * The one place every RPC passes through: it authenticates the caller's token, checks that the token
+ * may make the call (management-only groups, or the request's namespace for a client token), and
+ * records the call's latency and outcome.
  */
 @Injectable()
 export class RpcGateway implements NestInterceptor {
   constructor(
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly metrics: GoferMetrics,
+    private readonly tokens: TokenService,
   ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    if (context.getType() !== 'rpc') return next.handle(); // HTTP: health, metrics
     const method = context.getHandler().name;
-    const metadata = context.switchToRpc().getContext<Metadata>();
-    this.authenticate(metadata);
+    const rpc = context.switchToRpc();
+    // Unary and server-streaming handlers get (request, metadata, call); client-streaming ones (call, callback).
+    const data = rpc.getData<Record<string, unknown>>();
+    const streamCallback = typeof rpc.getContext<unknown>() === 'function' ? rpc.getContext<(error: unknown) => void>() : undefined;
+    const metadata = (streamCallback ? (data as unknown as { metadata: Metadata }).metadata : rpc.getContext<Metadata>()) ?? new Metadata();
     const started = process.hrtime.bigint();
     const done = (code: string) => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       this.metrics.rpcDuration.observe({ method, code }, seconds);
       this.logger.debug({ rpc: method, code, duration_ms: seconds * 1000 }, 'rpc');
     };
-    return next.handle().pipe(
-      tap({
-        complete: () => done('OK'),
-        error: (error: unknown) => done(error instanceof GoferError ? error.code.toUpperCase() : 'INTERNAL'),
+    const outcome = (error: unknown) => (error instanceof GoferError ? error.code.toUpperCase() : 'INTERNAL');
+    return from(this.authorize(method, metadata, streamCallback ? undefined : data).then(() => AUTHORIZED)).pipe(
+      catchError((error: unknown) => {
+        done(outcome(error));
+        if (!streamCallback) return throwError(() => error);
+        // A client-streaming call answers through its callback, not through the returned stream.
+        streamCallback(grpcErrorOf(error, this.logger));
+        return of(REFUSED);
       }),
+      mergeMap((verdict) =>
+        verdict === REFUSED
+          ? of(undefined) // Nest awaits one value from a client-streaming handler; the handler never runs
+          : next.handle().pipe(tap({ complete: () => done('OK'), error: (error: unknown) => done(outcome(error)) })),
+      ),
     );
   }
 
-  private authenticate(_metadata: Metadata | undefined): Caller {
-    return { kind: 'anonymous' };
+  private async authorize(method: string, metadata: Metadata, request: Record<string, unknown> | undefined): Promise<void> {
+    const policy = POLICIES[method] ?? 'namespace';
+    if (policy === 'public') return;
+    const principal = await this.tokens.authenticate(bearer(metadata));
+    principals.set(metadata, principal);
+    if (policy === 'management') assertManagement(principal, `${method[0]!.toUpperCase()}${method.slice(1)}`);
+    if (policy === 'namespace') assertNamespace(principal, (request?.namespaceId as string | undefined) || 'default');
   }
+}
+
+/** The token in `authorization: Bearer <token>` metadata. */
+function bearer(metadata: Metadata): string | undefined {
+  const value = metadata.get('authorization')[0];
+  if (typeof value !== 'string') return undefined;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(value);
+  return match?.[1] ?? value;
+}
+
+/** The gRPC status an error becomes (unexpected errors are logged and reported without internals). */
+export function grpcErrorOf(error: unknown, logger: Logger): { code: GrpcStatus; message: string; details?: string } {
+  if (error instanceof GoferError) return { code: CODES[error.code], message: error.message, details: error.message };
+  if (error instanceof RpcException) return error.getError() as { code: GrpcStatus; message: string };
+  logger.error({ err: error }, 'rpc failed unexpectedly');
+  return { code: GrpcStatus.INTERNAL, message: 'internal error; see the Gofer service logs', details: 'internal error; see the Gofer service logs' };
 }
 
 /**

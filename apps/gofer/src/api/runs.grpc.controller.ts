@@ -1,6 +1,7 @@
 import { Controller } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
-import { RunEngine, RunRepository } from '@gofer/engine';
+import { ObjectService, RunEngine, RunRepository } from '@gofer/engine';
+import type { RunEntity } from '@gofer/dal';
 import type * as pb from '@gofer/proto';
 import { toRun } from './proto-mapping.js';
 import { pipelineRef, runRef } from './request.js';
@@ -10,12 +11,19 @@ export class RunsGrpcController {
   constructor(
     private readonly engine: RunEngine,
     private readonly runs: RunRepository,
+    private readonly objects: ObjectService,
   ) {}
+
+  /** A new run pushes the oldest run past the pipeline's last N: its run objects expire. */
+  private async started(run: RunEntity): Promise<pb.StartRunResponse> {
+    await this.objects.expireRunObjects(run.namespaceId, run.pipelineId, run.id);
+    return { run: toRun(run) };
+  }
 
   @GrpcMethod('Gofer', 'StartRun')
   async startRun(request: pb.StartRunRequest): Promise<pb.StartRunResponse> {
     const { namespaceId, pipelineId } = pipelineRef(request, request.pipelineId);
-    return { run: toRun(await this.engine.startRun(namespaceId, pipelineId, request.variables ?? {})) };
+    return this.started(await this.engine.startRun(namespaceId, pipelineId, request.variables ?? {}));
   }
 
   @GrpcMethod('Gofer', 'GetRun')
@@ -45,6 +53,6 @@ export class RunsGrpcController {
   @GrpcMethod('Gofer', 'RetryRun')
   async retryRun(request: pb.RetryRunRequest): Promise<pb.RetryRunResponse> {
     const key = runRef(request);
-    return { run: toRun(await this.engine.startRun(key.namespaceId, key.pipelineId, {}, { retryOf: key.runId })) };
+    return this.started(await this.engine.startRun(key.namespaceId, key.pipelineId, {}, { retryOf: key.runId }));
   }
 }

@@ -1,15 +1,25 @@
 import { Controller, Inject } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
 import { GOFER_CONFIG, type GoferConfig } from '@gofer/config';
+import { ClusterEntity } from '@gofer/dal';
+import { DATA_SOURCE } from '@gofer/engine';
 import type * as pb from '@gofer/proto';
+import type { DataSource } from 'typeorm';
 import { GOFER_VERSION } from '../version.js';
 
 @Controller()
 export class SystemGrpcController {
-  constructor(@Inject(GOFER_CONFIG) private readonly config: GoferConfig) {}
+  constructor(
+    @Inject(GOFER_CONFIG) private readonly config: GoferConfig,
+    @Inject(DATA_SOURCE) private readonly db: DataSource,
+  ) {}
 
   @GrpcMethod('Gofer', 'GetSystemInfo')
-  getSystemInfo(_request: pb.GetSystemInfoRequest): pb.GetSystemInfoResponse {
-    return { version: GOFER_VERSION, commit: process.env.GOFER_COMMIT ?? '', scheduler: this.config.scheduler, bootstrapTokenCreated: false };
+  async getSystemInfo(_request: pb.GetSystemInfoRequest): Promise<pb.GetSystemInfoResponse> {
+    const cluster = await this.db.manager.findOneByOrFail(ClusterEntity, { singleton: 1 });
+    return {
+      version: GOFER_VERSION, commit: process.env.GOFER_COMMIT ?? '', scheduler: this.config.scheduler,
+      bootstrapTokenCreated: cluster.bootstrapped !== null,
+    };
   }
 }

@@ -1,7 +1,8 @@
 import { Controller, Inject } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
 import type { TaskRunEntity } from '@gofer/dal';
-import { GoferError, notFound, RunEngine, RunRepository, TASK_LOGS } from '@gofer/engine';
+import { GoferError, LOGGER, notFound, RunEngine, RunRepository, TASK_LOGS } from '@gofer/engine';
+import type { Logger } from 'pino';
 import { GOFER_CONFIG, type GoferConfig } from '@gofer/config';
 import type { LogChunk, LogKey, TaskLogs } from '@gofer/logs';
 import { LogStream, type GetTaskRunLogsResponse } from '@gofer/proto';
@@ -26,6 +27,7 @@ export class TaskRunsGrpcController {
     private readonly runs: RunRepository,
     @Inject(TASK_LOGS) private readonly logs: TaskLogs,
     @Inject(GOFER_CONFIG) private readonly config: GoferConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
   /** Live follows in progress on this process; each holds a Redis connection while it blocks. */
@@ -90,7 +92,13 @@ export class TaskRunsGrpcController {
       }
     }
     const complete = finished || (await this.runs.getTaskRun(key)).state === 'complete';
-    const archived = complete ? await this.logs.openArchived(key, signal) : undefined;
+    // While the object store is unreachable, the live copy (kept a day when archiving failed) still serves.
+    const archived = complete
+      ? await this.logs.openArchived(key, signal).catch((error: unknown) => {
+          this.logger.warn({ err: error, ...key }, 'reading an archived log failed; serving the live copy');
+          return undefined;
+        })
+      : undefined;
     if (archived) {
       for await (const chunk of archived) yield { chunk: chunk.data, stream: STREAMS[chunk.stream] };
       return;

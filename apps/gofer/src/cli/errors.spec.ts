@@ -49,10 +49,19 @@ describe('describeError', () => {
     );
   });
 
-  it('points at the token flags for auth errors', () => {
-    expect(describeError(grpcError(GrpcStatus.UNAUTHENTICATED, 'missing token'), HOST).message).toBe(
-      'missing token: pass a valid token with --token or GOFER_TOKEN',
+  it('says where tokens come from when the call is not authenticated', () => {
+    expect(describeError(grpcError(GrpcStatus.UNAUTHENTICATED, 'missing token'), HOST)).toEqual({
+      message: 'missing token: set GOFER_TOKEN or --token; the first token comes from: gofer service token bootstrap',
+      exitCode: EXIT_FAILURE,
+    });
+  });
+
+  it("keeps the server's namespace reason when permission is denied, and says how to check the token", () => {
+    const { message } = describeError(grpcError(GrpcStatus.PERMISSION_DENIED, 'token tok-3 may not use namespace "team-b"'), HOST);
+    expect(message).toBe(
+      'token tok-3 may not use namespace "team-b": see what your token may do with gofer token whoami (switch with --token, --namespace)',
     );
+    expect(message.split('\n')).toHaveLength(1);
   });
 
   it('maps usage errors to exit 2 and commander help to exit 0', () => {

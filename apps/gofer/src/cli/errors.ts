@@ -1,4 +1,4 @@
-import { CommanderError } from 'commander';
+import { CommanderError, type Command } from 'commander';
 import { GrpcStatus, isServiceError } from '@gofer/proto';
 
 /** Exit codes of every `gofer` command. */
@@ -11,6 +11,14 @@ export const EXIT_USAGE = 2;
 /** A command-line mistake found by our own checks (as opposed to commander's); exits 2. */
 export class UsageError extends Error {
   override name = 'UsageError';
+}
+
+/**
+ * Ends a command with a usage error found in its action (options that do not fit together), printed
+ * like commander's own: one line with a pointer to the command's --help; exits 2.
+ */
+export function failUsage(command: Command, message: string): never {
+  command.error(`error: ${message}`, { exitCode: EXIT_USAGE, code: 'gofer.usage' });
 }
 
 /** A failure with a message already fit for the user; exits 1 unless told otherwise. */
@@ -61,9 +69,10 @@ function describeStatus(code: number, details: string, host: string): string {
     case GrpcStatus.DEADLINE_EXCEEDED:
       return `Gofer at ${host} did not answer in time: check the service's health (GET /readyz) and try again`;
     case GrpcStatus.UNAUTHENTICATED:
-      return `${details || 'not authenticated'}: pass a valid token with --token or GOFER_TOKEN`;
+      return `${details || 'not authenticated'}: set GOFER_TOKEN or --token; the first token comes from: gofer service token bootstrap`;
     case GrpcStatus.PERMISSION_DENIED:
-      return `${details || 'permission denied'}: use a token allowed in this namespace (--token, --namespace)`;
+      // The server names what the token lacks (a namespace, or management rights); we say how to check.
+      return `${details || 'permission denied'}: see what your token may do with gofer token whoami (switch with --token, --namespace)`;
     case GrpcStatus.UNIMPLEMENTED:
       return `Gofer at ${host} does not support this call (${details}): upgrade the service or use a matching CLI`;
     case GrpcStatus.CANCELLED:

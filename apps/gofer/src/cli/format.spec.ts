@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { elapsedMs, formatAgo, formatDuration, formatElapsed, formatFields, formatTable, formatTimestamp } from './format.js';
+import {
+  elapsedMs,
+  formatAgo,
+  formatBytes,
+  formatDuration,
+  formatElapsed,
+  formatFields,
+  formatIn,
+  formatTable,
+  formatTimestamp,
+} from './format.js';
 
 describe('formatDuration', () => {
   const cases: Array<[number, string]> = [
@@ -61,4 +71,31 @@ describe('formatTable', () => {
   it('aligns field values', () => {
     expect(formatFields([['state', 'running'], ['config', 'version 2']])).toBe('  state   running\n  config  version 2');
   });
+});
+
+describe('formatIn', () => {
+  const now = Date.UTC(2025, 5, 15, 12, 0, 0);
+  const cases: Array<[number, string]> = [
+    [now + 42_000, 'in 42s'],
+    [now + 5 * 60_000, 'in 5m'],
+    [now + 3 * 3_600_000 + 1, 'in 3h'],
+    [now + 29 * 86_400_000 + 5_000, 'in 29d'],
+    [now - 5 * 60_000, '5m ago'],
+  ];
+  it.each(cases)('%i -> %s', (at, text) => expect(formatIn(at, now)).toBe(text));
+});
+
+describe('formatBytes', () => {
+  const cases: Array<[number, string]> = [
+    [0, '0 B'],
+    [999, '999 B'],
+    [1023, '1023 B'],
+    [1024, '1.0 KiB'],
+    [1536, '1.5 KiB'],
+    [20 * 1024 * 1024, '20.0 MiB'],
+    [1024 * 1024 - 1, '1.0 MiB'],
+    [1.5 * 1024 ** 3, '1.5 GiB'],
+    [3 * 1024 ** 5, '3072.0 TiB'],
+  ];
+  it.each(cases)('%i -> %s', (bytes, text) => expect(formatBytes(bytes)).toBe(text));
 });

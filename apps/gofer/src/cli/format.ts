@@ -47,6 +47,31 @@ export function formatTimestamp(at: number, now: number): string {
   return at ? `${formatAgo(at, now)} (${new Date(at).toISOString()})` : '-';
 }
 
+/** A future instant relative to `now`: `in 42s`, `in 5m`, `in 3h`, `in 29d`; past ones as {@link formatAgo}. */
+export function formatIn(at: number, now: number): string {
+  if (at <= now) return formatAgo(at, now);
+  const seconds = Math.ceil((at - now) / 1000);
+  if (seconds < 60) return `in ${seconds}s`;
+  if (seconds < 3600) return `in ${Math.floor(seconds / 60)}m`;
+  if (seconds < 86_400) return `in ${Math.floor(seconds / 3600)}h`;
+  return `in ${Math.floor(seconds / 86_400)}d`;
+}
+
+const BYTE_UNITS = ['KiB', 'MiB', 'GiB', 'TiB'];
+
+/** A byte count for people: `0 B`, `999 B`, `1.0 KiB`, `20.0 MiB`, `1.5 GiB` (binary units, one decimal). */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${Math.max(0, Math.round(bytes))} B`;
+  let value = bytes / 1024;
+  let unit = 0;
+  // Move up a unit when the rounded value would read 1024.0.
+  while (Math.round(value * 10) / 10 >= 1024 && unit < BYTE_UNITS.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(1)} ${BYTE_UNITS[unit]}`;
+}
+
 /**
  * Lays out rows under headers in columns separated by two spaces. The last column is not padded, so
  * lines carry no trailing spaces.

@@ -5,12 +5,26 @@ import {
   StatusReasonKind,
   TaskRunState,
   TaskRunStatus,
+  TokenKind,
+  type Event,
   type Pipeline,
   type Run,
   type TaskRun,
+  type Token,
 } from '@gofer/proto';
 import { describe, expect, it } from 'vitest';
-import { enumValue, isoTime, pipelineJson, runJson, taskRunJson } from './json-view.js';
+import {
+  enumValue,
+  eventJson,
+  isoTime,
+  namespaceJson,
+  objectJson,
+  pipelineJson,
+  runJson,
+  secretJson,
+  taskRunJson,
+  tokenJson,
+} from './json-view.js';
 
 const T0 = Date.UTC(2025, 0, 2, 3, 4, 5);
 
@@ -160,5 +174,101 @@ describe('pipelineJson', () => {
       created: '2025-01-02T03:04:05.000Z',
       updated: null,
     });
+  });
+});
+
+describe('tokenJson', () => {
+  const token: Token = {
+    id: 'tok-3',
+    kind: TokenKind.TOKEN_KIND_CLIENT,
+    namespaces: ['team-a', '/staging-.*/'],
+    metadata: { owner: 'ci' },
+    created: T0,
+    expires: T0 + 30 * 86_400_000,
+    disabled: false,
+  };
+
+  it('has the id, lower-case kind, namespaces, labels, times and disabled flag (never a secret)', () => {
+    expect(tokenJson(token)).toStrictEqual({
+      id: 'tok-3',
+      kind: 'client',
+      namespaces: ['team-a', '/staging-.*/'],
+      metadata: { owner: 'ci' },
+      created: '2025-01-02T03:04:05.000Z',
+      expires: '2025-02-01T03:04:05.000Z',
+      disabled: false,
+    });
+  });
+
+  it('shows a token that never expires with expires null', () => {
+    expect(tokenJson({ ...token, kind: TokenKind.TOKEN_KIND_MANAGEMENT, expires: 0, namespaces: [] })).toMatchObject({
+      kind: 'management',
+      namespaces: [],
+      expires: null,
+    });
+  });
+});
+
+describe('namespaceJson and objectJson', () => {
+  it('snake_case shapes with ISO times', () => {
+    expect(namespaceJson({ id: 'team-a', name: 'Team A', description: 'd', created: T0 })).toStrictEqual({
+      id: 'team-a',
+      name: 'Team A',
+      description: 'd',
+      created: '2025-01-02T03:04:05.000Z',
+    });
+    expect(objectJson({ key: 'report.tar', size: 20_971_520, sha256: 'ab'.repeat(32), created: T0 })).toStrictEqual({
+      key: 'report.tar',
+      size: 20_971_520,
+      sha256: 'ab'.repeat(32),
+      created: '2025-01-02T03:04:05.000Z',
+    });
+  });
+});
+
+describe('secretJson', () => {
+  const secret = { key: 'DEPLOY_TOKEN', value: 's3cret', namespaces: ['team-a'], created: T0, updated: T0 + 1_000 };
+
+  it('leaves the value out unless it was asked for', () => {
+    expect(secretJson({ ...secret, value: '' })).toStrictEqual({
+      key: 'DEPLOY_TOKEN',
+      namespaces: ['team-a'],
+      created: '2025-01-02T03:04:05.000Z',
+      updated: '2025-01-02T03:04:06.000Z',
+    });
+    expect(Object.keys(secretJson(secret, true))).toEqual(['key', 'value', 'namespaces', 'created', 'updated']);
+    expect(secretJson(secret, true).value).toBe('s3cret');
+  });
+});
+
+describe('eventJson', () => {
+  const event: Event = {
+    id: 42,
+    kind: 'task_run_completed',
+    namespaceId: 'default',
+    pipelineId: 'hello',
+    runId: 3,
+    taskId: 'greet',
+    details: '{"status":"successful","exit_code":0}',
+    emitted: T0,
+  };
+
+  it('parses the details and names every field', () => {
+    expect(eventJson(event)).toStrictEqual({
+      id: 42,
+      kind: 'task_run_completed',
+      namespace: 'default',
+      pipeline: 'hello',
+      run: 3,
+      task: 'greet',
+      details: { status: 'successful', exit_code: 0 },
+      emitted: '2025-01-02T03:04:05.000Z',
+    });
+  });
+
+  it('shows what an event is not about as null, empty details as {}, and keeps details that are not JSON', () => {
+    const token = { ...event, kind: 'token_created', namespaceId: '', pipelineId: '', runId: 0, taskId: '', details: '' };
+    expect(eventJson(token)).toMatchObject({ namespace: null, pipeline: null, run: null, task: null, details: {} });
+    expect(eventJson({ ...event, details: 'not json' }).details).toBe('not json');
   });
 });

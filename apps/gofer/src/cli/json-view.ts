@@ -1,6 +1,6 @@
 // The `--output json` shapes of DESIGN §9: snake_case keys, lower-case enum values without their
 // prefix (null when unspecified), ISO timestamps (null when unset). Pure functions over API messages.
-import type { Pipeline, PipelineConfig, Run, StatusReason, TaskRun } from '@gofer/proto';
+import type { Event, Namespace, ObjectInfo, Pipeline, PipelineConfig, Run, Secret, StatusReason, TaskRun, Token } from '@gofer/proto';
 
 /** Lower-cases an enum value name after stripping its prefix (`RUN_STATE_RUNNING` -> `running`); UNSPECIFIED -> null. */
 export function enumValue(value: string | null | undefined, prefix: string): string | null {
@@ -21,6 +21,7 @@ export const runStatus = (r: Pick<Run, 'status'>) => enumValue(r.status, 'RUN_ST
 export const taskRunState = (t: Pick<TaskRun, 'state'>) => enumValue(t.state, 'TASK_RUN_STATE_');
 export const taskRunStatus = (t: Pick<TaskRun, 'status'>) => enumValue(t.status, 'TASK_RUN_STATUS_');
 export const reasonKind = (s: StatusReason) => enumValue(s.reason, 'STATUS_REASON_KIND_');
+export const tokenKind = (t: Pick<Token, 'kind'>) => enumValue(t.kind, 'TOKEN_KIND_');
 
 /** JSON of a status reason; null when absent. */
 export function statusReasonJson(reason: StatusReason | null | undefined) {
@@ -99,5 +100,69 @@ export function taskRunJson(t: TaskRun, run: Pick<Run, 'variables' | 'configVers
     config_version: run.configVersion,
     exit_code: t.exitCode ?? null,
     image: t.image,
+  };
+}
+
+/** JSON of a token (never its secret): `expires` is null for a token that never expires. */
+export function tokenJson(t: Token) {
+  return {
+    id: t.id,
+    kind: tokenKind(t),
+    namespaces: [...t.namespaces],
+    metadata: { ...t.metadata },
+    created: isoTime(t.created),
+    expires: isoTime(t.expires),
+    disabled: t.disabled,
+  };
+}
+
+/** JSON of a namespace. */
+export function namespaceJson(n: Namespace) {
+  return { id: n.id, name: n.name, description: n.description, created: isoTime(n.created) };
+}
+
+/** JSON of a stored object's info (never its content). */
+export function objectJson(o: ObjectInfo) {
+  return { key: o.key, size: o.size, sha256: o.sha256, created: isoTime(o.created) };
+}
+
+/**
+ * JSON of a secret. `value` is present only when it was asked for (`--include-value`), so a listing
+ * can never be mistaken for secrets with empty values. `namespaces` is empty for pipeline secrets.
+ */
+export function secretJson(s: Secret, withValue = false) {
+  return {
+    key: s.key,
+    ...(withValue ? { value: s.value } : {}),
+    namespaces: [...s.namespaces],
+    created: isoTime(s.created),
+    updated: isoTime(s.updated),
+  };
+}
+
+/**
+ * An event's details as JSON: the parsed object, `{}` when empty, or the raw text when the server
+ * sent something that is not JSON (shown rather than lost).
+ */
+export function eventDetails(details: string): unknown {
+  if (!details) return {};
+  try {
+    return JSON.parse(details) as unknown;
+  } catch {
+    return details;
+  }
+}
+
+/** JSON of an event: what it is not about (no namespace, run, task …) is null. */
+export function eventJson(e: Event) {
+  return {
+    id: e.id,
+    kind: e.kind,
+    namespace: e.namespaceId || null,
+    pipeline: e.pipelineId || null,
+    run: e.runId || null,
+    task: e.taskId || null,
+    details: eventDetails(e.details),
+    emitted: isoTime(e.emitted),
   };
 }

@@ -5,6 +5,7 @@ import { ConfigFormat, PipelineState, RunStatus } from '@gofer/proto';
 import type { CliContext, ContextFor } from './context.js';
 import { CliError, EXIT_FAILURE } from './errors.js';
 import { pipelineJson, runJson, taskRunJson } from './json-view.js';
+import { objectCommand } from './object.command.js';
 import { pipelineDetail, pipelineTable, runOutcome, runSummary, taskRunOutcome } from './plain-view.js';
 import { waitForRun } from './run-wait.js';
 import { parseCount, parseVariable } from './variables.js';
@@ -17,7 +18,8 @@ export function pipelineCommand(contextFor: ContextFor): Command {
 Examples:
   $ gofer pipeline apply hello.yaml          create the pipeline, or store a new version of it
   $ gofer pipeline list
-  $ gofer pipeline run hello -v WHO=world --wait`,
+  $ gofer pipeline run hello -v WHO=world --wait
+  $ gofer pipeline object put hello model.bin ./model.bin`,
   );
 
   pipeline
@@ -135,6 +137,8 @@ Examples:
       }
       await waitAndReport(ctx, id, run.id);
     });
+
+  pipeline.addCommand(objectCommand('pipeline', contextFor));
 
   return pipeline;
 }

@@ -4,11 +4,29 @@ import {
   StatusReasonKind,
   TaskRunState,
   TaskRunStatus,
+  TokenKind,
   type Run,
   type TaskRun,
+  type Token,
 } from '@gofer/proto';
 import { describe, expect, it } from 'vitest';
-import { formatReason, progressLines, progressMark, runSummary, runTable, taskRunTable } from './plain-view.js';
+import {
+  eventLine,
+  formatReason,
+  namespaceTable,
+  objectTable,
+  progressLines,
+  progressMark,
+  runSummary,
+  runTable,
+  secretDetail,
+  secretTable,
+  taskRunTable,
+  tokenDetail,
+  tokenStatus,
+  tokenTable,
+  transferLine,
+} from './plain-view.js';
 
 const T0 = Date.UTC(2025, 0, 2, 3, 4, 5);
 
@@ -141,5 +159,106 @@ describe('live progress', () => {
     const lines = progressLines(run(), [taskRun('a'.repeat(50))], T0, 0, 30);
     for (const line of lines) expect(line.length).toBeLessThanOrEqual(29);
     expect(lines[1]!.endsWith('…')).toBe(true);
+  });
+});
+
+describe('tokens', () => {
+  const client: Token = {
+    id: 'tok-2',
+    kind: TokenKind.TOKEN_KIND_CLIENT,
+    namespaces: ['team-a', '/staging-.*/'],
+    metadata: { owner: 'ci', purpose: 'deploy' },
+    created: T0,
+    expires: T0 + 30 * 86_400_000,
+    disabled: false,
+  };
+  const management: Token = { ...client, id: 'tok-1', kind: TokenKind.TOKEN_KIND_MANAGEMENT, namespaces: [], metadata: {}, expires: 0 };
+
+  it('says whether a token is active, disabled or expired', () => {
+    expect(tokenStatus(client, T0)).toBe('active');
+    expect(tokenStatus({ ...client, disabled: true }, T0)).toBe('disabled');
+    expect(tokenStatus(client, client.expires)).toBe('expired');
+    expect(tokenStatus(management, T0 + 1e12)).toBe('active');
+  });
+
+  it('lists tokens with kind, status, namespaces (all for management), expiry and labels', () => {
+    expect(tokenTable([management, client], T0 + 60_000).split('\n')).toEqual([
+      'ID     KIND        STATUS  NAMESPACES           EXPIRES  CREATED  METADATA',
+      'tok-1  management  active  all                  never    1m ago',
+      'tok-2  client      active  team-a,/staging-.*/  in 29d   1m ago   owner=ci purpose=deploy',
+    ]);
+    expect(tokenTable([], T0)).toMatch(/gofer token create/);
+  });
+
+  it('shows one token', () => {
+    expect(tokenDetail(client, T0 + 60_000)).toBe(
+      [
+        'token tok-2',
+        '  kind        client',
+        '  status      active',
+        '  namespaces  team-a,/staging-.*/',
+        '  expires     in 29d (2025-02-01T03:04:05.000Z)',
+        '  created     1m ago (2025-01-02T03:04:05.000Z)',
+        '  metadata    owner=ci purpose=deploy',
+      ].join('\n'),
+    );
+  });
+});
+
+describe('namespaces, objects and secrets', () => {
+  it('lists namespaces', () => {
+    expect(namespaceTable([{ id: 'default', name: 'Default', description: 'Where pipelines go.', created: T0 }], T0 + 120_000)).toBe(
+      ['ID       NAME     CREATED  DESCRIPTION', 'default  Default  2m ago   Where pipelines go.'].join('\n'),
+    );
+  });
+
+  it('lists objects with human sizes and a short checksum, or says what to do', () => {
+    const objects = [
+      { key: 'model.bin', size: 20 * 1024 * 1024, sha256: '0123456789abcdef'.repeat(4), created: T0 },
+      { key: 'v', size: 7, sha256: 'f'.repeat(64), created: T0 - 3_600_000 },
+    ];
+    expect(objectTable(objects, T0 + 2_000, 'none').split('\n')).toEqual([
+      'KEY        SIZE      SHA256        CREATED',
+      'model.bin  20.0 MiB  0123456789ab  just now',
+      'v          7 B       ffffffffffff  1h ago',
+    ]);
+    expect(objectTable([], T0, 'no objects yet')).toBe('no objects yet');
+  });
+
+  it('lists secrets without values; global ones with their namespaces', () => {
+    const secret = { key: 'TOKEN', value: 'never shown', namespaces: ['team-a', '/x-.*/'], created: T0, updated: T0 + 60_000 };
+    const now = T0 + 120_000;
+    expect(secretTable([secret], now, false, '')).toBe(['KEY    UPDATED  CREATED', 'TOKEN  1m ago   2m ago'].join('\n'));
+    expect(secretTable([secret], now, true, '')).toBe(
+      ['KEY    NAMESPACES     UPDATED  CREATED', 'TOKEN  team-a,/x-.*/  1m ago   2m ago'].join('\n'),
+    );
+    const detail = secretDetail(secret, 'global secret TOKEN', true, now);
+    expect(detail).toMatch(/^global secret TOKEN\n {2}namespaces {2}team-a,\/x-\.\*\/\n/);
+    expect(detail).not.toContain('never shown');
+  });
+});
+
+describe('eventLine', () => {
+  const base = { id: 7, kind: 'run_started', namespaceId: 'default', pipelineId: 'hello', runId: 3, taskId: '', details: '', emitted: T0 };
+  const cases: Array<[string, Partial<typeof base>, string]> = [
+    ['a run event', { details: '{"trigger":"cron","label":"nightly"}' }, '2025-01-02T03:04:05.000Z  #7  run_started  default/hello run 3  trigger=cron label=nightly'],
+    ['a task event', { kind: 'task_run_completed', taskId: 'greet', details: '{"status":"failed","exit_code":3}' }, '2025-01-02T03:04:05.000Z  #7  task_run_completed  default/hello run 3 task greet  status=failed exit_code=3'],
+    ['an event outside namespaces', { kind: 'token_created', namespaceId: '', pipelineId: '', runId: 0, details: '{"id":"tok-2"}' }, '2025-01-02T03:04:05.000Z  #7  token_created  -  id=tok-2'],
+    ['details with spaces, quotes and nesting', { details: '{"reason":"image not found","x":{"a":1}}' }, '2025-01-02T03:04:05.000Z  #7  run_started  default/hello run 3  reason="image not found" x={"a":1}'],
+    ['details that are not an object', { details: 'oops' }, '2025-01-02T03:04:05.000Z  #7  run_started  default/hello run 3  "oops"'],
+  ];
+  it.each(cases)('%s', (_name, over, line) => expect(eventLine({ ...base, ...over })).toBe(line));
+});
+
+describe('transferLine', () => {
+  it('shows bytes, total with percent, and rate', () => {
+    expect(transferLine('uploading', 'model.bin', 12 * 1024 * 1024, 20 * 1024 * 1024, 2_000)).toBe(
+      'uploading model.bin  12.0 MiB / 20.0 MiB (60%)  6.0 MiB/s',
+    );
+  });
+
+  it('shows only bytes so far without a known total (stdin)', () => {
+    expect(transferLine('uploading', 'dist.tar', 1536, undefined, 0)).toBe('uploading dist.tar  1.5 KiB');
+    expect(transferLine('downloading', 'empty', 0, 0, 0)).toBe('downloading empty  0 B / 0 B (100%)');
   });
 });

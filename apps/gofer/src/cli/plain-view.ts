@@ -1,8 +1,19 @@
 // Plain (human) output of every command. Pure: each function takes API messages and `now`, and
 // returns text, so plain-view.spec.ts can pin the layout.
-import type { Pipeline, Run, StatusReason, TaskRun } from '@gofer/proto';
-import { formatAgo, formatElapsed, formatFields, formatTable, formatTimestamp } from './format.js';
-import { pipelineState, reasonKind, runState, runStatus, taskRunState, taskRunStatus } from './json-view.js';
+import {
+  TokenKind,
+  type Event,
+  type Namespace,
+  type ObjectInfo,
+  type Pipeline,
+  type Run,
+  type Secret,
+  type StatusReason,
+  type TaskRun,
+  type Token,
+} from '@gofer/proto';
+import { formatAgo, formatBytes, formatElapsed, formatFields, formatIn, formatTable, formatTimestamp } from './format.js';
+import { eventDetails, pipelineState, reasonKind, runState, runStatus, taskRunState, taskRunStatus, tokenKind } from './json-view.js';
 
 /** `abnormal_exit: exited with code 3`, or empty when there is no reason. */
 export function formatReason(reason: StatusReason | null | undefined): string {
@@ -150,4 +161,135 @@ export function progressLines(run: Run, taskRuns: readonly TaskRun[], now: numbe
     lines.push(`  ${progressMark(t, frame)} ${t.taskId.padEnd(width)}  ${taskRunOutcome(t).padEnd(10)}  ${elapsed === '-' ? '' : elapsed}`.trimEnd());
   }
   return lines.map((line) => (line.length > columns - 1 ? `${line.slice(0, Math.max(0, columns - 2))}…` : line));
+}
+
+/** Whether calls made with a token are accepted now. */
+export function tokenStatus(t: Token, now: number): 'active' | 'disabled' | 'expired' {
+  if (t.disabled) return 'disabled';
+  return t.expires && t.expires <= now ? 'expired' : 'active';
+}
+
+/** The namespaces a token may use: `all` for management tokens. */
+function tokenNamespaces(t: Token): string {
+  if (t.kind === TokenKind.TOKEN_KIND_MANAGEMENT) return 'all';
+  return t.namespaces.length > 0 ? t.namespaces.join(',') : '-';
+}
+
+function labels(metadata: Readonly<Record<string, string>>): string {
+  return Object.entries(metadata)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+}
+
+function expiry(at: number, now: number): string {
+  return at ? formatIn(at, now) : 'never';
+}
+
+export function tokenTable(tokens: readonly Token[], now: number): string {
+  if (tokens.length === 0) return 'no tokens yet: create one with gofer token create';
+  return formatTable(
+    ['ID', 'KIND', 'STATUS', 'NAMESPACES', 'EXPIRES', 'CREATED', 'METADATA'],
+    tokens.map((t) => [
+      t.id,
+      tokenKind(t) ?? '-',
+      tokenStatus(t, now),
+      tokenNamespaces(t),
+      expiry(t.expires, now),
+      formatAgo(t.created, now),
+      labels(t.metadata),
+    ]),
+  );
+}
+
+export function tokenDetail(t: Token, now: number): string {
+  const fields: Array<[string, string]> = [
+    ['kind', tokenKind(t) ?? '-'],
+    ['status', tokenStatus(t, now)],
+    ['namespaces', tokenNamespaces(t)],
+    ['expires', t.expires ? `${formatIn(t.expires, now)} (${new Date(t.expires).toISOString()})` : 'never'],
+    ['created', formatTimestamp(t.created, now)],
+  ];
+  if (Object.keys(t.metadata).length > 0) fields.push(['metadata', labels(t.metadata)]);
+  return [`token ${t.id}`, formatFields(fields)].join('\n');
+}
+
+export function namespaceTable(namespaces: readonly Namespace[], now: number): string {
+  if (namespaces.length === 0) return 'no namespaces: create one with gofer namespace create ID';
+  return formatTable(
+    ['ID', 'NAME', 'CREATED', 'DESCRIPTION'],
+    namespaces.map((n) => [n.id, n.name || '-', formatAgo(n.created, now), n.description]),
+  );
+}
+
+export function namespaceDetail(n: Namespace, now: number): string {
+  const title = n.name && n.name !== n.id ? `${n.id} (${n.name})` : n.id;
+  const lines = [`namespace ${title}`];
+  if (n.description) lines.push(`  ${n.description}`);
+  lines.push(formatFields([['created', formatTimestamp(n.created, now)]]));
+  return lines.join('\n');
+}
+
+/** Objects, newest first as the API lists them; `empty` says what to do when there are none. */
+export function objectTable(objects: readonly ObjectInfo[], now: number, empty: string): string {
+  if (objects.length === 0) return empty;
+  return formatTable(
+    ['KEY', 'SIZE', 'SHA256', 'CREATED'],
+    objects.map((o) => [o.key, formatBytes(o.size), o.sha256.slice(0, 12), formatAgo(o.created, now)]),
+  );
+}
+
+/** Secrets (never their values); global ones show the namespaces allowed to use them. */
+export function secretTable(secrets: readonly Secret[], now: number, global: boolean, empty: string): string {
+  if (secrets.length === 0) return empty;
+  const headers = global ? ['KEY', 'NAMESPACES', 'UPDATED', 'CREATED'] : ['KEY', 'UPDATED', 'CREATED'];
+  return formatTable(
+    headers,
+    secrets.map((s) => [
+      s.key,
+      ...(global ? [s.namespaces.join(',') || '-'] : []),
+      formatAgo(s.updated, now),
+      formatAgo(s.created, now),
+    ]),
+  );
+}
+
+/** A secret's metadata under a title such as `secret TOKEN of pipeline hello` (never its value). */
+export function secretDetail(s: Secret, title: string, global: boolean, now: number): string {
+  const fields: Array<[string, string]> = [];
+  if (global) fields.push(['namespaces', s.namespaces.join(',') || '-']);
+  fields.push(['created', formatTimestamp(s.created, now)], ['updated', formatTimestamp(s.updated, now)]);
+  return [title, formatFields(fields)].join('\n');
+}
+
+/** One event as a line, for streaming: `TIME  #ID  KIND  WHERE  DETAILS`. */
+export function eventLine(e: Event): string {
+  const where = [
+    [e.namespaceId, e.pipelineId].filter(Boolean).join('/'),
+    e.runId ? `run ${e.runId}` : '',
+    e.taskId ? `task ${e.taskId}` : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
+  const fields = [e.emitted ? new Date(e.emitted).toISOString() : '-', `#${e.id}`, e.kind, where || '-', detailsText(e.details)];
+  return fields.filter(Boolean).join('  ');
+}
+
+/** Event details as `key=value` pairs (values JSON-encoded unless they are plain words). */
+function detailsText(details: string): string {
+  const parsed = eventDetails(details);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return JSON.stringify(parsed);
+  return Object.entries(parsed)
+    .map(([k, v]) => `${k}=${typeof v === 'string' && /^[^\s"=]*$/.test(v) && v !== '' ? v : JSON.stringify(v)}`)
+    .join(' ');
+}
+
+/**
+ * The progress line of an object transfer: `uploading KEY  12.0 MiB / 20.0 MiB (60%)  8.0 MiB/s`;
+ * without a known total (stdin) only the bytes so far.
+ */
+export function transferLine(verb: string, key: string, done: number, total: number | undefined, elapsedMs: number): string {
+  let text = `${verb} ${key}  ${formatBytes(done)}`;
+  if (total !== undefined) text += ` / ${formatBytes(total)} (${total > 0 ? Math.floor((done / total) * 100) : 100}%)`;
+  if (elapsedMs > 0) text += `  ${formatBytes((done * 1000) / elapsedMs)}/s`;
+  return text;
 }

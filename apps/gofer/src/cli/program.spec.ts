@@ -28,6 +28,18 @@ describe('gofer usage errors exit 2 with one line on stderr', () => {
     [['service', 'start', '--roles', 'api,db'], /unknown role "db"/],
     [['pipeline', 'get', 'a', 'b'], /too many arguments/],
     [['--nope'], /unknown option '--nope'/],
+    [['token', 'create', '--expires', '30'], /argument '30' is invalid\. expected a lifetime like 30d/],
+    [['token', 'create', '--metadata', 'owner'], /expected KEY=VALUE, e\.g\. --metadata owner=ci/],
+    [['token', 'create', '--kind', 'root'], /Allowed choices are management, client/],
+    [['token', 'create', '--kind', 'management', '--namespaces', 'team-a'], /--namespaces is for client tokens/],
+    [['token', 'create', '--namespaces', 'Team A'], /"Team A" is not a namespace id/],
+    [['namespace', 'get'], /missing required argument 'ID'/],
+    [['pipeline', 'object', 'put', 'hello', '../etc'], /an object key is 1-256 of/],
+    [['run', 'object', 'get', 'hello', 'x', 'key'], /a run id is a positive integer/],
+    [['run', 'object', 'list', 'hello'], /missing required argument 'RUN'/],
+    [['secret', 'global', 'put', 'KEY', '--namespaces', '/open'], /has no closing "\/"/],
+    [['secret', 'pipeline', 'put', 'hello', 'KEY', '--value', ''], /--value is empty/],
+    [['event', 'list', '--after', 'x'], /expected a whole number/],
   ];
   it.each(cases)('%j', async (args, message) => {
     const { code, out, err } = await gofer(args);
@@ -56,7 +68,15 @@ describe('gofer help', () => {
   it('lists every command group at the top level', async () => {
     const { code, out } = await gofer(['--help']);
     expect(code).toBe(0);
-    for (const group of ['service', 'pipeline', 'run', 'taskrun']) expect(out).toMatch(new RegExp(`^  ${group} `, 'm'));
+    for (const group of ['service', 'pipeline', 'run', 'taskrun', 'secret', 'namespace', 'token', 'event']) {
+      expect(out).toMatch(new RegExp(`^  ${group} `, 'm'));
+    }
+  });
+
+  it('lists the object commands under pipeline and run, and token bootstrap under service', async () => {
+    expect((await gofer(['pipeline', '--help'])).out).toMatch(/^  object +store files with a pipeline/m);
+    expect((await gofer(['run', 'object', '--help'])).out).toMatch(/^  put <PIPELINE> <RUN> <KEY> \[FILE\]/m);
+    expect((await gofer(['service', 'token', '--help'])).out).toMatch(/^  bootstrap +issue the first management token/m);
   });
 });
 

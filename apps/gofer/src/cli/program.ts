@@ -2,10 +2,14 @@ import { Command, Option } from 'commander';
 import { CliContext, DEFAULT_HOST, DEFAULT_NAMESPACE, resolveGlobals, type CliIo, type ContextFor } from './context.js';
 import { GOFER_VERSION } from '../version.js';
 import { describeError, EXIT_OK } from './errors.js';
+import { eventCommand } from './event.command.js';
+import { namespaceCommand } from './namespace.command.js';
 import { pipelineCommand } from './pipeline.command.js';
 import { runCommand } from './run.command.js';
+import { secretCommand } from './secret.command.js';
 import { serviceCommand } from './service.command.js';
 import { taskRunCommand } from './taskrun.command.js';
+import { tokenCommand } from './token.command.js';
 
 /** Builds the `gofer` command tree. Actions get their context (flags, client, output) from `contextFor`. */
 export function buildProgram(io: CliIo, contextFor: ContextFor): Command {
@@ -28,12 +32,18 @@ Examples:
   $ gofer pipeline apply hello.yaml          create or update a pipeline
   $ gofer pipeline run hello --wait          run it and wait for the summary
   $ gofer run list hello --output json
-  $ gofer taskrun logs hello 1 greet --follow`,
+  $ gofer taskrun logs hello 1 greet --follow
+  $ export GOFER_TOKEN=$(gofer service token bootstrap)   the first token of a new service
+  $ gofer event list --follow`,
     )
-    .addCommand(serviceCommand())
+    .addCommand(serviceCommand(contextFor))
     .addCommand(pipelineCommand(contextFor))
     .addCommand(runCommand(contextFor))
-    .addCommand(taskRunCommand(contextFor));
+    .addCommand(taskRunCommand(contextFor))
+    .addCommand(secretCommand(contextFor))
+    .addCommand(namespaceCommand(contextFor))
+    .addCommand(tokenCommand(contextFor))
+    .addCommand(eventCommand(contextFor));
 
   configureTree(program, io);
   return program;

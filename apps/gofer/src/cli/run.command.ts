@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import type { ContextFor } from './context.js';
 import { CliError } from './errors.js';
 import { runJson } from './json-view.js';
+import { objectCommand } from './object.command.js';
 import { runDetail, runTable } from './plain-view.js';
 import { parseCount, parseRunId } from './variables.js';
 
@@ -13,7 +14,8 @@ export function runCommand(contextFor: ContextFor): Command {
 Examples:
   $ gofer run list hello                     newest first
   $ gofer run get hello 4                    the run and its task runs
-  $ gofer run retry hello 4                  re-run only what failed, was cancelled or skipped`,
+  $ gofer run retry hello 4                  re-run only what failed, was cancelled or skipped
+  $ gofer run object get hello 4 report.tar ./report.tar`,
   );
 
   run
@@ -93,6 +95,8 @@ Examples:
       ctx.print(`started run ${retry.id} of ${pipelineId} (retry of run ${runId})`);
       ctx.hint(`follow it: gofer run get ${pipelineId} ${retry.id}`);
     });
+
+  run.addCommand(objectCommand('run', contextFor));
 
   return run;
 }

@@ -1,6 +1,8 @@
 import type { GoferConfig } from '@gofer/config';
 import { openDataSource } from '@gofer/dal';
-import { FsLogArchive, TaskLogs } from '@gofer/logs';
+import { TaskLogs, type LogArchive } from '@gofer/logs';
+import { createObjectStore, type ObjectStore } from '@gofer/object-store';
+import { EncryptionKeyError, Keyring } from '@gofer/secrets';
 import { createDockerScheduler, type Scheduler } from '@gofer/scheduler';
 import { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
@@ -11,6 +13,7 @@ export interface Infrastructure {
   redis: Redis;
   scheduler: Scheduler | undefined;
   logs: TaskLogs;
+  objects: ObjectStore;
   close(): Promise<void>;
 }
 
@@ -86,10 +89,37 @@ export async function openInfrastructure(
         throw new StartupError(`${error.message}. Is Docker running? Set GOFER_DOCKER_HOST to its socket (unix:///var/run/docker.sock).`);
       });
     }
-    const logs = new TaskLogs(redis, FsLogArchive.fromUrl(config.objectStore), config.redisPrefix, config.logCapBytes);
-    return { db, redis, scheduler, logs, close: closeAll };
+    if (config.encryptionKey) {
+      try {
+        Keyring.parse(config.encryptionKey, config.previousEncryptionKeys);
+      } catch (error) {
+        if (error instanceof EncryptionKeyError) throw new StartupError(error.message);
+        throw error;
+      }
+    }
+    let objects: ObjectStore;
+    try {
+      objects = createObjectStore(config.objectStore, config.s3);
+      await objects.ping();
+    } catch (error) {
+      throw new StartupError(
+        `cannot use the object store GOFER_OBJECT_STORE=${config.objectStore}: ${(error as Error).message}`,
+      );
+    }
+    opened.push(() => objects.close());
+    const logs = new TaskLogs(redis, logArchive(objects), config.redisPrefix, config.logCapBytes);
+    return { db, redis, scheduler, logs, objects, close: closeAll };
   } catch (error) {
     await closeAll();
     throw error;
   }
+}
+
+/** Finished task logs are objects like any other (under logs/…). */
+function logArchive(store: ObjectStore): LogArchive {
+  return {
+    put: async (key, body) => (await store.put(key, body)).size,
+    get: async (key) => (await store.get(key))?.body,
+    delete: (key) => store.delete(key),
+  };
 }

@@ -5,8 +5,8 @@ import {
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import { GOFER_CONFIG, type GoferConfig } from '@gofer/config';
 import {
-  DATA_SOURCE, GoferMetrics, LOGGER, PipelineService, REDIS, Reconciler, RunEngine, RunRepository, SCHEDULER, TASK_LOGS, TaskProcessor,
-  TaskQueue,
+  DATA_SOURCE, EventLog, GoferMetrics, LOGGER, NamespaceService, OBJECT_STORE, ObjectService, PipelineService, REDIS, Reconciler,
+  RunEngine, RunRepository, SCHEDULER, SecretService, TASK_LOGS, TaskProcessor, TaskQueue, TokenService,
 } from '@gofer/engine';
 import type { Logger } from 'pino';
 import { HealthController } from '../api/health.controller.js';
@@ -16,6 +16,11 @@ import { RpcGateway } from '../api/rpc.gateway.js';
 import { RunsGrpcController } from '../api/runs.grpc.controller.js';
 import { SystemGrpcController } from '../api/system.grpc.controller.js';
 import { TaskRunsGrpcController } from '../api/task-runs.grpc.controller.js';
+import { EventsGrpcController } from '../api/events.grpc.controller.js';
+import { NamespacesGrpcController } from '../api/namespaces.grpc.controller.js';
+import { ObjectsGrpcController } from '../api/objects.grpc.controller.js';
+import { SecretsGrpcController } from '../api/secrets.grpc.controller.js';
+import { TokensGrpcController } from '../api/tokens.grpc.controller.js';
 import type { Infrastructure } from './infrastructure.js';
 
 export type Role = 'api' | 'worker';
@@ -63,6 +68,7 @@ export class ServiceModule {
       { provide: DATA_SOURCE, useValue: infra.db },
       { provide: REDIS, useValue: infra.redis },
       { provide: TASK_LOGS, useValue: infra.logs },
+      { provide: OBJECT_STORE, useValue: infra.objects },
       { provide: LOGGER, useValue: logger },
       InfrastructureLifecycle,
       GoferMetrics,
@@ -70,10 +76,18 @@ export class ServiceModule {
       RunEngine,
       RunRepository,
       PipelineService,
+      EventLog,
+      NamespaceService,
+      ObjectService,
+      SecretService,
+      TokenService,
     ];
     const controllers: Array<new (...args: never[]) => unknown> = [HealthController, MetricsController];
     if (roles.includes('api')) {
-      controllers.push(SystemGrpcController, PipelinesGrpcController, RunsGrpcController, TaskRunsGrpcController);
+      controllers.push(
+        SystemGrpcController, PipelinesGrpcController, RunsGrpcController, TaskRunsGrpcController, TokensGrpcController,
+        NamespacesGrpcController, ObjectsGrpcController, SecretsGrpcController, EventsGrpcController,
+      );
       providers.push({ provide: APP_INTERCEPTOR, useClass: RpcGateway });
     }
     if (roles.includes('worker')) {

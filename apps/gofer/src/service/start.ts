@@ -7,6 +7,7 @@ import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
 import type { INestApplication } from '@nestjs/common';
 import type { Logger } from 'pino';
 import type { Scheduler } from '@gofer/scheduler';
+import { EncryptionKeyMismatchError, SecretService } from '@gofer/engine';
 import { join } from 'node:path';
 import { RpcErrorFilter } from '../api/rpc.gateway.js';
 import { GOFER_VERSION } from '../version.js';
@@ -45,6 +46,10 @@ export async function bootService(
     app = await NestFactory.create(ServiceModule.forRoles(roles, config, infra, logger), {
       logger: new NestPinoLogger(logger.child({ component: 'nest' })),
       abortOnError: false,
+    });
+    // A wrong encryption key stops the service before it serves anything.
+    await app.get(SecretService).verifyKey().catch((error: Error) => {
+      throw error instanceof EncryptionKeyMismatchError ? new StartupError(error.message) : error;
     });
     if (roles.includes('api')) {
       // Registered before connectMicroservice: inheritAppConfig copies the app's config at that moment.
@@ -100,6 +105,8 @@ export async function startService(options: { roles: Role[] }): Promise<void> {
     }
     throw error;
   }
+  // A promise nobody awaited that fails is a bug to log, not a reason to drop every call in flight.
+  process.on('unhandledRejection', (error: unknown) => service.logger.error({ err: error }, 'unhandled promise rejection'));
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) {

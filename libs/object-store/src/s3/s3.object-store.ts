@@ -90,6 +90,9 @@ export class S3ObjectStore implements ObjectStore {
     this.queueSize = options.queueSize ?? 1;
     this.where = options.endpoint ?? `AWS S3 (region ${this.region})`;
     validate(options, this.partSize, this.queueSize);
+    // The pinned SDK supports Node 20; its notice that later releases will not would land in Gofer's
+    // stderr as an unstructured multi-line warning on every start.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     this.client = new S3Client({
       region: this.region,
       endpoint: options.endpoint,

@@ -104,6 +104,15 @@ export enum LogStream {
   LOG_STREAM_STDERR = "LOG_STREAM_STDERR",
 }
 
+/** What a token may do. */
+export enum TokenKind {
+  TOKEN_KIND_UNSPECIFIED = "TOKEN_KIND_UNSPECIFIED",
+  /** TOKEN_KIND_MANAGEMENT - Everything, in every namespace. */
+  TOKEN_KIND_MANAGEMENT = "TOKEN_KIND_MANAGEMENT",
+  /** TOKEN_KIND_CLIENT - Pipelines, runs, objects and pipeline secrets of the namespaces it lists. */
+  TOKEN_KIND_CLIENT = "TOKEN_KIND_CLIENT",
+}
+
 /** A pipeline: a named DAG of tasks, versioned by its applied configs. */
 export interface Pipeline {
   /** Namespace the pipeline lives in. */
@@ -536,4 +545,444 @@ export interface GetTaskRunLogsResponse {
   chunk: Uint8Array;
   /** Which output the chunk came from, when known. */
   stream: LogStream;
+}
+
+/** An API token (its secret is shown once, when it is issued). */
+export interface Token {
+  /** Stable id (not the secret). */
+  id: string;
+  kind: TokenKind;
+  /** Namespaces a client token may use: exact names, or regular expressions written /like-this/. */
+  namespaces: string[];
+  /** Free-form labels, e.g. who it is for. */
+  metadata: { [key: string]: string };
+  /** Creation time (unix ms). */
+  created: number;
+  /** Expiry (unix ms); 0 = never. */
+  expires: number;
+  /** Disabled tokens are refused (UNAUTHENTICATED) until enabled again. */
+  disabled: boolean;
+}
+
+export interface Token_MetadataEntry {
+  key: string;
+  value: string;
+}
+
+/** No arguments. */
+export interface BootstrapTokenRequest {
+}
+
+/** The first management token. */
+export interface BootstrapTokenResponse {
+  token:
+    | Token
+    | null;
+  /** The bearer secret; store it now, it is never shown again. */
+  secret: string;
+}
+
+/** What to issue. */
+export interface CreateTokenRequest {
+  kind: TokenKind;
+  /** Namespaces for a client token (required for client tokens; ignored for management tokens). */
+  namespaces: string[];
+  /** Labels stored with the token. */
+  metadata: { [key: string]: string };
+  /** Lifetime in seconds; 0 = never expires. */
+  expiresInSeconds: number;
+}
+
+export interface CreateTokenRequest_MetadataEntry {
+  key: string;
+  value: string;
+}
+
+/** The issued token. */
+export interface CreateTokenResponse {
+  token:
+    | Token
+    | null;
+  /** The bearer secret; store it now, it is never shown again. */
+  secret: string;
+}
+
+/** Lists every token. */
+export interface ListTokensRequest {
+}
+
+/** Tokens, oldest first. */
+export interface ListTokensResponse {
+  tokens: Token[];
+}
+
+/** Which token. */
+export interface GetTokenRequest {
+  id: string;
+}
+
+/** The token. */
+export interface GetTokenResponse {
+  token: Token | null;
+}
+
+/** No arguments: the caller's own token. */
+export interface WhoAmIRequest {
+}
+
+/** The caller's token. */
+export interface WhoAmIResponse {
+  token: Token | null;
+}
+
+/** Which token. */
+export interface DeleteTokenRequest {
+  id: string;
+}
+
+/** Nothing. */
+export interface DeleteTokenResponse {
+}
+
+/** Which token. */
+export interface EnableTokenRequest {
+  id: string;
+}
+
+/** Nothing. */
+export interface EnableTokenResponse {
+}
+
+/** Which token. */
+export interface DisableTokenRequest {
+  id: string;
+}
+
+/** Nothing. */
+export interface DisableTokenResponse {
+}
+
+/** A namespace: pipelines, runs, objects and secrets live in exactly one. */
+export interface Namespace {
+  /** ^[a-z0-9][a-z0-9_-]{2,31}$. */
+  id: string;
+  /** Human-readable name. */
+  name: string;
+  /** Free text. */
+  description: string;
+  /** Creation time (unix ms). */
+  created: number;
+}
+
+/** The namespace to create. */
+export interface CreateNamespaceRequest {
+  id: string;
+  name: string;
+  description: string;
+}
+
+/** The created namespace. */
+export interface CreateNamespaceResponse {
+  namespace: Namespace | null;
+}
+
+/** Which namespace. */
+export interface GetNamespaceRequest {
+  id: string;
+}
+
+/** The namespace. */
+export interface GetNamespaceResponse {
+  namespace: Namespace | null;
+}
+
+/** Paging. */
+export interface ListNamespacesRequest {
+  limit: number;
+  offset: number;
+}
+
+/** Namespaces, ordered by id. */
+export interface ListNamespacesResponse {
+  namespaces: Namespace[];
+}
+
+/** Which namespace. */
+export interface DeleteNamespaceRequest {
+  id: string;
+  /** Also delete its pipelines (with their runs, objects and secrets). */
+  force: boolean;
+}
+
+/** Nothing. */
+export interface DeleteNamespaceResponse {
+}
+
+/** A stored object (never its content). */
+export interface ObjectInfo {
+  key: string;
+  /** Size in bytes. */
+  size: number;
+  /** SHA-256 of the content, hex. */
+  sha256: string;
+  /** When it was stored (unix ms). */
+  created: number;
+}
+
+/** First message of a pipeline object upload. */
+export interface PutPipelineObjectHeader {
+  namespaceId: string;
+  pipelineId: string;
+  key: string;
+}
+
+/** One message of a pipeline object upload: the header first, then chunks of content. */
+export interface PutPipelineObjectRequest {
+  header?:
+    | PutPipelineObjectHeader
+    | null;
+  /** Up to 1 MiB of content. */
+  chunk?: Uint8Array | null;
+}
+
+/** The stored object. */
+export interface PutPipelineObjectResponse {
+  object:
+    | ObjectInfo
+    | null;
+  /** Keys evicted to keep the pipeline within its object limit. */
+  evicted: string[];
+}
+
+/** Which pipeline object. */
+export interface GetPipelineObjectRequest {
+  namespaceId: string;
+  pipelineId: string;
+  key: string;
+}
+
+/** One message of a download: the object's info first, then chunks of content. */
+export interface GetPipelineObjectResponse {
+  info?: ObjectInfo | null;
+  chunk?: Uint8Array | null;
+}
+
+/** Which pipeline. */
+export interface ListPipelineObjectsRequest {
+  namespaceId: string;
+  pipelineId: string;
+}
+
+/** The pipeline's objects, newest first. */
+export interface ListPipelineObjectsResponse {
+  objects: ObjectInfo[];
+}
+
+/** Which pipeline object. */
+export interface DeletePipelineObjectRequest {
+  namespaceId: string;
+  pipelineId: string;
+  key: string;
+}
+
+/** Nothing. */
+export interface DeletePipelineObjectResponse {
+}
+
+/** First message of a run object upload. */
+export interface PutRunObjectHeader {
+  namespaceId: string;
+  pipelineId: string;
+  runId: number;
+  key: string;
+}
+
+/** One message of a run object upload: the header first, then chunks of content. */
+export interface PutRunObjectRequest {
+  header?:
+    | PutRunObjectHeader
+    | null;
+  /** Up to 1 MiB of content. */
+  chunk?: Uint8Array | null;
+}
+
+/** The stored object. */
+export interface PutRunObjectResponse {
+  object: ObjectInfo | null;
+}
+
+/** Which run object. */
+export interface GetRunObjectRequest {
+  namespaceId: string;
+  pipelineId: string;
+  runId: number;
+  key: string;
+}
+
+/** One message of a download: the object's info first, then chunks of content. */
+export interface GetRunObjectResponse {
+  info?: ObjectInfo | null;
+  chunk?: Uint8Array | null;
+}
+
+/** Which run. */
+export interface ListRunObjectsRequest {
+  namespaceId: string;
+  pipelineId: string;
+  runId: number;
+}
+
+/** The run's objects, newest first. */
+export interface ListRunObjectsResponse {
+  objects: ObjectInfo[];
+}
+
+/** Which run object. */
+export interface DeleteRunObjectRequest {
+  namespaceId: string;
+  pipelineId: string;
+  runId: number;
+  key: string;
+}
+
+/** Nothing. */
+export interface DeleteRunObjectResponse {
+}
+
+/** A secret's metadata (the value only when asked for). */
+export interface Secret {
+  key: string;
+  /** Set only when the request had `include_value`. */
+  value: string;
+  /** Global secrets: the namespaces allowed to use it (exact names or /regular expressions/). */
+  namespaces: string[];
+  /** When it was stored (unix ms). */
+  created: number;
+  /** When its value last changed (unix ms). */
+  updated: number;
+}
+
+/** The secret to store. */
+export interface PutPipelineSecretRequest {
+  namespaceId: string;
+  pipelineId: string;
+  key: string;
+  value: string;
+}
+
+/** The stored secret (no value). */
+export interface PutPipelineSecretResponse {
+  secret: Secret | null;
+}
+
+/** Which pipeline secret. */
+export interface GetPipelineSecretRequest {
+  namespaceId: string;
+  pipelineId: string;
+  key: string;
+  /** Return the value too. */
+  includeValue: boolean;
+}
+
+/** The secret. */
+export interface GetPipelineSecretResponse {
+  secret: Secret | null;
+}
+
+/** Which pipeline. */
+export interface ListPipelineSecretsRequest {
+  namespaceId: string;
+  pipelineId: string;
+}
+
+/** The pipeline's secrets, by key (no values). */
+export interface ListPipelineSecretsResponse {
+  secrets: Secret[];
+}
+
+/** Which pipeline secret. */
+export interface DeletePipelineSecretRequest {
+  namespaceId: string;
+  pipelineId: string;
+  key: string;
+}
+
+/** Nothing. */
+export interface DeletePipelineSecretResponse {
+}
+
+/** The global secret to store. */
+export interface PutGlobalSecretRequest {
+  key: string;
+  value: string;
+  /** Namespaces allowed to use it: exact names or /regular expressions/. At least one. */
+  namespaces: string[];
+}
+
+/** The stored secret (no value). */
+export interface PutGlobalSecretResponse {
+  secret: Secret | null;
+}
+
+/** Which global secret. */
+export interface GetGlobalSecretRequest {
+  key: string;
+  /** Return the value too. */
+  includeValue: boolean;
+}
+
+/** The secret. */
+export interface GetGlobalSecretResponse {
+  secret: Secret | null;
+}
+
+/** No arguments. */
+export interface ListGlobalSecretsRequest {
+}
+
+/** Global secrets, by key (no values). */
+export interface ListGlobalSecretsResponse {
+  secrets: Secret[];
+}
+
+/** Which global secret. */
+export interface DeleteGlobalSecretRequest {
+  key: string;
+}
+
+/** Nothing. */
+export interface DeleteGlobalSecretResponse {
+}
+
+/** Something that changed: a namespace, pipeline, run, task run, object or token. */
+export interface Event {
+  /** Increasing id; resume a stream after it with `after_id`. */
+  id: number;
+  /** e.g. "run_started", "task_run_completed", "object_put", "token_created". */
+  kind: string;
+  /** Empty for events outside namespaces (tokens, global secrets). */
+  namespaceId: string;
+  pipelineId: string;
+  /** 0 when not about a run. */
+  runId: number;
+  taskId: string;
+  /** Kind-specific details as a JSON object (never a secret value or an object's content). */
+  details: string;
+  /** When it happened (unix ms). */
+  emitted: number;
+}
+
+/** Which events. */
+export interface ListEventsRequest {
+  /** Only events after this id (0 = from the oldest kept). */
+  afterId: number;
+  /** Keep the stream open for new events. */
+  follow: boolean;
+  /** Only this namespace's events (empty = every namespace the token may see). */
+  namespaceId: string;
+}
+
+/** One event. */
+export interface ListEventsResponse {
+  event: Event | null;
 }

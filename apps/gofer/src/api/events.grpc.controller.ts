@@ -1,0 +1,36 @@
+import { Controller } from '@nestjs/common';
+import { GrpcMethod } from '@nestjs/microservices';
+import { EventLog, invalidArgument, mayUseNamespace, permissionDenied } from '@gofer/engine';
+import type * as pb from '@gofer/proto';
+import type { Metadata, ServerWritableStream } from '@grpc/grpc-js';
+import type { Observable } from 'rxjs';
+import { pacedStream } from './grpc-stream.js';
+import { toEvent } from './proto-mapping.js';
+import { principalOf } from './rpc.gateway.js';
+
+@Controller()
+export class EventsGrpcController {
+  constructor(private readonly events: EventLog) {}
+
+  /** Stored events the token may see, oldest first; with `follow`, new ones as they commit. */
+  @GrpcMethod('Gofer', 'ListEvents')
+  listEvents(request: pb.ListEventsRequest, metadata: Metadata, call: ServerWritableStream<unknown, unknown>): Observable<pb.ListEventsResponse> {
+    const principal = principalOf(metadata);
+    const afterId = request.afterId ?? 0;
+    if (!Number.isSafeInteger(afterId) || afterId < 0) throw invalidArgument(`after_id: ${afterId} is not an event id`);
+    if (request.namespaceId && !mayUseNamespace(principal, request.namespaceId)) {
+      throw permissionDenied(`token ${principal.tokenId} may not use namespace "${request.namespaceId}"`);
+    }
+    const filter = {
+      namespaceId: request.namespaceId || undefined,
+      visible: (namespaceId: string) => mayUseNamespace(principal, namespaceId),
+      global: principal.kind === 'management',
+    };
+    const events = this.events;
+    return pacedStream(call, async function* (signal) {
+      for await (const event of events.follow(afterId, filter, { follow: request.follow ?? false, signal })) {
+        yield { event: toEvent(event) };
+      }
+    });
+  }
+}

@@ -1,0 +1,141 @@
+import { Controller, Inject } from '@nestjs/common';
+import { GrpcMethod, GrpcStreamCall } from '@nestjs/microservices';
+import { assertNamespace, invalidArgument, LOGGER, ObjectService, type ObjectScope } from '@gofer/engine';
+import type * as pb from '@gofer/proto';
+import type { Metadata, sendUnaryData, ServerReadableStream, ServerWritableStream } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type { Observable } from 'rxjs';
+import { pacedStream } from './grpc-stream.js';
+import { toObjectInfo } from './proto-mapping.js';
+import { pipelineRef, runRef } from './request.js';
+import { grpcErrorOf, principalOf } from './rpc.gateway.js';
+
+/** One message of an upload: which oneof member it carries (proto-loader's `oneofs: true`). */
+type UploadMessage<H> = { header?: H | null; chunk?: Uint8Array | null; part?: 'header' | 'chunk' };
+
+/**
+ * Reads an upload: its first message must be the header; the rest are content, pulled one message at
+ * a time as the store consumes them (grpc-js asks the client for more only then), so an upload of any
+ * size holds about one message in memory. The signal aborts when the client cancels.
+ */
+async function readUpload<H>(call: ServerReadableStream<UploadMessage<H>, unknown>): Promise<{ header: H; body: AsyncIterable<Uint8Array>; signal: AbortSignal }> {
+  const abort = new AbortController();
+  call.once('cancelled', () => abort.abort(new Error('the client cancelled the upload')));
+  const messages = call[Symbol.asyncIterator]() as AsyncIterator<UploadMessage<H>>;
+  const first = await messages.next();
+  const part = (message: UploadMessage<H>) => message.part ?? (message.header ? 'header' : message.chunk ? 'chunk' : undefined);
+  if (first.done || part(first.value) !== 'header') {
+    throw invalidArgument('the first message of an upload must carry the header (namespace, pipeline, key), then the content in chunks');
+  }
+  const body = (async function* () {
+    let index = 1;
+    for (let next = await messages.next(); !next.done; next = await messages.next(), index++) {
+      if (part(next.value) !== 'chunk') throw invalidArgument(`upload message ${index} must carry a chunk of content (only the first carries the header)`);
+      yield next.value.chunk ?? new Uint8Array();
+    }
+    if (abort.signal.aborted) throw abort.signal.reason;
+  })();
+  return { header: first.value.header!, body, signal: abort.signal };
+}
+
+@Controller()
+export class ObjectsGrpcController {
+  constructor(
+    private readonly objects: ObjectService,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  /** Client-streaming handlers answer through grpc-js' callback (Nest's interceptors do not). */
+  private async answer<T>(callback: sendUnaryData<T>, work: () => Promise<T>): Promise<void> {
+    try {
+      callback(null, await work());
+    } catch (error) {
+      callback(grpcErrorOf(error, this.logger) as never);
+    }
+  }
+
+  @GrpcStreamCall('Gofer', 'PutPipelineObject')
+  async putPipelineObject(
+    call: ServerReadableStream<pb.PutPipelineObjectRequest, pb.PutPipelineObjectResponse>,
+    callback: sendUnaryData<pb.PutPipelineObjectResponse>,
+  ): Promise<void> {
+    await this.answer(callback, async () => {
+      const { header, body, signal } = await readUpload<pb.PutPipelineObjectHeader>(call);
+      const ref = pipelineRef(header, header.pipelineId);
+      assertNamespace(principalOf(call.metadata), ref.namespaceId);
+      const { object, evicted } = await this.objects.put(ref, objectKey(header.key), body, signal);
+      return { object: toObjectInfo(object), evicted };
+    });
+  }
+
+  @GrpcStreamCall('Gofer', 'PutRunObject')
+  async putRunObject(
+    call: ServerReadableStream<pb.PutRunObjectRequest, pb.PutRunObjectResponse>,
+    callback: sendUnaryData<pb.PutRunObjectResponse>,
+  ): Promise<void> {
+    await this.answer(callback, async () => {
+      const { header, body, signal } = await readUpload<pb.PutRunObjectHeader>(call);
+      const ref = runRef(header);
+      assertNamespace(principalOf(call.metadata), ref.namespaceId);
+      const { object } = await this.objects.put(ref, objectKey(header.key), body, signal);
+      return { object: toObjectInfo(object) };
+    });
+  }
+
+  @GrpcMethod('Gofer', 'GetPipelineObject')
+  async getPipelineObject(
+    request: pb.GetPipelineObjectRequest,
+    _metadata: Metadata,
+    call: ServerWritableStream<unknown, unknown>,
+  ): Promise<Observable<pb.GetPipelineObjectResponse>> {
+    return this.download(pipelineRef(request, request.pipelineId), objectKey(request.key), call);
+  }
+
+  @GrpcMethod('Gofer', 'GetRunObject')
+  async getRunObject(
+    request: pb.GetRunObjectRequest,
+    _metadata: Metadata,
+    call: ServerWritableStream<unknown, unknown>,
+  ): Promise<Observable<pb.GetRunObjectResponse>> {
+    return this.download(runRef(request), objectKey(request.key), call);
+  }
+
+  /** The object's info, then its content as the client reads it (paced: a slow reader holds no backlog). */
+  private async download(scope: ObjectScope, key: string, call: ServerWritableStream<unknown, unknown>) {
+    const { object, body } = await this.objects.get(scope, key);
+    return pacedStream(call, async function* (signal) {
+      signal.addEventListener('abort', () => body.destroy(), { once: true });
+      yield { info: toObjectInfo(object) };
+      for await (const chunk of body) yield { chunk: chunk as Buffer };
+    });
+  }
+
+  @GrpcMethod('Gofer', 'ListPipelineObjects')
+  async listPipelineObjects(request: pb.ListPipelineObjectsRequest): Promise<pb.ListPipelineObjectsResponse> {
+    return { objects: (await this.objects.list(pipelineRef(request, request.pipelineId))).map(toObjectInfo) };
+  }
+
+  @GrpcMethod('Gofer', 'ListRunObjects')
+  async listRunObjects(request: pb.ListRunObjectsRequest): Promise<pb.ListRunObjectsResponse> {
+    return { objects: (await this.objects.list(runRef(request))).map(toObjectInfo) };
+  }
+
+  @GrpcMethod('Gofer', 'DeletePipelineObject')
+  async deletePipelineObject(request: pb.DeletePipelineObjectRequest): Promise<pb.DeletePipelineObjectResponse> {
+    await this.objects.delete(pipelineRef(request, request.pipelineId), objectKey(request.key));
+    return {};
+  }
+
+  @GrpcMethod('Gofer', 'DeleteRunObject')
+  async deleteRunObject(request: pb.DeleteRunObjectRequest): Promise<pb.DeleteRunObjectResponse> {
+    await this.objects.delete(runRef(request), objectKey(request.key));
+    return {};
+  }
+}
+
+function objectKey(key: string | undefined): string {
+  if (!key) throw invalidArgument('key: required');
+  const problem = ObjectService.keyProblem(key);
+  if (problem) throw invalidArgument(problem);
+  return key;
+}

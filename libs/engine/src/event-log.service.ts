@@ -1,0 +1,115 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { GOFER_CONFIG, type GoferConfig } from '@gofer/config';
+import { EventEntity } from '@gofer/dal';
+import type { DataSource, EntityManager } from 'typeorm';
+import { DATA_SOURCE } from './engine.tokens.js';
+import { literal, type Tx } from './sql.js';
+
+/** A state change to record. Never put a secret value or an object's content in `details`. */
+export interface NewEvent {
+  kind: string;
+  namespaceId?: string;
+  pipelineId?: string;
+  runId?: number;
+  taskId?: string;
+  details?: Record<string, unknown>;
+}
+
+/** Which events a reader may see: every namespace (management) or those `visible` accepts. */
+export interface EventFilter {
+  namespaceId?: string;
+  visible: (namespaceId: string) => boolean;
+  /** Events outside namespaces (tokens, global secrets) are for management tokens only. */
+  global: boolean;
+}
+
+const PAGE = 500;
+const POLL_MS = 250;
+/**
+ * Ids are taken when a transaction inserts, not when it commits, so a follower can see id 12 before
+ * id 11 commits. It waits this long for a missing id before deciding it was rolled back.
+ */
+const GAP_WAIT_MS = 2000;
+
+/**
+ * The event log: every state change is inserted in the transaction that makes it, so an event exists
+ * exactly when its change committed. Followers poll (any API process can serve them); old events are
+ * pruned after GOFER_EVENT_RETENTION.
+ */
+@Injectable()
+export class EventLog {
+  constructor(
+    @Inject(DATA_SOURCE) private readonly db: DataSource,
+    @Inject(GOFER_CONFIG) private readonly config: GoferConfig,
+  ) {}
+
+  /** Records an event inside the caller's transaction. */
+  async append(m: EntityManager, event: NewEvent): Promise<void> {
+    await m.query(eventSql(event));
+  }
+
+  /** Records an event with the transaction's COMMIT (no extra round trip). */
+  defer(tx: Tx, event: NewEvent): void {
+    tx.defer(eventSql(event));
+  }
+
+  async list(afterId: number, filter: EventFilter, limit = PAGE): Promise<EventEntity[]> {
+    const rows = await this.db.manager
+      .createQueryBuilder(EventEntity, 'e')
+      .where('e.id > :after', { after: afterId })
+      .andWhere(filter.namespaceId !== undefined ? 'e.namespace_id = :ns' : 'TRUE', { ns: filter.namespaceId })
+      .orderBy('e.id', 'ASC')
+      .limit(limit)
+      .getMany();
+    return rows;
+  }
+
+  /** Events after `afterId` in id order, then new ones as they commit, until the signal aborts. */
+  async *follow(afterId: number, filter: EventFilter, options: { follow: boolean; signal: AbortSignal }): AsyncGenerator<EventEntity> {
+    let last = afterId;
+    let gapSince: number | undefined;
+    while (!options.signal.aborted) {
+      const rows = await this.list(last, { ...filter, namespaceId: undefined }, PAGE);
+      let progressed = false;
+      for (const row of rows) {
+        const id = Number(row.id);
+        if (options.follow && id !== last + 1 && last !== afterId) {
+          gapSince ??= Date.now();
+          if (Date.now() - gapSince < GAP_WAIT_MS) break; // an earlier transaction may still commit
+        }
+        gapSince = undefined;
+        last = id;
+        progressed = true;
+        if (filter.namespaceId !== undefined && row.namespaceId !== filter.namespaceId) continue;
+        if (row.namespaceId === '' ? !filter.global : !filter.visible(row.namespaceId)) continue;
+        yield row;
+      }
+      if (!options.follow && rows.length < PAGE) return;
+      if (!progressed || rows.length < PAGE) await sleep(POLL_MS, options.signal);
+    }
+  }
+
+  /** Deletes events older than the retention; returns how many. */
+  async prune(): Promise<number> {
+    const result = await this.db.manager.query(
+      `WITH old AS (SELECT id FROM events WHERE emitted < now() - make_interval(secs => $1) ORDER BY id LIMIT 10000)
+       DELETE FROM events WHERE id IN (SELECT id FROM old)`,
+      [this.config.eventRetentionMs / 1000],
+    );
+    return (result as [unknown, number])[1] ?? 0;
+  }
+}
+
+export function eventSql(event: NewEvent): string {
+  return `INSERT INTO events (kind, namespace_id, pipeline_id, run_id, task_id, details)
+          VALUES (${literal(event.kind)}, ${literal(event.namespaceId ?? '')}, ${literal(event.pipelineId ?? '')},
+                  ${literal(event.runId ?? 0)}, ${literal(event.taskId ?? '')}, ${literal(JSON.stringify(event.details ?? {}))}::jsonb)`;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const onAbort = () => (clearTimeout(timer), resolve());
+    const timer = setTimeout(() => (signal.removeEventListener('abort', onAbort), resolve()), ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,76 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { NamespaceEntity, PipelineEntity, RunEntity, SecretEntity } from '@gofer/dal';
+import type { Logger } from 'pino';
+import { In, type DataSource } from 'typeorm';
+import { DATA_SOURCE, LOGGER } from './engine.tokens.js';
+import { alreadyExists, failedPrecondition, invalidArgument, notFound } from './errors.js';
+import { EventLog } from './event-log.service.js';
+
+const NAMESPACE_ID = /^[a-z0-9][a-z0-9_-]{2,31}$/;
+
+/** Namespaces: every pipeline, run, object and secret lives in exactly one. */
+@Injectable()
+export class NamespaceService {
+  constructor(
+    @Inject(DATA_SOURCE) private readonly db: DataSource,
+    @Inject(LOGGER) private readonly logger: Logger,
+    private readonly events: EventLog,
+  ) {}
+
+  async create(id: string, name: string, description: string): Promise<NamespaceEntity> {
+    const problems: string[] = [];
+    if (!NAMESPACE_ID.test(id)) problems.push(`id: "${id.slice(0, 64)}" is not a valid namespace id (3-32 of a-z 0-9 _ -, starting with a letter or digit)`);
+    if (name.length > 128) problems.push('name: at most 128 characters');
+    if (description.length > 1024) problems.push('description: at most 1024 characters');
+    if (problems.length > 0) throw invalidArgument(problems.join('\n'));
+    return this.db.transaction(async (m) => {
+      const now = new Date();
+      const inserted = await m.query(
+        `INSERT INTO namespaces (id, name, description, created, updated) VALUES ($1, $2, $3, $4, $4)
+         ON CONFLICT DO NOTHING RETURNING id`,
+        [id, name || id, description, now],
+      );
+      if (inserted.length === 0) throw alreadyExists(`namespace "${id}" already exists`);
+      await this.events.append(m, { kind: 'namespace_created', namespaceId: id });
+      this.logger.info({ namespace_id: id }, 'namespace created');
+      return m.findOneByOrFail(NamespaceEntity, { id });
+    });
+  }
+
+  async get(id: string): Promise<NamespaceEntity> {
+    const namespace = await this.db.manager.findOneBy(NamespaceEntity, { id });
+    if (!namespace) throw notFound(`namespace "${id}" not found`);
+    return namespace;
+  }
+
+  async list(): Promise<NamespaceEntity[]> {
+    return this.db.manager.find(NamespaceEntity, { order: { id: 'ASC' } });
+  }
+
+  /**
+   * Deletes a namespace. Refused while it holds pipelines unless `force`, which deletes them with their
+   * runs, objects and secrets (refused while any of their runs is unfinished). Returns the deleted
+   * pipelines, whose objects' and logs' content the caller removes from the object store.
+   */
+  async delete(id: string, force: boolean): Promise<string[]> {
+    const deleted = await this.db.transaction(async (m) => {
+      const namespace = await m.findOne(NamespaceEntity, { where: { id }, lock: { mode: 'pessimistic_write' } });
+      if (!namespace) throw notFound(`namespace "${id}" not found`);
+      const pipelines = await m.find(PipelineEntity, { where: { namespaceId: id }, lock: { mode: 'pessimistic_write' } });
+      if (pipelines.length > 0 && !force) {
+        throw failedPrecondition(
+          `namespace "${id}" holds ${pipelines.length} pipeline(s) (${pipelines.slice(0, 5).map((p) => p.id).join(', ')}${pipelines.length > 5 ? ', …' : ''}); delete them first, or delete with --force`,
+        );
+      }
+      const unfinished = await m.countBy(RunEntity, { namespaceId: id, state: In(['pending', 'running']) });
+      if (unfinished > 0) throw failedPrecondition(`namespace "${id}" has ${unfinished} unfinished run(s); cancel them first`);
+      await m.delete(SecretEntity, { namespaceId: id });
+      await m.delete(PipelineEntity, { namespaceId: id }); // configs, runs, task runs and objects cascade
+      await m.delete(NamespaceEntity, { id });
+      await this.events.append(m, { kind: 'namespace_deleted', namespaceId: id, details: { pipelines: pipelines.map((p) => p.id) } });
+      return pipelines.map((p) => p.id);
+    });
+    this.logger.info({ namespace_id: id, force }, 'namespace deleted');
+    return deleted;
+  }
+}

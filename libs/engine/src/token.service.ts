@@ -1,0 +1,219 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import { ClusterEntity, TokenEntity, type TokenKind } from '@gofer/dal';
+import type { Logger } from 'pino';
+import { IsNull, type DataSource, type EntityManager } from 'typeorm';
+import { DATA_SOURCE, LOGGER } from './engine.tokens.js';
+import { failedPrecondition, invalidArgument, notFound, permissionDenied, unauthenticated } from './errors.js';
+import { EventLog } from './event-log.service.js';
+
+/** Who is calling: the token a request carried, once verified. */
+export interface Principal {
+  tokenId: string;
+  kind: TokenKind;
+  /** Namespace patterns of a client token (exact names or `/regular expressions/`). */
+  namespaces: string[];
+  /** Set for a token injected into a run's tasks (`inject_api_token`). */
+  run?: { namespaceId: string; pipelineId: string; runId: number };
+}
+
+export interface NewToken {
+  kind: TokenKind;
+  namespaces?: string[];
+  metadata?: Record<string, string>;
+  expiresInSeconds?: number;
+}
+
+const SECRET_PREFIX = 'gofer_';
+const MAX_PATTERNS = 64;
+const MAX_PATTERN_LENGTH = 128;
+const MAX_METADATA = 32;
+/** Verified tokens are remembered this long; a token deleted or disabled on another replica may be honoured that long. */
+const CACHE_MS = 2000;
+
+/**
+ * API tokens: issued with a random secret shown once, stored as its SHA-256 (a 256-bit random secret
+ * needs no slow hash), checked on every call. `management` tokens may do everything; `client` tokens
+ * only act in the namespaces they list.
+ */
+@Injectable()
+export class TokenService {
+  private readonly cache = new Map<string, { principal: Principal; expires: number | null; until: number }>();
+
+  constructor(
+    @Inject(DATA_SOURCE) private readonly db: DataSource,
+    @Inject(LOGGER) private readonly logger: Logger,
+    private readonly events: EventLog,
+  ) {}
+
+  /** Issues the first management token; refused once one was ever issued this way. */
+  async bootstrap(): Promise<{ token: TokenEntity; secret: string }> {
+    return this.db.transaction(async (m) => {
+      const claimed = await m.update(ClusterEntity, { singleton: 1, bootstrapped: IsNull() }, { bootstrapped: new Date() });
+      if (!claimed.affected) {
+        throw failedPrecondition('the bootstrap token was already issued; ask a holder of a management token for a token (gofer token create)');
+      }
+      const issued = await this.insert(m, { kind: 'management', metadata: { bootstrap: 'true' } });
+      this.logger.info({ token_id: issued.token.id }, 'bootstrap token issued');
+      return issued;
+    });
+  }
+
+  async create(spec: NewToken, run?: Principal['run']): Promise<{ token: TokenEntity; secret: string }> {
+    return this.db.transaction((m) => this.insert(m, spec, run));
+  }
+
+  private async insert(m: EntityManager, spec: NewToken, run?: Principal['run']): Promise<{ token: TokenEntity; secret: string }> {
+    const namespaces = spec.kind === 'client' ? (spec.namespaces ?? []) : [];
+    const problems = [...validateNamespacePatterns(namespaces), ...validateMetadata(spec.metadata ?? {})];
+    if (spec.kind === 'client' && namespaces.length === 0) problems.push('namespaces: a client token needs at least one namespace');
+    const expiresIn = spec.expiresInSeconds ?? 0;
+    if (!Number.isSafeInteger(expiresIn) || expiresIn < 0) problems.push(`expires_in_seconds: ${expiresIn} is not a number of seconds`);
+    if (problems.length > 0) throw invalidArgument(problems.join('\n'));
+    const secret = `${SECRET_PREFIX}${randomBytes(32).toString('base64url')}`;
+    const token = m.create(TokenEntity, {
+      id: `tok_${randomBytes(8).toString('hex')}`,
+      hash: hashSecret(secret),
+      kind: spec.kind,
+      namespaces,
+      metadata: spec.metadata ?? {},
+      created: new Date(),
+      expires: expiresIn > 0 ? new Date(Date.now() + expiresIn * 1000) : null,
+      disabled: false,
+      runNamespaceId: run?.namespaceId ?? null,
+      runPipelineId: run?.pipelineId ?? null,
+      runId: run?.runId ?? null,
+    });
+    await m.insert(TokenEntity, token);
+    await this.events.append(m, { kind: 'token_created', details: { token_id: token.id, token_kind: token.kind, namespaces } });
+    return { token, secret };
+  }
+
+  /** Verifies a bearer secret; UNAUTHENTICATED says what is wrong and how to get a token. */
+  async authenticate(secret: string | undefined): Promise<Principal> {
+    if (!secret) {
+      throw unauthenticated('this call needs an API token: set GOFER_TOKEN or --token (the first one comes from: gofer service token bootstrap)');
+    }
+    if (!secret.startsWith(SECRET_PREFIX) || secret.length > 200) throw unauthenticated('the API token is malformed: it is not a Gofer token');
+    const hash = hashSecret(secret).toString('hex');
+    const now = Date.now();
+    let cached = this.cache.get(hash);
+    if (!cached || cached.until < now) {
+      const row = await this.db.manager.findOneBy(TokenEntity, { hash: hashSecret(secret) });
+      if (!row) throw unauthenticated('the API token is not known (deleted, or from another Gofer cluster)');
+      if (row.disabled) throw unauthenticated(`API token ${row.id} is disabled; a management token can enable it (gofer token enable ${row.id})`);
+      cached = { principal: toPrincipal(row), expires: row.expires?.getTime() ?? null, until: now + CACHE_MS };
+      if (this.cache.size > 10_000) this.cache.clear();
+      this.cache.set(hash, cached);
+    }
+    if (cached.expires !== null && cached.expires <= now) {
+      throw unauthenticated(`API token ${cached.principal.tokenId} expired at ${new Date(cached.expires).toISOString()}`);
+    }
+    return cached.principal;
+  }
+
+  async list(): Promise<TokenEntity[]> {
+    return this.db.manager.find(TokenEntity, { order: { created: 'ASC', id: 'ASC' } });
+  }
+
+  async get(id: string): Promise<TokenEntity> {
+    const token = await this.db.manager.findOneBy(TokenEntity, { id });
+    if (!token) throw notFound(`token "${id}" not found`);
+    return token;
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.db.transaction(async (m) => {
+      const deleted = await m.delete(TokenEntity, { id });
+      if (!deleted.affected) throw notFound(`token "${id}" not found`);
+      await this.events.append(m, { kind: 'token_deleted', details: { token_id: id } });
+    });
+    this.cache.clear();
+  }
+
+  async setDisabled(id: string, disabled: boolean): Promise<void> {
+    await this.db.transaction(async (m) => {
+      const updated = await m.update(TokenEntity, { id }, { disabled });
+      if (!updated.affected) throw notFound(`token "${id}" not found`);
+      await this.events.append(m, { kind: disabled ? 'token_disabled' : 'token_enabled', details: { token_id: id } });
+    });
+    this.cache.clear();
+  }
+
+  /** Revokes the tokens injected into a run's tasks (the run completed). */
+  async revokeRunTokens(m: EntityManager, run: { namespaceId: string; pipelineId: string; runId: number }): Promise<void> {
+    await m.delete(TokenEntity, { runNamespaceId: run.namespaceId, runPipelineId: run.pipelineId, runId: run.runId });
+  }
+}
+
+export function hashSecret(secret: string): Buffer {
+  return createHash('sha256').update(secret).digest();
+}
+
+function toPrincipal(row: TokenEntity): Principal {
+  return {
+    tokenId: row.id,
+    kind: row.kind,
+    namespaces: row.namespaces,
+    run: row.runId !== null ? { namespaceId: row.runNamespaceId!, pipelineId: row.runPipelineId!, runId: row.runId } : undefined,
+  };
+}
+
+/** Whether a principal may act in a namespace: management tokens anywhere, client tokens where a pattern matches. */
+export function mayUseNamespace(principal: Principal, namespace: string): boolean {
+  if (principal.kind === 'management') return true;
+  return principal.namespaces.some((pattern) => namespaceMatches(pattern, namespace));
+}
+
+/** `/re/` patterns must match the whole namespace id; anything else is an exact name. */
+export function namespaceMatches(pattern: string, namespace: string): boolean {
+  if (pattern.length > 2 && pattern.startsWith('/') && pattern.endsWith('/')) {
+    try {
+      return new RegExp(`^(?:${pattern.slice(1, -1)})$`).test(namespace);
+    } catch {
+      return false;
+    }
+  }
+  return pattern === namespace;
+}
+
+export function assertNamespace(principal: Principal, namespace: string): void {
+  if (!mayUseNamespace(principal, namespace)) {
+    throw permissionDenied(`token ${principal.tokenId} may not use namespace "${namespace}" (it may use: ${principal.namespaces.join(', ') || 'none'})`);
+  }
+}
+
+export function assertManagement(principal: Principal, what: string): void {
+  if (principal.kind !== 'management') throw permissionDenied(`${what} needs a management token; token ${principal.tokenId} is a client token`);
+}
+
+/** Every problem with a list of namespace patterns, one message each. */
+export function validateNamespacePatterns(patterns: string[]): string[] {
+  const problems: string[] = [];
+  if (patterns.length > MAX_PATTERNS) problems.push(`namespaces: at most ${MAX_PATTERNS} patterns, got ${patterns.length}`);
+  patterns.slice(0, MAX_PATTERNS).forEach((pattern, index) => {
+    if (pattern.length === 0 || pattern.length > MAX_PATTERN_LENGTH) {
+      problems.push(`namespaces[${index}]: must be 1 to ${MAX_PATTERN_LENGTH} characters`);
+    } else if (pattern.length > 2 && pattern.startsWith('/') && pattern.endsWith('/')) {
+      try {
+        new RegExp(pattern.slice(1, -1));
+      } catch (error) {
+        problems.push(`namespaces[${index}]: ${JSON.stringify(pattern)} is not a valid regular expression (${(error as Error).message})`);
+      }
+    } else if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(pattern)) {
+      problems.push(`namespaces[${index}]: ${JSON.stringify(pattern)} is neither a namespace id nor a /regular expression/`);
+    }
+  });
+  return problems;
+}
+
+function validateMetadata(metadata: Record<string, string>): string[] {
+  const entries = Object.entries(metadata);
+  const problems: string[] = [];
+  if (entries.length > MAX_METADATA) problems.push(`metadata: at most ${MAX_METADATA} entries`);
+  for (const [key, value] of entries) {
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(key)) problems.push(`metadata.${key.slice(0, 64)}: keys are 1-64 letters, digits, _ . -`);
+    if (value.length > 256) problems.push(`metadata.${key}: values are at most 256 characters`);
+  }
+  return problems;
+}
