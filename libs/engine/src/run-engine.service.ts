@@ -14,7 +14,7 @@ import { DATA_SOURCE, LOGGER } from './engine.tokens.js';
 import { failedPrecondition, invalidArgument, notFound } from './errors.js';
 import { eventSql } from './event-log.service.js';
 import { GoferMetrics } from './metrics.js';
-import { advanceSql, ClientTx, literal, lockRunSql, poolOf, run as runStatement, SQL, txOf, type Statement, type Tx } from './sql.js';
+import { advanceSql, ClientTx, completeAndReadBatchSql, literal, lockRunSql, lockRunsSql, poolOf, run as runStatement, SQL, txOf, type Statement, type Tx } from './sql.js';
 import { TaskQueue, type ReadyTask } from './task-queue.service.js';
 
 export interface RunKey {
@@ -141,6 +141,10 @@ export class RunEngine {
   /** Nor do a run's variables and config version: every attempt of the run needs them. */
   private readonly runInputs = new Map<string, RunInputs>();
   private readonly pool: Pool;
+  private readonly completions = new CompletionBatcher(
+    (items) => this.completeBatch(items),
+    (item) => this.completeOne(item.key, item.workerId, item.result, undefined),
+  );
 
   constructor(
     @Inject(DATA_SOURCE) private readonly db: DataSource,
@@ -559,6 +563,14 @@ export class RunEngine {
     // The retry policy's wait before the next attempt; undefined when no attempt is left.
     const delayMs = retryDelayMs(task.retries, key.attempt);
     const mayRetry = result.status === 'failed' && result.retryable !== false && delayMs !== undefined;
+    // Final results of many attempts share one transaction when they arrive together (group commit).
+    if (!mayRetry) return this.completions.submit({ key, workerId, result });
+    return this.completeOne(key, workerId, result, delayMs);
+  }
+
+  /** One attempt's completion in its own transaction: retries, and the fallback when a batch fails. */
+  private async completeOne(key: TaskAttemptKey, workerId: string, result: AttemptResult, delayMs: number | undefined): Promise<boolean> {
+    const mayRetry = result.status === 'failed' && result.retryable !== false && delayMs !== undefined;
     const statusReason: StatusReason<TaskRunReason> | null = result.reason
       ? { reason: result.reason, description: result.description }
       : null;
@@ -610,6 +622,124 @@ export class RunEngine {
     await this.queue.enqueue(outcome);
     return true;
   }
+
+  /**
+   * Final results of several attempts in one transaction: their runs locked in key order, every attempt
+   * completed (each fenced on state, attempt and worker) and every run's tasks read in one statement,
+   * then each run advanced as {@link completeOne} would. Returns, per item, whether it was recorded.
+   */
+  private async completeBatch(items: readonly Completion[]): Promise<boolean[]> {
+    const { ready, recorded } = await this.rawTransaction(async (tx) => {
+      const runs = new Map<string, RunRow>();
+      for (const row of await tx.queryText<RunRecord>(lockRunsSql(items.map((item) => item.key)))) {
+        runs.set(runKeyOf(row.namespace_id, row.pipeline_id, row.id), toRunRow(row));
+      }
+      const rows = await tx.queryText<{
+        namespace_id: string; pipeline_id: string; run_id: number; task_id: string; state: TaskRunState;
+        status: TaskRunStatus | null; completed: boolean; completed_started: Date | null;
+      }>(completeAndReadBatchSql(items.map((item) => ({ ...item, ended: new Date() }))));
+      const nodesByRun = new Map<string, Record<string, TaskNode>>();
+      const completed = new Map<string, Date | null>();
+      for (const row of rows) {
+        const runKey = runKeyOf(row.namespace_id, row.pipeline_id, row.run_id);
+        const nodes = nodesByRun.get(runKey) ?? {};
+        nodes[row.task_id] = { state: row.state, status: row.status ?? undefined };
+        nodesByRun.set(runKey, nodes);
+        if (row.completed) completed.set(`${runKey}/${row.task_id}`, row.completed_started);
+      }
+      // The same attempt twice in one batch (a duplicate delivery) is recorded once, like two transactions would.
+      const claimed = new Set<string>();
+      const recorded = items.map((item) => {
+        const id = `${runKeyOf(item.key.namespaceId, item.key.pipelineId, item.key.runId)}/${item.key.taskId}`;
+        if (!completed.has(id) || claimed.has(id)) return false;
+        claimed.add(id);
+        return true;
+      });
+      const touched = new Set<string>();
+      items.forEach((item, index) => {
+        if (!recorded[index]) return;
+        const runKey = runKeyOf(item.key.namespaceId, item.key.pipelineId, item.key.runId);
+        nodesByRun.get(runKey)![item.key.taskId] = { state: 'complete', status: item.result.status };
+        touched.add(runKey);
+        const started = completed.get(`${runKey}/${item.key.taskId}`);
+        const seconds = (Date.now() - (started?.getTime() ?? Date.now())) / 1000;
+        tx.onCommit(() => {
+          this.metrics.taskRunsCompleted.inc({ status: item.result.status });
+          this.metrics.taskRunDuration.observe({ status: item.result.status }, seconds);
+        });
+        this.logger.info(
+          { ...attemptLogFields(item.key), status: item.result.status, exit_code: item.result.exitCode, reason: item.result.reason },
+          'task run completed',
+        );
+      });
+      const ready: ReadyTask[] = [];
+      for (const runKey of [...touched].sort()) {
+        const run = runs.get(runKey)!;
+        ready.push(...(await this.advance(tx, run, nodesByRun.get(runKey))));
+        ready.push(...(await this.afterRunStep(tx, run)));
+      }
+      return { ready, recorded };
+    });
+    await this.queue.enqueue(ready);
+    return recorded;
+  }
+}
+
+/** A final attempt result waiting to be recorded (see {@link CompletionBatcher}). */
+interface Completion {
+  key: TaskAttemptKey;
+  workerId: string;
+  result: AttemptResult;
+}
+
+const MAX_BATCH = 64;
+/** Batches in flight at once; each holds a connection and its runs' locks. */
+const BATCHES_IN_FLIGHT = 2;
+
+/**
+ * Group commit for attempt completions: whatever arrives while earlier batches are in flight goes into
+ * the next one, so an idle engine records a result at once and a busy one records many per round trip.
+ * A batch that fails is retried one completion at a time, so one bad result cannot fail the others.
+ */
+class CompletionBatcher {
+  private readonly waiting: Array<Completion & { done: (recorded: boolean) => void; fail: (error: unknown) => void }> = [];
+  private inFlight = 0;
+
+  constructor(
+    private readonly batch: (items: readonly Completion[]) => Promise<boolean[]>,
+    private readonly one: (item: Completion) => Promise<boolean>,
+  ) {}
+
+  submit(item: Completion): Promise<boolean> {
+    return new Promise((done, fail) => {
+      this.waiting.push({ ...item, done, fail });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.inFlight < BATCHES_IN_FLIGHT && this.waiting.length > 0) {
+      const items = this.waiting.splice(0, MAX_BATCH);
+      this.inFlight += 1;
+      void this.record(items).finally(() => {
+        this.inFlight -= 1;
+        this.pump();
+      });
+    }
+  }
+
+  private async record(items: Array<Completion & { done: (recorded: boolean) => void; fail: (error: unknown) => void }>): Promise<void> {
+    try {
+      const recorded = await this.batch(items);
+      items.forEach((item, index) => item.done(recorded[index]!));
+    } catch {
+      for (const item of items) await this.one(item).then(item.done, item.fail);
+    }
+  }
+}
+
+function runKeyOf(namespaceId: string, pipelineId: string, runId: number): string {
+  return `${namespaceId}/${pipelineId}/${runId}`;
 }
 
 function toRunRow(row: RunRecord): RunRow {

@@ -200,3 +200,54 @@ export function advanceSql(
   }
   return statements.join(';\n');
 }
+
+/** Locks several runs' rows, in key order (so two batches never wait on each other in a cycle). */
+export function lockRunsSql(keys: ReadonlyArray<{ namespaceId: string; pipelineId: string; runId: number }>): string {
+  const tuples = [...new Map(keys.map((k) => [`${k.namespaceId}/${k.pipelineId}/${k.runId}`, k])).values()]
+    .map((k) => `(${literal(k.namespaceId)}, ${literal(k.pipelineId)}, ${literal(k.runId)})`);
+  return `SELECT namespace_id, pipeline_id, id, config_version, state, cancel_requested, started FROM runs
+           WHERE (namespace_id, pipeline_id, id) IN (${tuples.join(', ')})
+           ORDER BY namespace_id, pipeline_id, id FOR UPDATE`;
+}
+
+/**
+ * Completes several attempts (each fenced on state, attempt and worker, as {@link SQL.completeAndRead})
+ * and reads every task of their runs, in one statement.
+ */
+export function completeAndReadBatchSql(items: ReadonlyArray<{
+  key: { namespaceId: string; pipelineId: string; runId: number; taskId: string; attempt: number };
+  workerId: string;
+  result: {
+    status: string; reason?: string; description: string; exitCode?: number;
+    logBytes?: number; logsTruncated?: boolean; logsArchived?: boolean;
+  };
+  ended: Date;
+}>): string {
+  const values = items.map(({ key, workerId, result, ended }) => {
+    const reason = result.reason ? JSON.stringify({ reason: result.reason, description: result.description }) : 'null';
+    return `(${literal(key.namespaceId)}::text, ${literal(key.pipelineId)}::text, ${literal(key.runId)}::int, ${literal(key.taskId)}::text,
+             ${literal(key.attempt)}::int, ${literal(workerId)}::text, ${literal(result.status)}::text, ${literal(reason)}::jsonb,
+             ${literal(result.exitCode ?? null)}::int, ${literal(ended)}, ${literal(result.logBytes ?? 0)}::bigint,
+             ${literal(result.logsTruncated ?? false)}, ${literal(result.logsArchived ?? false)})`;
+  });
+  return `WITH input (ns, p, run, task, attempt, worker, status, reason, exit_code, ended, log_bytes, truncated, archived) AS (
+            VALUES ${values.join(',\n                   ')}),
+          done AS (
+            UPDATE task_runs t SET state = 'complete', status = i.status, status_reason = i.reason, exit_code = i.exit_code,
+                   ended = i.ended, log_bytes = i.log_bytes, logs_truncated = i.truncated, logs_archived = i.archived
+              FROM input i
+             WHERE t.namespace_id = i.ns AND t.pipeline_id = i.p AND t.run_id = i.run AND t.task_id = i.task
+               AND t.attempt = i.attempt AND t.state = 'running' AND t.worker_id = i.worker
+         RETURNING t.namespace_id, t.pipeline_id, t.run_id, t.task_id, t.started, i.attempt, i.status, i.exit_code, i.reason),
+          event AS (
+            INSERT INTO events (kind, namespace_id, pipeline_id, run_id, task_id, details)
+            SELECT 'task_run_completed', d.namespace_id, d.pipeline_id, d.run_id, d.task_id,
+                   jsonb_build_object('attempt', d.attempt, 'status', d.status, 'exit_code', d.exit_code, 'reason', d.reason -> 'reason')
+              FROM done d)
+          SELECT t.namespace_id, t.pipeline_id, t.run_id, t.task_id, t.state, t.status,
+                 done.task_id IS NOT NULL AS completed, done.started AS completed_started
+            FROM task_runs t
+            LEFT JOIN done ON done.namespace_id = t.namespace_id AND done.pipeline_id = t.pipeline_id
+                          AND done.run_id = t.run_id AND done.task_id = t.task_id
+           WHERE (t.namespace_id, t.pipeline_id, t.run_id) IN (SELECT DISTINCT ns, p, run FROM input)`;
+}
