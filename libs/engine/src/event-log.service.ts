@@ -73,7 +73,9 @@ export class EventLog {
       let progressed = false;
       for (const row of rows) {
         const id = Number(row.id);
-        if (options.follow && id !== last + 1 && last !== afterId) {
+        // Reading from the very start, the first id is wherever pruning left off; any other gap may be a
+        // transaction that has not committed yet — including right after a resumed `afterId`.
+        if (options.follow && id !== last + 1 && !(last === 0 && afterId === 0)) {
           gapSince ??= Date.now();
           if (Date.now() - gapSince < GAP_WAIT_MS) break; // an earlier transaction may still commit
         }

@@ -53,6 +53,7 @@ export class NamespaceService {
    * pipelines, whose objects' and logs' content the caller removes from the object store.
    */
   async delete(id: string, force: boolean): Promise<string[]> {
+    if (id === 'default') throw failedPrecondition('the default namespace cannot be deleted (clients use it when they name none)');
     const deleted = await this.db.transaction(async (m) => {
       const namespace = await m.findOne(NamespaceEntity, { where: { id }, lock: { mode: 'pessimistic_write' } });
       if (!namespace) throw notFound(`namespace "${id}" not found`);

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { GOFER_CONFIG, type GoferConfig } from '@gofer/config';
-import { ClusterEntity, SecretEntity } from '@gofer/dal';
+import { ClusterEntity, PipelineEntity, SecretEntity } from '@gofer/dal';
 import { INTERPOLATION_KEY_PATTERN } from '@gofer/pipeline';
 import { decodeSealed, encodeSealed, Keyring, SecretDecryptError, type SealedSecret } from '@gofer/secrets';
 import type { Logger } from 'pino';
@@ -114,6 +114,9 @@ export class SecretService {
       problems.push(...validateNamespacePatterns(namespaces));
     }
     if (problems.length > 0) throw invalidArgument(problems.join('\n'));
+    if (scope !== 'global' && !(await this.db.manager.existsBy(PipelineEntity, { namespaceId: scope.namespaceId, id: scope.pipelineId }))) {
+      throw notFound(`pipeline "${scope.pipelineId}" not found in namespace "${scope.namespaceId}"`);
+    }
     const sealed = keyring.seal(value, { scope: scopeText(scope), key });
     const columns = scopeColumns(scope);
     const now = new Date();
