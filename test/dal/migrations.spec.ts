@@ -16,11 +16,13 @@ describe('migrations', () => {
     await Promise.all(sources.map((s) => s.destroy()));
   });
 
-  it('creates a missing database', async () => {
+  it('creates a missing database, also when several replicas start against it at once', async () => {
     const url = `${db.url}_created`;
-    const source = await openDataSource(url);
+    // Replicas racing to create it: one CREATE wins, the others find it (42P04) or collide in the catalog (23505).
+    const sources = await Promise.all(Array.from({ length: 4 }, () => openDataSource(url)));
+    const source = sources[0];
     expect((await source.query('SELECT count(*)::int AS n FROM cluster'))[0].n).toBe(1);
-    await source.destroy();
+    await Promise.all(sources.map((s) => s.destroy()));
     const { default: pg } = await import('pg');
     const admin = new pg.Client({ connectionString: new URL('/postgres', url).toString() });
     await admin.connect();

@@ -55,7 +55,9 @@ async function ensureDatabase(url: string): Promise<void> {
     const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
     if (found.rowCount === 0) {
       await client.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`).catch((error: { code?: string }) => {
-        if (error.code !== '42P04') throw error; // another replica created it first
+        // Another replica created it first: 42P04 if its CREATE had committed, 23505 (the catalog's unique
+        // index) if both were creating it at the same moment.
+        if (error.code !== '42P04' && error.code !== '23505') throw error;
       });
     }
   } finally {
