@@ -164,11 +164,11 @@ function report(r) {
       `           slots busy on average (of ${f.concurrency}): Gofer ${round(f.goferBusySlotsMedian, 2)} (task claimed → completion recorded), bare ${round(f.bareBusySlotsMedian, 2)}; ` +
         `Gofer run created → first claim ${ms(f.goferFirstClaimMedianMs)}, last completion → run ended ${ms(f.goferLastCompletionToRunEndMedianMs)}`,
     );
-    const engineSteps = ['engine.claimAttempt', 'engine.taskConfig', 'engine.recordSchedulerId', 'engine.completeAttempt', 'logs.writer', 'logs.archiveLive', 'logs.expireLive']
+    const engineSteps = ['engine.claimAttempt', 'engine.taskConfig', 'engine.recordSchedulerId', 'engine.completeAttempt', 'logs.writer', 'logs.finish']
       .reduce((a, name) => a + (mean(name) || 0), 0);
     out(
       `           worker slot held per container: Gofer ${ms(mean('worker.process (whole attempt)'))} (of which ${ms(engineSteps)} in its own ` +
-        `Postgres/Redis/log steps: claim ${ms(mean('engine.claimAttempt'))}, complete ${ms(mean('engine.completeAttempt'))}, archive ${ms(mean('logs.archiveLive'))}), ` +
+        `Postgres/Redis/log steps: claim ${ms(mean('engine.claimAttempt'))}, complete ${ms(mean('engine.completeAttempt'))}, archive ${ms(mean('logs.finish'))}), ` +
         `bare loop ${ms(f.bareContainerMedianMs)}`,
     );
     const gap = stats.logStreamEndAfterWaitMs;

@@ -123,7 +123,7 @@ export async function instrumentService(service) {
   }
   timeMethod(service.app.get(engine.TaskQueue, { strict: false }), 'enqueue', 'queue.enqueue');
   const logs = service.app.get(engine.TASK_LOGS, { strict: false });
-  for (const method of ['writer', 'archiveLive', 'expireLive']) timeMethod(logs, method, `logs.${method}`);
+  for (const method of ['writer', 'finish', 'archiveLive', 'expireLive']) timeMethod(logs, method, `logs.${method}`);
   // The whole attempt as the worker sees it: claim, container, logs, completion.
   timeMethod(service.app.get(engine.TaskProcessor, { strict: false }), 'process', 'worker.process (whole attempt)');
 }

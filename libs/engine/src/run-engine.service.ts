@@ -323,7 +323,7 @@ export class RunEngine {
     for (const run of admitted.map(toRunRow).sort((a, b) => a.id - b.id)) {
       this.logger.info({ namespace_id: namespaceId, pipeline_id: pipelineId, run_id: run.id }, 'run started');
       tx.defer(eventSql({ kind: 'run_started', namespaceId, pipelineId, runId: run.id }));
-      ready.push(...(await this.advance(tx, run)));
+      ready.push(...(await this.advance(tx, run)).map((task) => ({ ...task, startsRun: true })));
     }
     return ready;
   }

@@ -9,7 +9,16 @@ import { REDIS } from './engine.tokens.js';
 export interface ReadyTask {
   key: TaskAttemptKey;
   delayMs: number;
+  /** A first task of a run that was just admitted: it queues behind the work of runs in flight. */
+  startsRun?: boolean;
 }
+
+/**
+ * BullMQ takes jobs without a priority before prioritized ones, so the tasks of runs already in flight
+ * (dependents, retries) go ahead of the first tasks of new runs: a burst of new runs does not delay
+ * the runs it arrives behind, and fewer runs are half-done at once.
+ */
+const NEW_RUN_PRIORITY = 1;
 
 const JOB_OPTIONS: JobsOptions = {
   removeOnComplete: true,
@@ -35,10 +44,13 @@ export class TaskQueue implements OnModuleDestroy {
   async enqueue(tasks: ReadyTask[]): Promise<void> {
     if (tasks.length === 0) return;
     await this.queue.addBulk(
-      tasks.map(({ key, delayMs }) => ({
+      tasks.map(({ key, delayMs, startsRun }) => ({
         name: 'task',
         data: key,
-        opts: { ...JOB_OPTIONS, jobId: taskJobId(key), delay: Math.max(0, Math.round(delayMs)) },
+        opts: {
+          ...JOB_OPTIONS, jobId: taskJobId(key), delay: Math.max(0, Math.round(delayMs)),
+          ...(startsRun ? { priority: NEW_RUN_PRIORITY } : {}),
+        },
       })),
     );
   }

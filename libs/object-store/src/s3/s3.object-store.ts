@@ -1,13 +1,6 @@
-import {
-  DeleteObjectCommand,
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  ListObjectsCommand,
-  S3Client,
-} from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import type * as ClientS3 from '@aws-sdk/client-s3';
+import type * as LibStorage from '@aws-sdk/lib-storage';
+import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
 import { MeteredBody } from '../metered-body.js';
 import { ObjectStoreError } from '../object-store.error.js';
@@ -16,6 +9,18 @@ import { assertStorageKey, assertStoragePrefix, MAX_STORAGE_KEY_BYTES } from '..
 import { errorName, httpStatus, noSuchBucket, type S3ErrorContext, toObjectStoreError } from './s3-errors.js';
 
 const MIB = 1024 * 1024;
+
+/**
+ * The AWS SDK is loaded when the first S3 store is made, not when this module is imported: it is the
+ * largest dependency Gofer has (~15 MiB of resident code), and a process on a directory store never
+ * needs it.
+ */
+let sdk: { s3: typeof ClientS3; storage: typeof LibStorage } | undefined;
+function aws(): { s3: typeof ClientS3; storage: typeof LibStorage } {
+  const require = createRequire(import.meta.url);
+  sdk ??= { s3: require('@aws-sdk/client-s3') as typeof ClientS3, storage: require('@aws-sdk/lib-storage') as typeof LibStorage };
+  return sdk;
+}
 
 /** Options of {@link S3ObjectStore}. */
 export interface S3ObjectStoreOptions {
@@ -73,7 +78,7 @@ export interface S3ObjectStoreOptions {
  * buckets. Aborting a put's signal stops reading the body at once; a part being uploaded finishes first.
  */
 export class S3ObjectStore implements ObjectStore {
-  private readonly client: S3Client;
+  private readonly client: ClientS3.S3Client;
   private readonly bucket: string;
   /** `prefix/`, or empty. */
   private readonly keyPrefix: string;
@@ -93,7 +98,7 @@ export class S3ObjectStore implements ObjectStore {
     // The pinned SDK supports Node 20; its notice that later releases will not would land in Gofer's
     // stderr as an unstructured multi-line warning on every start.
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-    this.client = new S3Client({
+    this.client = new (aws().s3.S3Client)({
       region: this.region,
       endpoint: options.endpoint,
       forcePathStyle: options.forcePathStyle ?? false,
@@ -117,7 +122,7 @@ export class S3ObjectStore implements ObjectStore {
     const metered = new MeteredBody(body, key, options);
     // highWaterMark 1: the stream reads one chunk ahead, so memory stays bounded by Upload's parts.
     const source = Readable.from(metered, { objectMode: true, highWaterMark: 1 });
-    const upload = new Upload({
+    const upload = new (aws().storage.Upload)({
       client: this.client,
       params: { Bucket: this.bucket, Key: objectKey, Body: source },
       partSize: this.partSize,
@@ -141,7 +146,7 @@ export class S3ObjectStore implements ObjectStore {
     const objectKey = this.objectKey(key);
     options.signal?.throwIfAborted();
     try {
-      const output = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: objectKey }), {
+      const output = await this.client.send(new (aws().s3.GetObjectCommand)({ Bucket: this.bucket, Key: objectKey }), {
         abortSignal: options.signal,
       });
       if (!(output.Body instanceof Readable)) {
@@ -158,7 +163,7 @@ export class S3ObjectStore implements ObjectStore {
   async head(key: string): Promise<{ size: number } | undefined> {
     const objectKey = this.objectKey(key);
     try {
-      const output = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: objectKey }));
+      const output = await this.client.send(new (aws().s3.HeadObjectCommand)({ Bucket: this.bucket, Key: objectKey }));
       return { size: output.ContentLength ?? 0 };
     } catch (error) {
       if (httpStatus(error) !== 404) throw this.error(error, `look up "${key}"`);
@@ -171,7 +176,7 @@ export class S3ObjectStore implements ObjectStore {
   async delete(key: string): Promise<void> {
     const objectKey = this.objectKey(key);
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: objectKey }));
+      await this.client.send(new (aws().s3.DeleteObjectCommand)({ Bucket: this.bucket, Key: objectKey }));
     } catch (error) {
       throw this.error(error, `delete "${key}"`);
     }
@@ -191,7 +196,7 @@ export class S3ObjectStore implements ObjectStore {
       // does not disturb the listing.
       for (;;) {
         const page = await this.client.send(
-          new ListObjectsCommand({ Bucket: this.bucket, Prefix: this.keyPrefix + prefix, Marker: marker }),
+          new (aws().s3.ListObjectsCommand)({ Bucket: this.bucket, Prefix: this.keyPrefix + prefix, Marker: marker }),
         );
         const keys = (page.Contents ?? []).flatMap((entry) => (entry.Key === undefined ? [] : [entry.Key]));
         for (let start = 0; start < keys.length; start += 1000) {
@@ -224,7 +229,7 @@ export class S3ObjectStore implements ObjectStore {
   private async deleteBatch(keys: string[], action: string): Promise<number> {
     if (keys.length === 0) return 0;
     const output = await this.client.send(
-      new DeleteObjectsCommand({
+      new (aws().s3.DeleteObjectsCommand)({
         Bucket: this.bucket,
         Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true },
       }),
@@ -246,7 +251,7 @@ export class S3ObjectStore implements ObjectStore {
   /** Resolves if the bucket exists and is accessible; otherwise rejects with a message saying why. */
   private async checkBucket(action: string): Promise<void> {
     try {
-      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+      await this.client.send(new (aws().s3.HeadBucketCommand)({ Bucket: this.bucket }));
     } catch (error) {
       if (httpStatus(error) === 404) throw noSuchBucket(this.context(action), error);
       throw this.error(error, action);
