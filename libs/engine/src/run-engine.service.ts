@@ -614,7 +614,9 @@ export class RunEngine {
         this.metrics.taskRunsCompleted.inc({ status: result.status });
         this.metrics.taskRunDuration.observe({ status: result.status }, seconds);
       });
-      this.logger.info({ ...attemptLogFields(key), status: result.status, exit_code: result.exitCode, reason: result.reason }, 'task run completed');
+      this.logger[result.status === 'successful' ? 'debug' : 'info'](
+        { ...attemptLogFields(key), status: result.status, exit_code: result.exitCode, reason: result.reason }, 'task run completed',
+      );
       const ready = await this.advance(tx, run, nodes);
       return [...ready, ...(await this.afterRunStep(tx, run))];
     });
@@ -667,7 +669,8 @@ export class RunEngine {
           this.metrics.taskRunsCompleted.inc({ status: item.result.status });
           this.metrics.taskRunDuration.observe({ status: item.result.status }, seconds);
         });
-        this.logger.info(
+        // Successes are debug (the event log has them); failures and cancellations stay visible at info.
+        this.logger[item.result.status === 'successful' ? 'debug' : 'info'](
           { ...attemptLogFields(item.key), status: item.result.status, exit_code: item.result.exitCode, reason: item.result.reason },
           'task run completed',
         );

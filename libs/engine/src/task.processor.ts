@@ -214,7 +214,9 @@ export class TaskProcessor implements OnModuleDestroy {
       throw error;
     }
     await this.engine.recordSchedulerId(key, this.workerId, container.id);
-    log.info({ container_id: container.id, adopted: container.adopted }, 'container running');
+    // Per-attempt lifecycle is debug: every state change is in the event log, and at hundreds of task runs
+    // a second an info line per attempt costs more memory and CPU than the attempt's own bookkeeping.
+    log.debug({ container_id: container.id, adopted: container.adopted }, 'container running');
 
     const handOver = shutdownOnly(signal, stopReason);
     const writer = this.logs.writer(key);
