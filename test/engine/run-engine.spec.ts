@@ -102,6 +102,28 @@ describe('RunEngine transitions under concurrency', () => {
     expect((await run('fenced', started.id)).status).toBe('successful');
   });
 
+  it('in a batch of completions, only the attempt that owns a task is recorded for it', async () => {
+    await apply('id: batched\ntasks:\n  - { id: a, image: "busybox:latest" }\n  - { id: b, image: "busybox:latest" }\n  - { id: x, image: "busybox:latest" }\n');
+    const started = await engine.startRun('default', 'batched', {});
+    for (const task of ['a', 'b', 'x']) expect((await engine.claimAttempt(key('batched', started.id, task), 'w1')).kind).toBe('claimed');
+    expect((await engine.claimAttempt(key('batched', started.id, 'x'), 'w2')).kind).toBe('adopted'); // w1 presumed dead
+    const ok = { status: 'successful' as const, description: 'ok', exitCode: 0 };
+    const failed = { status: 'failed' as const, reason: 'abnormal_exit' as const, description: 'exited with code 3', exitCode: 3, retryable: false };
+    // a and b fill the two batches in flight, so the stale and the real result for x share the next one
+    // (with the run's inputs cached, the four results arrive in this order within one tick).
+    await engine.taskConfig(key('batched', started.id, 'a'));
+    const results = await Promise.all([
+      engine.completeAttempt(key('batched', started.id, 'a'), 'w1', ok),
+      engine.completeAttempt(key('batched', started.id, 'b'), 'w1', ok),
+      engine.completeAttempt(key('batched', started.id, 'x'), 'w1', ok), // stale: w1 lost the attempt
+      engine.completeAttempt(key('batched', started.id, 'x'), 'w2', failed),
+    ]);
+    expect(results).toEqual([true, true, false, true]);
+    const x = await taskRun('batched', started.id, 'x');
+    expect([x.status, x.workerId, x.exitCode]).toEqual(['failed', 'w2', 3]);
+    expect((await run('batched', started.id)).status).toBe('failed');
+  });
+
   it('parallelism holds when many runs start at once', async () => {
     await apply('id: limited\nparallelism: 2\ntasks:\n  - { id: a, image: "busybox:latest" }\n');
     const runs = await Promise.all(Array.from({ length: 8 }, () => engine.startRun('default', 'limited', {})));

@@ -621,7 +621,10 @@ export class RunEngine {
       return [...ready, ...(await this.afterRunStep(tx, run))];
     });
     if (!outcome) return false;
-    await this.queue.enqueue(outcome);
+    // Committed: a lost enqueue is the reconciler's to repair.
+    await this.queue.enqueue(outcome).catch((error: unknown) =>
+      this.logger.warn({ err: error, ...attemptLogFields(key) }, 'enqueueing the dependents failed; the reconciler will enqueue them'),
+    );
     return true;
   }
 
@@ -631,40 +634,39 @@ export class RunEngine {
    * then each run advanced as {@link completeOne} would. Returns, per item, whether it was recorded.
    */
   private async completeBatch(items: readonly Completion[]): Promise<boolean[]> {
-    const { ready, recorded } = await this.rawTransaction(async (tx) => {
+    const attemptId = (key: TaskAttemptKey, workerId: string) =>
+      `${runKeyOf(key.namespaceId, key.pipelineId, key.runId)}/${key.taskId}/${key.attempt}/${workerId}`;
+    // The same attempt twice (a duplicate delivery) goes in once: the first is recorded, like two transactions.
+    const firsts = new Map<string, Completion>();
+    for (const item of items) if (!firsts.has(attemptId(item.key, item.workerId))) firsts.set(attemptId(item.key, item.workerId), item);
+    const batch = [...firsts.values()];
+    const { ready, recordedIds } = await this.rawTransaction(async (tx) => {
       const runs = new Map<string, RunRow>();
-      for (const row of await tx.queryText<RunRecord>(lockRunsSql(items.map((item) => item.key)))) {
+      for (const row of await tx.queryText<RunRecord>(lockRunsSql(batch.map((item) => item.key)))) {
         runs.set(runKeyOf(row.namespace_id, row.pipeline_id, row.id), toRunRow(row));
       }
       const rows = await tx.queryText<{
         namespace_id: string; pipeline_id: string; run_id: number; task_id: string; state: TaskRunState;
         status: TaskRunStatus | null; completed: boolean; completed_started: Date | null;
-      }>(completeAndReadBatchSql(items.map((item) => ({ ...item, ended: new Date() }))));
+        completed_attempt: number | null; completed_worker: string | null; completed_status: TaskRunStatus | null;
+      }>(completeAndReadBatchSql(batch.map((item) => ({ ...item, ended: new Date() }))));
       const nodesByRun = new Map<string, Record<string, TaskNode>>();
-      const completed = new Map<string, Date | null>();
+      const recordedIds = new Set<string>();
+      const touched = new Set<string>();
       for (const row of rows) {
         const runKey = runKeyOf(row.namespace_id, row.pipeline_id, row.run_id);
         const nodes = nodesByRun.get(runKey) ?? {};
-        nodes[row.task_id] = { state: row.state, status: row.status ?? undefined };
+        // The SELECT sees the snapshot from before the UPDATE: overlay what this statement wrote.
+        nodes[row.task_id] = row.completed
+          ? { state: 'complete', status: row.completed_status ?? undefined }
+          : { state: row.state, status: row.status ?? undefined };
         nodesByRun.set(runKey, nodes);
-        if (row.completed) completed.set(`${runKey}/${row.task_id}`, row.completed_started);
-      }
-      // The same attempt twice in one batch (a duplicate delivery) is recorded once, like two transactions would.
-      const claimed = new Set<string>();
-      const recorded = items.map((item) => {
-        const id = `${runKeyOf(item.key.namespaceId, item.key.pipelineId, item.key.runId)}/${item.key.taskId}`;
-        if (!completed.has(id) || claimed.has(id)) return false;
-        claimed.add(id);
-        return true;
-      });
-      const touched = new Set<string>();
-      items.forEach((item, index) => {
-        if (!recorded[index]) return;
-        const runKey = runKeyOf(item.key.namespaceId, item.key.pipelineId, item.key.runId);
-        nodesByRun.get(runKey)![item.key.taskId] = { state: 'complete', status: item.result.status };
+        if (!row.completed) continue;
         touched.add(runKey);
-        const started = completed.get(`${runKey}/${item.key.taskId}`);
-        const seconds = (Date.now() - (started?.getTime() ?? Date.now())) / 1000;
+        const id = `${runKey}/${row.task_id}/${row.completed_attempt}/${row.completed_worker}`;
+        recordedIds.add(id);
+        const item = firsts.get(id)!;
+        const seconds = (Date.now() - (row.completed_started?.getTime() ?? Date.now())) / 1000;
         tx.onCommit(() => {
           this.metrics.taskRunsCompleted.inc({ status: item.result.status });
           this.metrics.taskRunDuration.observe({ status: item.result.status }, seconds);
@@ -674,17 +676,23 @@ export class RunEngine {
           { ...attemptLogFields(item.key), status: item.result.status, exit_code: item.result.exitCode, reason: item.result.reason },
           'task run completed',
         );
-      });
+      }
       const ready: ReadyTask[] = [];
       for (const runKey of [...touched].sort()) {
         const run = runs.get(runKey)!;
         ready.push(...(await this.advance(tx, run, nodesByRun.get(runKey))));
         ready.push(...(await this.afterRunStep(tx, run)));
       }
-      return { ready, recorded };
+      return { ready, recordedIds };
     });
-    await this.queue.enqueue(ready);
-    return recorded;
+    // Committed: a lost enqueue is the reconciler's to repair, never a reason to report these unrecorded.
+    await this.queue.enqueue(ready).catch((error: unknown) =>
+      this.logger.warn({ err: error }, 'enqueueing the dependents failed; the reconciler will enqueue them'),
+    );
+    return items.map((item) => {
+      const id = attemptId(item.key, item.workerId);
+      return firsts.get(id) === item && recordedIds.has(id);
+    });
   }
 }
 

@@ -212,7 +212,8 @@ export function lockRunsSql(keys: ReadonlyArray<{ namespaceId: string; pipelineI
 
 /**
  * Completes several attempts (each fenced on state, attempt and worker, as {@link SQL.completeAndRead})
- * and reads every task of their runs, in one statement.
+ * and reads every task of their runs, in one statement; a completed row says which attempt and worker
+ * it was recorded for. Callers pass each (task, attempt, worker) once.
  */
 export function completeAndReadBatchSql(items: ReadonlyArray<{
   key: { namespaceId: string; pipelineId: string; runId: number; taskId: string; attempt: number };
@@ -238,14 +239,15 @@ export function completeAndReadBatchSql(items: ReadonlyArray<{
               FROM input i
              WHERE t.namespace_id = i.ns AND t.pipeline_id = i.p AND t.run_id = i.run AND t.task_id = i.task
                AND t.attempt = i.attempt AND t.state = 'running' AND t.worker_id = i.worker
-         RETURNING t.namespace_id, t.pipeline_id, t.run_id, t.task_id, t.started, i.attempt, i.status, i.exit_code, i.reason),
+         RETURNING t.namespace_id, t.pipeline_id, t.run_id, t.task_id, t.started, i.attempt, i.worker, i.status, i.exit_code, i.reason),
           event AS (
             INSERT INTO events (kind, namespace_id, pipeline_id, run_id, task_id, details)
             SELECT 'task_run_completed', d.namespace_id, d.pipeline_id, d.run_id, d.task_id,
                    jsonb_build_object('attempt', d.attempt, 'status', d.status, 'exit_code', d.exit_code, 'reason', d.reason -> 'reason')
               FROM done d)
           SELECT t.namespace_id, t.pipeline_id, t.run_id, t.task_id, t.state, t.status,
-                 done.task_id IS NOT NULL AS completed, done.started AS completed_started
+                 done.task_id IS NOT NULL AS completed, done.started AS completed_started,
+                 done.attempt AS completed_attempt, done.worker AS completed_worker, done.status AS completed_status
             FROM task_runs t
             LEFT JOIN done ON done.namespace_id = t.namespace_id AND done.pipeline_id = t.pipeline_id
                           AND done.run_id = t.run_id AND done.task_id = t.task_id
