@@ -82,6 +82,44 @@ tasks:
     expect(await readLogs(client, 'survive', run.id, 'long')).toBe('before\nafter\n');
   });
 
+  it('an adopting worker masks the secrets and token the container was really given', async () => {
+    const cluster = await newCluster('adoptmask');
+    const api = await cluster.start('api');
+    const workerA = await cluster.start('worker');
+    const workerB = await cluster.start('worker');
+    const client = cluster.client(api);
+    await apply(client, `
+id: masked-adoption
+tasks:
+  - id: talk
+    image: busybox:latest
+    inject_api_token: true
+    variables: { PASSWORD: "pipeline_secret{{PASSWORD}}" }
+    script: 'sleep 4; echo "password $PASSWORD"; echo "token $GOFER_TOKEN"'
+`);
+    const original = `first-${Math.random().toString(36).slice(2)}`;
+    await client.putPipelineSecret({ namespaceId: 'default', pipelineId: 'masked-adoption', key: 'PASSWORD', value: original });
+    const run = await startRun(client, 'masked-adoption');
+    const owner = await waitFor('the task to run', async () => {
+      const rows = await cluster.query<{ worker_id: string; scheduler_id: string | null }>(
+        `SELECT worker_id, scheduler_id FROM task_runs WHERE run_id = $1 AND task_id = 'talk' AND state = 'running'`, [run.id],
+      );
+      return rows[0]?.scheduler_id ? rows[0].worker_id : undefined;
+    });
+    const [{ id: containerId }] = await cluster.query<{ id: string }>(`SELECT scheduler_id AS id FROM task_runs WHERE run_id = $1`, [run.id]);
+    const victim = [workerA, workerB].find((w) => w.workerId === owner)!;
+    expect(await victim.kill('SIGKILL')).toBe(null);
+    // While no worker watches, the secret changes: the adopter looks up the new value, the container has the old.
+    await client.putPipelineSecret({ namespaceId: 'default', pipelineId: 'masked-adoption', key: 'PASSWORD', value: `second-${original}` });
+
+    const { run: done, tasks } = await waitForRun(client, 'masked-adoption', run.id);
+    expect(done.status).toBe('RUN_STATUS_SUCCESSFUL');
+    expect(tasks.talk.workerId).not.toBe(owner);
+    expect(tasks.talk.schedulerId).toBe(containerId);
+    const logs = await readLogs(client, 'masked-adoption', run.id, 'talk');
+    expect(logs).toBe('password [masked]\ntoken [masked]\n');
+  });
+
   it('FLUSHALL on Redis in the middle of a run: the run still completes', async () => {
     const port = await freePort();
     const redis: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });

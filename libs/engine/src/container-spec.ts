@@ -12,6 +12,8 @@ export interface InterpolationNeeds {
   globalSecrets: string[];
   pipelineObjects: string[];
   runObjects: string[];
+  /** Environment variables whose value includes a secret: their values are masked in the logs. */
+  secretVariables: string[];
 }
 
 /** Looked-up values by `kind{{KEY}}` reference text, e.g. `pipeline_secret{{TOKEN}}` → value. */
@@ -45,9 +47,13 @@ export function interpolationNeeds(options: { key: TaskAttemptKey; task: TaskCon
   const env = rawEnvironment(options.key, options.task, options.run, '');
   const needs = { pipeline_secret: new Set<string>(), global_secret: new Set<string>(), pipeline_object: new Set<string>(), run_object: new Set<string>() };
   const problems: string[] = [];
+  const secretVariables = new Set<string>();
   for (const [where, value] of interpolatedValues(env, options.task)) {
     const scan = scanInterpolations(value);
-    for (const ref of scan.refs) needs[ref.kind].add(ref.key);
+    for (const ref of scan.refs) {
+      needs[ref.kind].add(ref.key);
+      if (ref.kind.endsWith('_secret') && where.startsWith('variable ')) secretVariables.add(where.slice('variable '.length));
+    }
     for (const error of scan.errors) problems.push(`${where}: ${error}`);
   }
   // Run variables are checked here (configs were checked when applied).
@@ -55,6 +61,7 @@ export function interpolationNeeds(options: { key: TaskAttemptKey; task: TaskCon
   return {
     pipelineSecrets: [...needs.pipeline_secret], globalSecrets: [...needs.global_secret],
     pipelineObjects: [...needs.pipeline_object], runObjects: [...needs.run_object],
+    secretVariables: [...secretVariables],
   };
 }
 

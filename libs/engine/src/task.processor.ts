@@ -155,8 +155,10 @@ export class TaskProcessor implements OnModuleDestroy {
     const { run, task } = await this.engine.taskConfig(key);
     let spec;
     const secretValues: string[] = [];
+    let secretVariables: string[] = [];
     try {
-      const values = await this.lookUpInterpolations(key, task, run, secretValues);
+      const { values, secretVariables: named } = await this.lookUpInterpolations(key, task, run, secretValues);
+      secretVariables = named;
       const extraEnv: Record<string, string> = {};
       if (task.injectApiToken && !previousContainer) {
         // Scoped to the run's namespace; deleted when the run completes.
@@ -212,6 +214,15 @@ export class TaskProcessor implements OnModuleDestroy {
         };
       }
       throw error;
+    }
+    if (container.adopted) {
+      // The container was made by an earlier owner of the attempt: its token, and secrets that may have
+      // changed since, are the values it really prints, so those are masked too.
+      const existing = await this.scheduler.inspect(container.id);
+      for (const name of [...secretVariables, 'GOFER_TOKEN']) {
+        const value = existing?.env[name];
+        if (value) secretValues.push(value);
+      }
     }
     await this.engine.recordSchedulerId(key, this.workerId, container.id);
     // Per-attempt lifecycle is debug: every state change is in the event log, and at hundreds of task runs
@@ -287,7 +298,7 @@ export class TaskProcessor implements OnModuleDestroy {
     task: TaskConfig,
     run: RunInputs,
     secretValues: string[],
-  ): Promise<Map<string, string>> {
+  ): Promise<{ values: Map<string, string>; secretVariables: string[] }> {
     const needs = interpolationNeeds({ key, task, run });
     const values = new Map<string, string>();
     const secrets = await this.secrets
@@ -307,7 +318,7 @@ export class TaskProcessor implements OnModuleDestroy {
     for (const [name, value] of objects.pipeline) values.set(`pipeline_object{{${name}}}`, value);
     for (const [name, value] of objects.run) values.set(`run_object{{${name}}}`, value);
     secretValues.push(...secrets.pipeline.values(), ...secrets.global.values());
-    return values;
+    return { values, secretVariables: needs.secretVariables };
   }
 
   /** Stops taking jobs; running attempts are handed over (their containers keep running). */

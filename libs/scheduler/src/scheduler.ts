@@ -48,6 +48,8 @@ export interface ContainerInfo {
   startedAt?: Date;
   /** Undefined while running or if the container never ran. */
   finishedAt?: Date;
+  /** The environment the container was created with (an adopter masks the secret values in it). */
+  env: Record<string, string>;
 }
 
 /** One piece of container output, in the order the engine delivered it. */

@@ -465,6 +465,10 @@ function toContainerInfo(raw: Docker.ContainerInspectInfo): ContainerInfo {
     ...(!running && startedAt && { exitCode: raw.State.ExitCode }),
     ...(startedAt && { startedAt }),
     ...(!running && finishedAt && { finishedAt }),
+    env: Object.fromEntries((raw.Config.Env ?? []).map((entry) => {
+      const equals = entry.indexOf('=');
+      return equals === -1 ? [entry, ''] : [entry.slice(0, equals), entry.slice(equals + 1)];
+    })),
   };
 }
 
