@@ -28,6 +28,7 @@ const SECRET_PREFIX = 'gofer_';
 const MAX_PATTERNS = 64;
 const MAX_PATTERN_LENGTH = 128;
 const MAX_METADATA = 32;
+const MAX_LIFETIME_SECONDS = 100 * 365 * 24 * 3600;
 /** Verified tokens are remembered this long; a token deleted or disabled on another replica may be honoured that long. */
 const CACHE_MS = 2000;
 
@@ -69,6 +70,7 @@ export class TokenService {
     if (spec.kind === 'client' && namespaces.length === 0) problems.push('namespaces: a client token needs at least one namespace');
     const expiresIn = spec.expiresInSeconds ?? 0;
     if (!Number.isSafeInteger(expiresIn) || expiresIn < 0) problems.push(`expires_in_seconds: ${expiresIn} is not a number of seconds`);
+    else if (expiresIn > MAX_LIFETIME_SECONDS) problems.push(`expires_in_seconds: at most ${MAX_LIFETIME_SECONDS} (100 years); 0 means never`);
     if (problems.length > 0) throw invalidArgument(problems.join('\n'));
     const secret = `${SECRET_PREFIX}${randomBytes(32).toString('base64url')}`;
     const token = m.create(TokenEntity, {
@@ -165,21 +167,37 @@ export function mayUseNamespace(principal: Principal, namespace: string): boolea
   return principal.namespaces.some((pattern) => namespaceMatches(pattern, namespace));
 }
 
+const NAMESPACE_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+/** Compiled `/re/` patterns (tokens are few; their patterns are checked on every call). */
+const compiled = new Map<string, RegExp | null>();
+
 /** `/re/` patterns must match the whole namespace id; anything else is an exact name. */
 export function namespaceMatches(pattern: string, namespace: string): boolean {
+  if (!NAMESPACE_ID.test(namespace)) return false; // never run a pattern over arbitrary input
   if (pattern.length > 2 && pattern.startsWith('/') && pattern.endsWith('/')) {
-    try {
-      return new RegExp(`^(?:${pattern.slice(1, -1)})$`).test(namespace);
-    } catch {
-      return false;
+    let regex = compiled.get(pattern);
+    if (regex === undefined) {
+      try {
+        regex = new RegExp(`^(?:${pattern.slice(1, -1)})$`);
+      } catch {
+        regex = null;
+      }
+      if (compiled.size > 10_000) compiled.clear();
+      compiled.set(pattern, regex);
     }
+    return regex?.test(namespace) ?? false;
   }
   return pattern === namespace;
 }
 
+/**
+ * Refuses a client token outside its namespaces. A malformed id passes for management tokens, whose
+ * request is then refused with every problem listed (INVALID_ARGUMENT); client tokens never match one.
+ */
 export function assertNamespace(principal: Principal, namespace: string): void {
   if (!mayUseNamespace(principal, namespace)) {
-    throw permissionDenied(`token ${principal.tokenId} may not use namespace "${namespace}" (it may use: ${principal.namespaces.join(', ') || 'none'})`);
+    const shown = namespace.length > 64 ? `${namespace.slice(0, 61)}...` : namespace;
+    throw permissionDenied(`token ${principal.tokenId} may not use namespace ${JSON.stringify(shown)} (it may use: ${principal.namespaces.join(', ') || 'none'})`);
   }
 }
 
