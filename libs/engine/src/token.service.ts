@@ -94,7 +94,7 @@ export class TokenService {
   /** Verifies a bearer secret; UNAUTHENTICATED says what is wrong and how to get a token. */
   async authenticate(secret: string | undefined): Promise<Principal> {
     if (!secret) {
-      throw unauthenticated('this call needs an API token: set GOFER_TOKEN or --token (the first one comes from: gofer service token bootstrap)');
+      throw unauthenticated('this call needs an API token (metadata "authorization: Bearer <token>")');
     }
     if (!secret.startsWith(SECRET_PREFIX) || secret.length > 200) throw unauthenticated('the API token is malformed: it is not a Gofer token');
     const hash = hashSecret(secret).toString('hex');
