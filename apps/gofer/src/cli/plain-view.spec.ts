@@ -243,6 +243,7 @@ describe('eventLine', () => {
   const cases: Array<[string, Partial<typeof base>, string]> = [
     ['a run event', { details: '{"trigger":"cron","label":"nightly"}' }, '2025-01-02T03:04:05.000Z  #7  run_started  default/hello run 3  trigger=cron label=nightly'],
     ['a task event', { kind: 'task_run_completed', taskId: 'greet', details: '{"status":"failed","exit_code":3}' }, '2025-01-02T03:04:05.000Z  #7  task_run_completed  default/hello run 3 task greet  status=failed exit_code=3'],
+    ['a task event with empty details', { kind: 'task_run_completed', taskId: 'greet', details: '{"status":"successful","reason":null}' }, '2025-01-02T03:04:05.000Z  #7  task_run_completed  default/hello run 3 task greet  status=successful'],
     ['an event outside namespaces', { kind: 'token_created', namespaceId: '', pipelineId: '', runId: 0, details: '{"id":"tok-2"}' }, '2025-01-02T03:04:05.000Z  #7  token_created  -  id=tok-2'],
     ['details with spaces, quotes and nesting', { details: '{"reason":"image not found","x":{"a":1}}' }, '2025-01-02T03:04:05.000Z  #7  run_started  default/hello run 3  reason="image not found" x={"a":1}'],
     ['details that are not an object', { details: 'oops' }, '2025-01-02T03:04:05.000Z  #7  run_started  default/hello run 3  "oops"'],

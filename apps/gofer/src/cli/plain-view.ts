@@ -279,6 +279,7 @@ function detailsText(details: string): string {
   const parsed = eventDetails(details);
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return JSON.stringify(parsed);
   return Object.entries(parsed)
+    .filter(([, v]) => v !== null) // e.g. no reason for a successful task: nothing to say
     .map(([k, v]) => `${k}=${typeof v === 'string' && /^[^\s"=]*$/.test(v) && v !== '' ? v : JSON.stringify(v)}`)
     .join(' ');
 }
