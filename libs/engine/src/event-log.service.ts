@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Inject, Injectable } from '@nestjs/common';
 import { GOFER_CONFIG, type GoferConfig } from '@gofer/config';
 import { EventEntity } from '@gofer/dal';
@@ -87,7 +88,7 @@ export class EventLog {
         yield row;
       }
       if (!options.follow && rows.length < PAGE) return;
-      if (!progressed || rows.length < PAGE) await sleep(POLL_MS, options.signal);
+      if (!progressed || rows.length < PAGE) await sleep(POLL_MS, undefined, { signal: options.signal }).catch(() => undefined);
     }
   }
 
@@ -106,12 +107,4 @@ export function eventSql(event: NewEvent): string {
   return `INSERT INTO events (kind, namespace_id, pipeline_id, run_id, task_id, details)
           VALUES (${literal(event.kind)}, ${literal(event.namespaceId ?? '')}, ${literal(event.pipelineId ?? '')},
                   ${literal(event.runId ?? 0)}, ${literal(event.taskId ?? '')}, ${literal(JSON.stringify(event.details ?? {}))}::jsonb)`;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const onAbort = () => (clearTimeout(timer), resolve());
-    const timer = setTimeout(() => (signal.removeEventListener('abort', onAbort), resolve()), ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Controller, Inject } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
 import type { TaskRunEntity } from '@gofer/dal';
@@ -88,7 +89,7 @@ export class TaskRunsGrpcController {
       while (!signal.aborted) {
         const current = await this.runs.getTaskRun(key);
         if (current.attempt !== key.attempt || current.state === 'running' || current.state === 'complete') break;
-        await sleep(POLL_MS, signal);
+        await sleep(POLL_MS, undefined, { signal }).catch(() => undefined); // aborted: the loop ends
       }
     }
     const complete = finished || (await this.runs.getTaskRun(key)).state === 'complete';
@@ -111,12 +112,4 @@ export class TaskRunsGrpcController {
       yield { chunk: chunk.data, stream: STREAMS[chunk.stream] };
     }
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const onAbort = () => (clearTimeout(timer), resolve());
-    const timer = setTimeout(() => (signal.removeEventListener('abort', onAbort), resolve()), ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
