@@ -143,7 +143,7 @@ export class RunEngine {
   private readonly pool: Pool;
   private readonly completions = new CompletionBatcher(
     (items) => this.completeBatch(items),
-    (item) => this.completeOne(item.key, item.workerId, item.result, undefined),
+    async (item) => (await this.completeBatch([item]))[0]!,
   );
 
   constructor(
@@ -563,67 +563,49 @@ export class RunEngine {
     // The retry policy's wait before the next attempt; undefined when no attempt is left.
     const delayMs = retryDelayMs(task.retries, key.attempt);
     const mayRetry = result.status === 'failed' && result.retryable !== false && delayMs !== undefined;
+    if (mayRetry) {
+      const retried = await this.retryAttempt(key, workerId, result, delayMs);
+      if (retried !== undefined) return retried;
+    }
     // Final results of many attempts share one transaction when they arrive together (group commit).
-    if (!mayRetry) return this.completions.submit({ key, workerId, result });
-    return this.completeOne(key, workerId, result, delayMs);
+    return this.completions.submit({ key, workerId, result });
   }
 
-  /** One attempt's completion in its own transaction: retries, and the fallback when a batch fails. */
-  private async completeOne(key: TaskAttemptKey, workerId: string, result: AttemptResult, delayMs: number | undefined): Promise<boolean> {
-    const mayRetry = result.status === 'failed' && result.retryable !== false && delayMs !== undefined;
-    const statusReason: StatusReason<TaskRunReason> | null = result.reason
-      ? { reason: result.reason, description: result.description }
-      : null;
+  /**
+   * Schedules the next attempt of a failed one (fenced on state, attempt and worker). Returns whether
+   * this worker still owned the attempt, or undefined when the run or task was cancelled meanwhile: the
+   * result is then final.
+   */
+  private async retryAttempt(key: TaskAttemptKey, workerId: string, result: AttemptResult, delayMs: number): Promise<boolean | undefined> {
     const attemptKey = [key.namespaceId, key.pipelineId, key.runId, key.taskId, key.attempt, workerId];
-    const outcome = await this.rawTransaction(async (tx): Promise<ReadyTask[] | undefined> => {
+    const retry = await this.rawTransaction(async (tx): Promise<ReadyTask[] | 'lost' | 'final'> => {
       const run = await this.lockRun(tx, key);
-      if (mayRetry && !run.cancelRequested) {
-        const [row] = await tx.query<{ scheduler_id: string | null; started: Date | null; cancel_requested: boolean }>(
-          RUN_SQL.attemptForRetry, attemptKey,
-        );
-        if (!row) return undefined;
-        if (!row.cancel_requested) {
-          const past = {
-            attempt: key.attempt, exitCode: result.exitCode ?? null, statusReason: statusReason!,
-            schedulerId: row.scheduler_id, workerId, started: row.started?.toISOString() ?? null, ended: new Date().toISOString(),
-          };
-          const retried = await tx.query(RUN_SQL.retryAttempt, [...attemptKey, new Date(Date.now() + delayMs!), JSON.stringify(past)]);
-          if (retried.length === 0) return undefined;
-          tx.onCommit(() => this.metrics.taskRetries.inc());
-          tx.defer(eventSql({
-            kind: 'task_run_retrying', namespaceId: key.namespaceId, pipelineId: key.pipelineId, runId: key.runId, taskId: key.taskId,
-            details: { failed_attempt: key.attempt, reason: result.reason ?? null, exit_code: result.exitCode ?? null, delay_ms: delayMs },
-          }));
-          this.logger.info({ ...attemptLogFields(key), delay_ms: delayMs, reason: result.reason }, 'task attempt failed; retrying');
-          return [{ key: { ...key, attempt: key.attempt + 1 }, delayMs: delayMs! }];
-        }
-      }
-      const rows = await tx.query<{
-        task_id: string; state: TaskRunState; status: TaskRunStatus | null; completed: boolean; completed_started: Date | null;
-      }>(SQL.completeAndRead, [
-        ...attemptKey, result.status, JSON.stringify(statusReason), result.exitCode ?? null, new Date(),
-        result.logBytes ?? 0, result.logsTruncated ?? false, result.logsArchived ?? false,
-      ]);
-      const mine = rows.find((row) => row.completed);
-      if (!mine) return undefined;
-      const nodes: Record<string, TaskNode> = {};
-      for (const row of rows) nodes[row.task_id] = { state: row.state, status: row.status ?? undefined };
-      nodes[key.taskId] = { state: 'complete', status: result.status };
-      const seconds = (Date.now() - (mine.completed_started?.getTime() ?? Date.now())) / 1000;
-      tx.onCommit(() => {
-        this.metrics.taskRunsCompleted.inc({ status: result.status });
-        this.metrics.taskRunDuration.observe({ status: result.status }, seconds);
-      });
-      this.logger[result.status === 'successful' ? 'debug' : 'info'](
-        { ...attemptLogFields(key), status: result.status, exit_code: result.exitCode, reason: result.reason }, 'task run completed',
+      if (run.cancelRequested) return 'final';
+      const [row] = await tx.query<{ scheduler_id: string | null; started: Date | null; cancel_requested: boolean }>(
+        RUN_SQL.attemptForRetry, attemptKey,
       );
-      const ready = await this.advance(tx, run, nodes);
-      return [...ready, ...(await this.afterRunStep(tx, run))];
+      if (!row) return 'lost';
+      if (row.cancel_requested) return 'final';
+      const past = {
+        attempt: key.attempt, exitCode: result.exitCode ?? null,
+        statusReason: { reason: result.reason!, description: result.description },
+        schedulerId: row.scheduler_id, workerId, started: row.started?.toISOString() ?? null, ended: new Date().toISOString(),
+      };
+      const retried = await tx.query(RUN_SQL.retryAttempt, [...attemptKey, new Date(Date.now() + delayMs), JSON.stringify(past)]);
+      if (retried.length === 0) return 'lost';
+      tx.onCommit(() => this.metrics.taskRetries.inc());
+      tx.defer(eventSql({
+        kind: 'task_run_retrying', namespaceId: key.namespaceId, pipelineId: key.pipelineId, runId: key.runId, taskId: key.taskId,
+        details: { failed_attempt: key.attempt, reason: result.reason ?? null, exit_code: result.exitCode ?? null, delay_ms: delayMs },
+      }));
+      this.logger.info({ ...attemptLogFields(key), delay_ms: delayMs, reason: result.reason }, 'task attempt failed; retrying');
+      return [{ key: { ...key, attempt: key.attempt + 1 }, delayMs }];
     });
-    if (!outcome) return false;
+    if (retry === 'final') return undefined;
+    if (retry === 'lost') return false;
     // Committed: a lost enqueue is the reconciler's to repair.
-    await this.queue.enqueue(outcome).catch((error: unknown) =>
-      this.logger.warn({ err: error, ...attemptLogFields(key) }, 'enqueueing the dependents failed; the reconciler will enqueue them'),
+    await this.queue.enqueue(retry).catch((error: unknown) =>
+      this.logger.warn({ err: error, ...attemptLogFields(key) }, 'enqueueing the retry failed; the reconciler will enqueue it'),
     );
     return true;
   }
@@ -631,7 +613,7 @@ export class RunEngine {
   /**
    * Final results of several attempts in one transaction: their runs locked in key order, every attempt
    * completed (each fenced on state, attempt and worker) and every run's tasks read in one statement,
-   * then each run advanced as {@link completeOne} would. Returns, per item, whether it was recorded.
+   * then each run advanced. Returns, per item, whether it was recorded.
    */
   private async completeBatch(items: readonly Completion[]): Promise<boolean[]> {
     const attemptId = (key: TaskAttemptKey, workerId: string) =>

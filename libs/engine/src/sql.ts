@@ -146,27 +146,6 @@ export const SQL = {
     name: 'gofer_record_scheduler_id',
     text: `UPDATE task_runs SET scheduler_id = $7 WHERE ${ATTEMPT_KEY} AND state = 'running' AND worker_id = $6`,
   },
-  /**
-   * Completes an attempt (fenced on state, attempt and worker) and reads every task of its run in the
-   * same round trip. The SELECT sees the snapshot from before the UPDATE, so the caller overlays the
-   * completed row; the run lock taken before this statement makes every sibling's commit visible.
-   */
-  completeAndRead: {
-    name: 'gofer_complete_and_read',
-    text: `WITH done AS (
-             UPDATE task_runs SET state = 'complete', status = $7, status_reason = $8::jsonb, exit_code = $9,
-                    ended = $10, log_bytes = $11, logs_truncated = $12, logs_archived = $13
-              WHERE ${ATTEMPT_KEY} AND state = 'running' AND worker_id = $6
-          RETURNING task_id, started),
-           event AS (
-             INSERT INTO events (kind, namespace_id, pipeline_id, run_id, task_id, details)
-             SELECT 'task_run_completed', $1, $2, $3, $4,
-                    jsonb_build_object('attempt', $5::int, 'status', $7::text, 'exit_code', $9::int, 'reason', $8::jsonb -> 'reason')
-               FROM done)
-           SELECT t.task_id, t.state, t.status, done.task_id IS NOT NULL AS completed, done.started AS completed_started
-             FROM task_runs t LEFT JOIN done ON done.task_id = t.task_id
-            WHERE t.${RUN_KEY.replaceAll(' AND ', ' AND t.')}`,
-  },
   taskStates: {
     name: 'gofer_task_states',
     text: `SELECT task_id, state, status FROM task_runs WHERE ${RUN_KEY}`,
@@ -211,9 +190,11 @@ export function lockRunsSql(keys: ReadonlyArray<{ namespaceId: string; pipelineI
 }
 
 /**
- * Completes several attempts (each fenced on state, attempt and worker, as {@link SQL.completeAndRead})
- * and reads every task of their runs, in one statement; a completed row says which attempt and worker
- * it was recorded for. Callers pass each (task, attempt, worker) once.
+ * Completes several attempts (each fenced on state, attempt and worker) and reads every task of their
+ * runs, in one statement; a completed row says which attempt and worker it was recorded for. The
+ * SELECT sees the snapshot from before the UPDATE, so the caller overlays the completed rows; the run
+ * locks taken before this statement make every sibling's commit visible. Callers pass each (task,
+ * attempt, worker) once.
  */
 export function completeAndReadBatchSql(items: ReadonlyArray<{
   key: { namespaceId: string; pipelineId: string; runId: number; taskId: string; attempt: number };
