@@ -174,14 +174,17 @@ export class FsObjectStore implements ObjectStore {
     return path;
   }
 
-  /** Creates the temporary file, and its directory; retries if a concurrent delete pruned the directory. */
+  /**
+   * Creates the temporary file, and its directory when it is missing (values usually share one, like the
+   * logs of a run, so the file is tried first); retries if a concurrent delete pruned the directory.
+   */
   private async createTemporary(key: string, temporary: string) {
     for (let attempt = 1; ; attempt++) {
       try {
-        await mkdir(dirname(temporary), { recursive: true });
+        if (attempt > 1) await mkdir(dirname(temporary), { recursive: true });
         return await open(temporary, 'wx', 0o644);
       } catch (error) {
-        if (isMissing(error) && attempt < 5) continue;
+        if (isMissing(error) && attempt < 6) continue;
         if (code(error) === 'ENOTDIR' || code(error) === 'EEXIST') {
           const root = await stat(this.directory).catch(() => undefined);
           if (root?.isDirectory()) throw conflict(key, error);
