@@ -109,8 +109,9 @@ describe('RunEngine transitions under concurrency', () => {
     expect((await engine.claimAttempt(key('batched', started.id, 'x'), 'w2')).kind).toBe('adopted'); // w1 presumed dead
     const ok = { status: 'successful' as const, description: 'ok', exitCode: 0 };
     const failed = { status: 'failed' as const, reason: 'abnormal_exit' as const, description: 'exited with code 3', exitCode: 3, retryable: false };
-    // a and b fill the two batches in flight, so the stale and the real result for x share the next one
-    // (with the run's inputs cached, the four results arrive in this order within one tick).
+    // a goes at once; the others are of the same run, so they wait for it and share the next batch: the
+    // stale and the real result for x in one statement (with the run's inputs cached, the four results
+    // arrive in this order within one tick).
     await engine.taskConfig(key('batched', started.id, 'a'));
     const results = await Promise.all([
       engine.completeAttempt(key('batched', started.id, 'a'), 'w1', ok),
@@ -122,6 +123,42 @@ describe('RunEngine transitions under concurrency', () => {
     const x = await taskRun('batched', started.id, 'x');
     expect([x.status, x.workerId, x.exitCode]).toEqual(['failed', 'w2', 3]);
     expect((await run('batched', started.id)).status).toBe('failed');
+  });
+
+  it('claims and container ids that arrive together are written in batches, each as if alone', async () => {
+    const tasks = ['a', 'b', 'c', 'd', 'e', 'f'];
+    await apply(`id: claims\ntasks:\n${tasks.map((t) => `  - { id: ${t}, image: "busybox:latest" }\n`).join('')}`);
+    const started = await engine.startRun('default', 'claims', {});
+    const k = (task: string) => key('claims', started.id, task);
+    // The first few go out at once, one per batch; the rest wait and share the next batch. Batches in
+    // flight together may commit in either order, so only what any order guarantees is asserted.
+    const requests: Array<[string, string]> = [...tasks.map((task): [string, string] => [task, 'w1']), ['a', 'w1'], ['nope', 'w1'], ['c', 'w2']];
+    const claims = await Promise.all(requests.map(([task, worker]) => engine.claimAttempt(k(task), worker)));
+    expect(claims[requests.length - 2]!.kind).toBe('stale'); // no such task
+    const owner = new Map<string, string>();
+    for (const task of tasks) {
+      const mine = requests.map((request, i) => ({ worker: request[1], claim: claims[i]! })).filter((_, i) => requests[i]![0] === task);
+      // Exactly one claim of each attempt wins; any other request for it adopts it from the one before.
+      expect(mine.filter((m) => m.claim.kind === 'claimed')).toHaveLength(1);
+      expect(mine.filter((m) => m.claim.kind === 'adopted')).toHaveLength(mine.length - 1);
+      const adopter = mine.find((m) => m.claim.kind === 'adopted');
+      const winner = mine.find((m) => m.claim.kind === 'claimed')!;
+      if (adopter && adopter.claim.kind === 'adopted') expect(adopter.claim.attempt.previousWorkerId).toBe(winner.worker);
+      expect(winner.claim).toMatchObject({ attempt: { cancelRequested: false, schedulerId: null, previousWorkerId: null } });
+      owner.set(task, (adopter ?? winner).worker);
+    }
+    const [{ n }] = await dataSource.query(
+      `SELECT count(*)::int AS n FROM events WHERE kind = 'task_run_started' AND pipeline_id = 'claims' AND run_id = $1`, [started.id],
+    );
+    expect(n).toBe(tasks.length); // one per claim, none for the adoptions
+
+    const recorded = await Promise.all(tasks.map((task) => engine.recordSchedulerId(k(task), 'w1', `ctr-${task}`)));
+    expect(recorded).toEqual(tasks.map((task) => owner.get(task) === 'w1')); // another worker's attempt is fenced off
+    for (const task of tasks) {
+      const row = await taskRun('claims', started.id, task);
+      const mine = owner.get(task) === 'w1';
+      expect([row.state, row.workerId, row.schedulerId]).toEqual(['running', owner.get(task), mine ? `ctr-${task}` : null]);
+    }
   });
 
   it('parallelism holds when many runs start at once', async () => {

@@ -14,7 +14,8 @@ import { DATA_SOURCE, LOGGER } from './engine.tokens.js';
 import { failedPrecondition, invalidArgument, notFound } from './errors.js';
 import { eventSql } from './event-log.service.js';
 import { GoferMetrics } from './metrics.js';
-import { advanceSql, ClientTx, completeAndReadBatchSql, literal, lockRunSql, lockRunsSql, poolOf, run as runStatement, SQL, txOf, type Statement, type Tx } from './sql.js';
+import { GroupCommit } from './group-commit.js';
+import { advanceSql, attemptArrays, ClientTx, completeAndReadBatchSql, literal, lockRunSql, lockRunsSql, poolOf, run as runStatement, SQL, txOf, type Statement, type Tx } from './sql.js';
 import { TaskQueue, type ReadyTask } from './task-queue.service.js';
 
 export interface RunKey {
@@ -63,6 +64,9 @@ interface RunRow {
   state: RunState;
   cancelRequested: boolean;
   started: Date | null;
+  /** The pipeline's parallelism, and whether it had pending runs, when the run was locked. */
+  parallelism: number;
+  hasPending: boolean;
 }
 
 interface RunRecord {
@@ -73,6 +77,8 @@ interface RunRecord {
   state: RunState;
   cancel_requested: boolean;
   started: Date | null;
+  parallelism: number;
+  has_pending: boolean;
 }
 
 const TRANSACTION_ATTEMPTS = 5;
@@ -141,10 +147,14 @@ export class RunEngine {
   /** Nor do a run's variables and config version: every attempt of the run needs them. */
   private readonly runInputs = new Map<string, RunInputs>();
   private readonly pool: Pool;
-  private readonly completions = new CompletionBatcher(
-    (items) => this.completeBatch(items),
-    async (item) => (await this.completeBatch([item]))[0]!,
-  );
+  // The per-attempt writes of many attempts that arrive together share one statement (group commit).
+  private readonly claims = new GroupCommit((items: readonly AttemptOf[]) => this.claimBatch(items), BATCHING);
+  private readonly schedulerIds = new GroupCommit((items: readonly SchedulerIdOf[]) => this.recordSchedulerIdBatch(items), BATCHING);
+  // Completion batches lock their runs: two in flight never share a run, so neither waits on the other.
+  private readonly completions = new GroupCommit((items: readonly Completion[]) => this.completeBatch(items), {
+    ...COMPLETION_BATCHING,
+    keysOf: (item) => [runKeyOf(item.key.namespaceId, item.key.pipelineId, item.key.runId)],
+  });
 
   constructor(
     @Inject(DATA_SOURCE) private readonly db: DataSource,
@@ -242,7 +252,11 @@ export class RunEngine {
 
   // ── runs ────────────────────────────────────────────────────────────────────────────────────────
 
-  /** Creates a run (pending), admits it if the pipeline's parallelism allows, and enqueues its roots. */
+  /**
+   * Creates a run (pending), admits it if the pipeline's parallelism allows, and enqueues its roots. The
+   * pipeline's row lock numbers and admits runs one at a time, so it is held for as few round trips as
+   * possible: take it (and the run's id), insert the run and its tasks, admit, commit.
+   */
   async startRun(
     namespaceId: string,
     pipelineId: string,
@@ -250,80 +264,88 @@ export class RunEngine {
     options: { retryOf?: number } = {},
   ): Promise<RunEntity> {
     validateVariables(variables);
-    const { run, ready } = await this.transaction(async (m, tx) => {
-      const pipeline = await m.findOne(PipelineEntity, {
-        where: { namespaceId, id: pipelineId },
-        lock: { mode: 'pessimistic_write' },
-      });
+    // A retried run is complete, so it never changes: it is read before the lock.
+    let retried: { version: number; reused: Map<string, TaskRunEntity> } | undefined;
+    if (options.retryOf !== undefined) {
+      const old = await this.db.manager.findOneBy(RunEntity, { namespaceId, pipelineId, id: options.retryOf });
+      if (!old) throw notFound(`run ${options.retryOf} of pipeline "${pipelineId}" not found`);
+      if (old.state !== 'complete') {
+        throw failedPrecondition(`run ${old.id} is still ${old.state}; only a complete run can be retried`);
+      }
+      variables = { ...old.variables, ...variables };
+      const reused = new Map<string, TaskRunEntity>();
+      for (const taskRun of await this.db.manager.findBy(TaskRunEntity, { namespaceId, pipelineId, runId: old.id })) {
+        if (taskRun.status === 'successful') reused.set(taskRun.taskId, taskRun);
+      }
+      retried = { version: old.configVersion, reused };
+    }
+    const { runId, ready } = await this.rawTransaction(async (tx) => {
+      const [pipeline] = await tx.queryText<{ state: string; parallelism: number; latest_version: number; run_id: number }>(
+        `UPDATE pipelines SET last_run_id = last_run_id + 1, updated = now()
+          WHERE namespace_id = ${literal(namespaceId)} AND id = ${literal(pipelineId)}
+      RETURNING state, parallelism, latest_version, last_run_id AS run_id`,
+      );
       if (!pipeline) throw notFound(`pipeline "${pipelineId}" not found in namespace "${namespaceId}"`);
       if (pipeline.state === 'disabled') {
         throw failedPrecondition(`pipeline "${pipelineId}" is disabled; enable it with: gofer pipeline enable ${pipelineId}`);
       }
-      let version = pipeline.latestVersion;
-      const reused = new Map<string, TaskRunEntity>();
-      if (options.retryOf !== undefined) {
-        const old = await m.findOneBy(RunEntity, { namespaceId, pipelineId, id: options.retryOf });
-        if (!old) throw notFound(`run ${options.retryOf} of pipeline "${pipelineId}" not found`);
-        if (old.state !== 'complete') {
-          throw failedPrecondition(`run ${old.id} is still ${old.state}; only a complete run can be retried`);
-        }
-        version = old.configVersion;
-        variables = { ...old.variables, ...variables };
-        for (const taskRun of await m.findBy(TaskRunEntity, { namespaceId, pipelineId, runId: old.id })) {
-          if (taskRun.status === 'successful') reused.set(taskRun.taskId, taskRun);
-        }
-      }
+      const version = retried?.version ?? pipeline.latest_version;
       const config = await this.config(namespaceId, pipelineId, version);
-      pipeline.lastRunId += 1;
-      pipeline.updated = new Date();
-      await m.save(pipeline);
-      const run = m.create(RunEntity, {
-        namespaceId, pipelineId, id: pipeline.lastRunId, configVersion: version, state: 'pending', status: null,
-        statusReason: null, variables, retryOf: options.retryOf ?? null, cancelRequested: false,
-        created: new Date(), started: null, ended: null,
+      const runId = pipeline.run_id;
+      const nodes: Record<string, TaskNode> = {};
+      const taskRows = config.tasks.map((task) => {
+        const old = retried?.reused.get(task.id);
+        nodes[task.id] = old ? { state: 'complete', status: 'successful' } : { state: 'processing' };
+        return `(${[
+          literal(namespaceId), literal(pipelineId), literal(runId), literal(task.id), literal(old?.attempt ?? 1),
+          literal(old ? 'complete' : 'processing'), literal(old ? 'successful' : null), `${literal(old?.exitCode ?? null)}::int`,
+          literal(task.image), literal(old?.schedulerId ?? null), literal(old?.workerId ?? null),
+          `${literal(old ? (old.reusedFromRun ?? old.runId) : null)}::int`, `${literal(old?.logBytes ?? '0')}::bigint`,
+          literal(old?.logsTruncated ?? false), literal(old?.logsArchived ?? false),
+          `${literal(old?.started ?? null)}::timestamptz`, `${literal(old?.ended ?? null)}::timestamptz`,
+        ].join(', ')})`;
       });
-      await m.insert(RunEntity, run);
+      await tx.queryTexts([
+        `INSERT INTO runs (namespace_id, pipeline_id, id, config_version, state, variables, retry_of, created)
+         VALUES (${literal(namespaceId)}, ${literal(pipelineId)}, ${literal(runId)}, ${literal(version)}, 'pending',
+                 ${literal(JSON.stringify(variables))}::jsonb, ${literal(options.retryOf ?? null)}::int, ${literal(new Date())})`,
+        `INSERT INTO task_runs (namespace_id, pipeline_id, run_id, task_id, attempt, state, status, exit_code, image,
+                                scheduler_id, worker_id, reused_from_run, log_bytes, logs_truncated, logs_archived, started, ended)
+         VALUES ${taskRows.join(',\n                ')}`,
+      ]);
       tx.defer(eventSql({
-        kind: 'run_created', namespaceId, pipelineId, runId: run.id,
+        kind: 'run_created', namespaceId, pipelineId, runId,
         details: { config_version: version, retry_of: options.retryOf ?? null, variables: Object.keys(variables) },
       }));
-      await m.insert(
-        TaskRunEntity,
-        config.tasks.map((task) => {
-          const old = reused.get(task.id);
-          return m.create(TaskRunEntity, {
-            namespaceId, pipelineId, runId: run.id, taskId: task.id, attempt: old?.attempt ?? 1,
-            state: old ? 'complete' : 'processing', status: old ? 'successful' : null,
-            statusReason: null, exitCode: old?.exitCode ?? null, image: task.image, schedulerId: old?.schedulerId ?? null,
-            workerId: old?.workerId ?? null, readyAt: null, cancelRequested: false,
-            reusedFromRun: old ? (old.reusedFromRun ?? old.runId) : null, logBytes: old?.logBytes ?? '0',
-            logsTruncated: old?.logsTruncated ?? false, logsArchived: old?.logsArchived ?? false,
-            pastAttempts: [], started: old?.started ?? null, ended: old?.ended ?? null,
-          });
-        }),
-      );
-      const ready = await this.admit(tx, namespaceId, pipelineId, pipeline.parallelism);
-      return { run, ready };
+      const ready = await this.admit(tx, namespaceId, pipelineId, pipeline.parallelism, { runId, nodes });
+      return { runId, ready };
     });
     await this.queue.enqueue(ready);
-    this.logger.info({ namespace_id: namespaceId, pipeline_id: pipelineId, run_id: run.id, retry_of: options.retryOf }, 'run created');
-    return (await this.db.manager.findOneBy(RunEntity, { namespaceId, pipelineId, id: run.id }))!;
+    this.logger.info({ namespace_id: namespaceId, pipeline_id: pipelineId, run_id: runId, retry_of: options.retryOf }, 'run created');
+    return (await this.db.manager.findOneBy(RunEntity, { namespaceId, pipelineId, id: runId }))!;
   }
 
-  /** Starts pending runs while the pipeline has free slots (oldest first). Caller holds the pipeline lock. */
-  private async admit(tx: Tx, namespaceId: string, pipelineId: string, parallelism: number): Promise<ReadyTask[]> {
+  /**
+   * Starts pending runs while the pipeline has free slots (oldest first). Caller holds the pipeline lock.
+   * `created` is a run the caller has just inserted, with its task states (so they need not be read back).
+   */
+  private async admit(
+    tx: Tx, namespaceId: string, pipelineId: string, parallelism: number,
+    created?: { runId: number; nodes: Record<string, TaskNode> },
+  ): Promise<ReadyTask[]> {
     let limit: number | null = null;
     if (parallelism > 0) {
       const [{ running }] = await tx.query<{ running: number }>(RUN_SQL.countRunning, [namespaceId, pipelineId]);
       limit = parallelism - running;
       if (limit <= 0) return [];
     }
-    const admitted = await tx.query<RunRecord>(RUN_SQL.admitPending, [namespaceId, pipelineId, limit, new Date()]);
+    const admitted = await tx.query<Omit<RunRecord, 'parallelism' | 'has_pending'>>(RUN_SQL.admitPending, [namespaceId, pipelineId, limit, new Date()]);
     const ready: ReadyTask[] = [];
-    for (const run of admitted.map(toRunRow).sort((a, b) => a.id - b.id)) {
+    for (const run of admitted.map((row) => toRunRow({ ...row, parallelism, has_pending: true })).sort((a, b) => a.id - b.id)) {
       this.logger.info({ namespace_id: namespaceId, pipeline_id: pipelineId, run_id: run.id }, 'run started');
       tx.defer(eventSql({ kind: 'run_started', namespaceId, pipelineId, runId: run.id }));
-      ready.push(...(await this.advance(tx, run)).map((task) => ({ ...task, startsRun: true })));
+      const nodes = run.id === created?.runId ? created.nodes : undefined;
+      ready.push(...(await this.advance(tx, run, nodes)).map((task) => ({ ...task, startsRun: true })));
     }
     return ready;
   }
@@ -418,9 +440,14 @@ export class RunEngine {
     return toRunRow(row);
   }
 
-  /** After a run completes, its pipeline may admit the next pending run. */
+  /**
+   * After a run completes, its pipeline may admit the next pending run. A pipeline without a parallelism
+   * limit that had no pending run when this run was locked has nothing to admit; a run made pending after
+   * that (a config change to a limit racing with this commit) is admitted by the reconciler.
+   */
   private async afterRunStep(tx: Tx, run: RunRow): Promise<ReadyTask[]> {
     if (run.state !== 'complete') return [];
+    if (run.parallelism === 0 && !run.hasPending) return [];
     const [pipeline] = await tx.query<{ parallelism: number }>(RUN_SQL.lockPipeline, [run.namespaceId, run.pipelineId]);
     return pipeline ? this.admit(tx, run.namespaceId, run.pipelineId, pipeline.parallelism) : [];
   }
@@ -532,25 +559,41 @@ export class RunEngine {
    * `running` whose worker died (adopted: its container may exist). Anything else is stale.
    */
   async claimAttempt(key: TaskAttemptKey, workerId: string): Promise<Claim> {
-    const values = [key.namespaceId, key.pipelineId, key.runId, key.taskId, key.attempt, workerId];
-    type Claimed = { started: Date | null; ready_at: Date | null; cancel_requested: boolean; scheduler_id: string | null };
-    const [claimed] = await runStatement<Claimed>(this.pool, SQL.claim, values);
+    const claimed = await this.claims.submit({ key, workerId });
     if (claimed) {
       if (key.attempt === 1 && claimed.ready_at && claimed.started) {
         this.metrics.taskStartLatency.observe(Math.max(0, claimed.started.getTime() - claimed.ready_at.getTime()) / 1000);
       }
       return { kind: 'claimed', attempt: toClaimed(claimed, null) };
     }
-    const [adopted] = await runStatement<Claimed & { previous_worker: string | null }>(this.pool, SQL.adopt, values);
+    const values = [key.namespaceId, key.pipelineId, key.runId, key.taskId, key.attempt, workerId];
+    const [adopted] = await runStatement<ClaimRow & { previous_worker: string | null }>(this.pool, SQL.adopt, values);
     if (adopted) return { kind: 'adopted', attempt: toClaimed(adopted, adopted.previous_worker) };
     return { kind: 'stale' };
   }
 
+  /** Claims several attempts, one statement per worker; per item, the claimed row or undefined. */
+  private async claimBatch(items: readonly AttemptOf[]): Promise<Array<ClaimRow | undefined>> {
+    const results = new Map<AttemptOf, ClaimRow & AttemptRow>();
+    for (const [workerId, group] of byWorker(items)) {
+      const rows = await runStatement<ClaimRow & AttemptRow>(this.pool, SQL.claim, [...attemptArrays(group.map((item) => item.key)), workerId]);
+      matchRows(group, rows, results);
+    }
+    return items.map((item) => results.get(item));
+  }
+
   /** Records the container (or allocation) id; fenced so a worker that lost the attempt writes nothing. */
   async recordSchedulerId(key: TaskAttemptKey, workerId: string, schedulerId: string): Promise<boolean> {
-    const values = [key.namespaceId, key.pipelineId, key.runId, key.taskId, key.attempt, workerId, schedulerId];
-    const result = await this.pool.query({ name: SQL.recordSchedulerId.name, text: SQL.recordSchedulerId.text, values });
-    return Boolean(result.rowCount);
+    return this.schedulerIds.submit({ key, workerId, schedulerId });
+  }
+
+  private async recordSchedulerIdBatch(items: readonly SchedulerIdOf[]): Promise<boolean[]> {
+    const recorded = new Map<AttemptOf, AttemptRow>();
+    for (const [workerId, group] of byWorker(items)) {
+      const values = [...attemptArrays(group.map((item) => item.key)), workerId, group.map((item) => item.schedulerId)];
+      matchRows(group, await runStatement<AttemptRow>(this.pool, SQL.recordSchedulerIds, values), recorded);
+    }
+    return items.map((item) => recorded.has(item));
   }
 
   /**
@@ -623,15 +666,18 @@ export class RunEngine {
     for (const item of items) if (!firsts.has(attemptId(item.key, item.workerId))) firsts.set(attemptId(item.key, item.workerId), item);
     const batch = [...firsts.values()];
     const { ready, recordedIds } = await this.rawTransaction(async (tx) => {
+      // One round trip: BEGIN, lock the runs, then (a new snapshot, after the locks) complete and read.
+      const [locked, completedRows] = await tx.queryTexts([
+        lockRunsSql(batch.map((item) => item.key)),
+        completeAndReadBatchSql(batch.map((item) => ({ ...item, ended: new Date() }))),
+      ]);
       const runs = new Map<string, RunRow>();
-      for (const row of await tx.queryText<RunRecord>(lockRunsSql(batch.map((item) => item.key)))) {
-        runs.set(runKeyOf(row.namespace_id, row.pipeline_id, row.id), toRunRow(row));
-      }
-      const rows = await tx.queryText<{
+      for (const row of locked as RunRecord[]) runs.set(runKeyOf(row.namespace_id, row.pipeline_id, row.id), toRunRow(row));
+      const rows = completedRows as Array<{
         namespace_id: string; pipeline_id: string; run_id: number; task_id: string; state: TaskRunState;
         status: TaskRunStatus | null; completed: boolean; completed_started: Date | null;
         completed_attempt: number | null; completed_worker: string | null; completed_status: TaskRunStatus | null;
-      }>(completeAndReadBatchSql(batch.map((item) => ({ ...item, ended: new Date() }))));
+      }>;
       const nodesByRun = new Map<string, Record<string, TaskNode>>();
       const recordedIds = new Set<string>();
       const touched = new Set<string>();
@@ -678,55 +724,70 @@ export class RunEngine {
   }
 }
 
-/** A final attempt result waiting to be recorded (see {@link CompletionBatcher}). */
-interface Completion {
+/** An attempt as a worker names it in a claim. */
+interface AttemptOf {
   key: TaskAttemptKey;
   workerId: string;
+}
+
+/** A container (or allocation) id to record for an attempt. */
+interface SchedulerIdOf extends AttemptOf {
+  schedulerId: string;
+}
+
+/** A final attempt result waiting to be recorded. */
+interface Completion extends AttemptOf {
   result: AttemptResult;
 }
 
-const MAX_BATCH = 64;
-/** Batches in flight at once; each holds a connection and its runs' locks. */
-const BATCHES_IN_FLIGHT = 2;
+/** What a claim reads back from the attempt's row. */
+interface ClaimRow {
+  started: Date | null;
+  ready_at: Date | null;
+  cancel_requested: boolean;
+  scheduler_id: string | null;
+}
+
+/** An attempt's key as a batch statement returns it. */
+interface AttemptRow {
+  namespace_id: string;
+  pipeline_id: string;
+  run_id: number;
+  task_id: string;
+  attempt: number;
+}
 
 /**
- * Group commit for attempt completions: whatever arrives while earlier batches are in flight goes into
- * the next one, so an idle engine records a result at once and a busy one records many per round trip.
- * A batch that fails is retried one completion at a time, so one bad result cannot fail the others.
+ * Batches of up to 64 items. Claims and container ids are single statements on rows no one else is
+ * waiting for, so several go at once; a completion batch holds its runs' locks for a few round trips,
+ * so fewer do (each batch in flight holds a pooled connection).
  */
-class CompletionBatcher {
-  private readonly waiting: Array<Completion & { done: (recorded: boolean) => void; fail: (error: unknown) => void }> = [];
-  private inFlight = 0;
+const BATCHING = { maxBatch: 64, maxInFlight: 4 };
+const COMPLETION_BATCHING = { maxBatch: 64, maxInFlight: 3 };
 
-  constructor(
-    private readonly batch: (items: readonly Completion[]) => Promise<boolean[]>,
-    private readonly one: (item: Completion) => Promise<boolean>,
-  ) {}
-
-  submit(item: Completion): Promise<boolean> {
-    return new Promise((done, fail) => {
-      this.waiting.push({ ...item, done, fail });
-      this.pump();
-    });
+function byWorker<T extends AttemptOf>(items: readonly T[]): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const group = groups.get(item.workerId);
+    if (group) group.push(item);
+    else groups.set(item.workerId, [item]);
   }
+  return groups;
+}
 
-  private pump(): void {
-    while (this.inFlight < BATCHES_IN_FLIGHT && this.waiting.length > 0) {
-      const items = this.waiting.splice(0, MAX_BATCH);
-      this.inFlight += 1;
-      void this.record(items).finally(() => {
-        this.inFlight -= 1;
-        this.pump();
-      });
-    }
-  }
-
-  private async record(items: Array<Completion & { done: (recorded: boolean) => void; fail: (error: unknown) => void }>): Promise<void> {
-    try {
-      const recorded = await this.batch(items);
-      items.forEach((item, index) => item.done(recorded[index]!));
-    } catch {
-      for (const item of items) await this.one(item).then(item.done, item.fail);
+/**
+ * Gives each returned row to the item it answers. The same attempt twice in a batch (a duplicate
+ * delivery) gets the row once, as two statements in a row would: the first item has it.
+ */
+function matchRows<T extends AttemptOf, R extends AttemptRow>(items: readonly T[], rows: readonly R[], into: Map<T, R>): void {
+  const byAttempt = new Map<string, R>();
+  for (const row of rows) byAttempt.set(`${runKeyOf(row.namespace_id, row.pipeline_id, row.run_id)}/${row.task_id}/${row.attempt}`, row);
+  for (const item of items) {
+    const id = `${runKeyOf(item.key.namespaceId, item.key.pipelineId, item.key.runId)}/${item.key.taskId}/${item.key.attempt}`;
+    const row = byAttempt.get(id);
+    if (row) {
+      into.set(item, row);
+      byAttempt.delete(id);
     }
   }
 }
@@ -739,13 +800,11 @@ function toRunRow(row: RunRecord): RunRow {
   return {
     namespaceId: row.namespace_id, pipelineId: row.pipeline_id, id: row.id, configVersion: row.config_version,
     state: row.state, cancelRequested: row.cancel_requested, started: row.started,
+    parallelism: row.parallelism, hasPending: row.has_pending,
   };
 }
 
-function toClaimed(
-  row: { started: Date | null; cancel_requested: boolean; scheduler_id: string | null },
-  previousWorkerId: string | null,
-): ClaimedAttempt {
+function toClaimed(row: ClaimRow, previousWorkerId: string | null): ClaimedAttempt {
   return { started: row.started, cancelRequested: row.cancel_requested, schedulerId: row.scheduler_id, previousWorkerId };
 }
 

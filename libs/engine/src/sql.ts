@@ -23,6 +23,8 @@ export interface Tx {
   query<R extends object>(statement: Statement, values: unknown[]): Promise<R[]>;
   /** A statement whose values are already inlined with {@link literal}. */
   queryText<R extends object>(sql: string): Promise<R[]>;
+  /** Several such statements in one round trip, run one after the other; the rows of each. */
+  queryTexts(sqls: readonly string[]): Promise<object[][]>;
   defer(sql: string): void;
   onCommit(effect: () => void): void;
 }
@@ -38,8 +40,13 @@ export async function run<R extends object>(target: Pool | PoolClient, statement
 
 /** The rows of the last statement of a simple-protocol query (which may hold several). */
 async function runText<R extends object>(client: PoolClient, sql: string): Promise<R[]> {
-  const result = (await client.query(sql)) as unknown as QueryResult<R> | Array<QueryResult<R>>;
-  return (Array.isArray(result) ? result.at(-1)! : result).rows;
+  return (await runTexts(client, sql, 1))[0] as R[];
+}
+
+/** The rows of the last `count` statements of a simple-protocol query. */
+async function runTexts(client: PoolClient, sql: string, count: number): Promise<object[][]> {
+  const result = (await client.query(sql)) as unknown as QueryResult<object> | Array<QueryResult<object>>;
+  return (Array.isArray(result) ? result : [result]).slice(-count).map((r) => r.rows);
 }
 
 /** A transaction on a pooled connection that {@link commit} ends. */
@@ -57,9 +64,13 @@ export class ClientTx implements Tx {
   }
 
   async queryText<R extends object>(sql: string): Promise<R[]> {
-    const text = this.begun ? sql : `BEGIN;\n${sql}`;
+    return (await this.queryTexts([sql]))[0] as R[];
+  }
+
+  async queryTexts(sqls: readonly string[]): Promise<object[][]> {
+    const text = [...(this.begun ? [] : ['BEGIN']), ...sqls].join(';\n');
     this.begun = true;
-    return runText<R>(this.client, text);
+    return runTexts(this.client, text, sqls.length);
   }
 
   defer(sql: string): void {
@@ -91,6 +102,7 @@ export async function txOf(m: EntityManager): Promise<Tx & { effects: Array<() =
     effects,
     query: (statement, values) => run(client, statement, values),
     queryText: (sql) => runText(client, sql),
+    queryTexts: (sqls) => runTexts(client, sqls.join(';\n'), sqls.length),
     defer: (sql) => void deferred.push(sql),
     onCommit: (effect) => void effects.push(effect),
     flush: async () => {
@@ -116,19 +128,39 @@ export function literal(value: string | number | boolean | Date | null | readonl
 }
 
 const RUN_KEY = 'namespace_id = $1 AND pipeline_id = $2 AND run_id = $3';
-const ATTEMPT_KEY = `${RUN_KEY} AND task_id = $4 AND attempt = $5`;
+
+/**
+ * The attempts of a batch as arrays, one per key column (`$1`…`$5`, in {@link ATTEMPT_ARRAYS}' order), so
+ * a batch of any size is one named statement.
+ */
+export function attemptArrays(keys: ReadonlyArray<{ namespaceId: string; pipelineId: string; runId: number; taskId: string; attempt: number }>): unknown[] {
+  return [
+    keys.map((k) => k.namespaceId), keys.map((k) => k.pipelineId), keys.map((k) => k.runId),
+    keys.map((k) => k.taskId), keys.map((k) => k.attempt),
+  ];
+}
+const ATTEMPT_ARRAYS = 'unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::int[])';
+const JOIN_ATTEMPT = `t.namespace_id = i.ns AND t.pipeline_id = i.p AND t.run_id = i.run AND t.task_id = i.task AND t.attempt = i.attempt`;
 
 export const SQL = {
-  /** waiting → running for this worker; the claimed attempt's fields come back from the UPDATE itself. */
+  /**
+   * waiting → running for worker $6, for a batch of attempts ({@link attemptArrays}); the claimed
+   * attempts' fields come back from the UPDATE itself, and each claim is recorded as an event. The state
+   * test is written so no index can serve it: each attempt is then found by its primary key, however
+   * many attempts are waiting (through the in-flight index a claim would scan every waiting attempt).
+   */
   claim: {
     name: 'gofer_claim',
     text: `WITH claimed AS (
-             UPDATE task_runs SET state = 'running', worker_id = $6, started = now()
-              WHERE ${ATTEMPT_KEY} AND state = 'waiting'
-          RETURNING started, ready_at, cancel_requested, scheduler_id),
+             UPDATE task_runs t SET state = 'running', worker_id = $6, started = now()
+               FROM ${ATTEMPT_ARRAYS} AS i (ns, p, run, task, attempt)
+              WHERE ${JOIN_ATTEMPT} AND (t.state || '') = 'waiting'
+          RETURNING t.namespace_id, t.pipeline_id, t.run_id, t.task_id, t.attempt, t.started, t.ready_at,
+                    t.cancel_requested, t.scheduler_id),
            event AS (
              INSERT INTO events (kind, namespace_id, pipeline_id, run_id, task_id, details)
-             SELECT 'task_run_started', $1, $2, $3, $4, jsonb_build_object('attempt', $5::int, 'worker_id', $6::text)
+             SELECT 'task_run_started', namespace_id, pipeline_id, run_id, task_id,
+                    jsonb_build_object('attempt', attempt, 'worker_id', $6::text)
                FROM claimed)
            SELECT * FROM claimed`,
   },
@@ -142,9 +174,17 @@ export const SQL = {
               AND old.run_id = t.run_id AND old.task_id = t.task_id
         RETURNING t.started, t.ready_at, t.cancel_requested, t.scheduler_id, old.worker_id AS previous_worker`,
   },
-  recordSchedulerId: {
-    name: 'gofer_record_scheduler_id',
-    text: `UPDATE task_runs SET scheduler_id = $7 WHERE ${ATTEMPT_KEY} AND state = 'running' AND worker_id = $6`,
+  /**
+   * Records the container (or allocation) ids of a batch of attempts ({@link attemptArrays}, ids in $7),
+   * each fenced on state and worker $6; returns the attempts it recorded.
+   */
+  recordSchedulerIds: {
+    name: 'gofer_record_scheduler_ids',
+    text: `UPDATE task_runs t SET scheduler_id = i.scheduler_id
+             FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::int[], $7::text[])
+                  AS i (ns, p, run, task, attempt, scheduler_id)
+            WHERE ${JOIN_ATTEMPT} AND t.state = 'running' AND t.worker_id = $6
+        RETURNING t.namespace_id, t.pipeline_id, t.run_id, t.task_id, t.attempt`,
   },
   taskStates: {
     name: 'gofer_task_states',
@@ -152,11 +192,20 @@ export const SQL = {
   },
 } satisfies Record<string, Statement>;
 
+/**
+ * The columns of a locked run, with its pipeline's parallelism and whether the pipeline has pending runs
+ * (so a completing run of a pipeline without either skips admission and the pipeline's lock).
+ */
+const LOCKED_RUN_COLUMNS = `r.namespace_id, r.pipeline_id, r.id, r.config_version, r.state, r.cancel_requested, r.started,
+         p.parallelism, EXISTS (SELECT 1 FROM runs q WHERE q.namespace_id = r.namespace_id AND q.pipeline_id = r.pipeline_id
+                                                     AND q.state = 'pending') AS has_pending
+    FROM runs r JOIN pipelines p ON p.namespace_id = r.namespace_id AND p.id = r.pipeline_id`;
+
 /** Locks a run's row (every transition of the run's tasks serialises on it). */
 export function lockRunSql(namespaceId: string, pipelineId: string, runId: number): string {
-  return `SELECT namespace_id, pipeline_id, id, config_version, state, cancel_requested, started FROM runs
-           WHERE namespace_id = ${literal(namespaceId)} AND pipeline_id = ${literal(pipelineId)} AND id = ${literal(runId)}
-             FOR UPDATE`;
+  return `SELECT ${LOCKED_RUN_COLUMNS}
+           WHERE r.namespace_id = ${literal(namespaceId)} AND r.pipeline_id = ${literal(pipelineId)} AND r.id = ${literal(runId)}
+             FOR UPDATE OF r`;
 }
 
 /** Marks ready tasks waiting and skips the ones that can no longer run (each with its reason as JSON). */
@@ -184,9 +233,9 @@ export function advanceSql(
 export function lockRunsSql(keys: ReadonlyArray<{ namespaceId: string; pipelineId: string; runId: number }>): string {
   const tuples = [...new Map(keys.map((k) => [`${k.namespaceId}/${k.pipelineId}/${k.runId}`, k])).values()]
     .map((k) => `(${literal(k.namespaceId)}, ${literal(k.pipelineId)}, ${literal(k.runId)})`);
-  return `SELECT namespace_id, pipeline_id, id, config_version, state, cancel_requested, started FROM runs
-           WHERE (namespace_id, pipeline_id, id) IN (${tuples.join(', ')})
-           ORDER BY namespace_id, pipeline_id, id FOR UPDATE`;
+  return `SELECT ${LOCKED_RUN_COLUMNS}
+           WHERE (r.namespace_id, r.pipeline_id, r.id) IN (${tuples.join(', ')})
+           ORDER BY r.namespace_id, r.pipeline_id, r.id FOR UPDATE OF r`;
 }
 
 /**
