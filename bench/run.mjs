@@ -20,7 +20,7 @@ import { round } from './support/stats.mjs';
 const SETTINGS = {
   fanOut: { tasks: 50, concurrency: 8, rounds: 5 },
   chain: { length: 20, runs: 5 },
-  controlPlane: { runs: 100, rounds: 3, warmupRuns: 20, steadySeconds: 20, isolatedRuns: 10, submitConcurrency: 8, workerConcurrency: 64 },
+  controlPlane: { runs: 100, rounds: 3, warmupRuns: 20, steadySeconds: 20, isolatedRuns: 10, submitConcurrency: 8, workerConcurrency: 128 },
 };
 const ALL = ['fan-out', 'chain', 'control-plane'];
 
@@ -200,12 +200,13 @@ function report(r) {
       const nStatements = statements.reduce((a, [, v]) => a + v.perTaskRun, 0);
       const redis = Object.entries(data.perTaskRun.counts).filter(([k]) => k.startsWith('redis ') && k !== 'redis bzpopmin');
       const nRedis = redis.reduce((a, [, v]) => a + v, 0);
+      const writes = (peer) => round(data.perTaskRun.counts[`socket writes ${peer}`] ?? 0, 1);
       const step = (name) => (t[name] ? ms(t[name].meanMs) : 'n/a');
       out(
         `  control, ${label}: per task run ${round(nStatements, 1)} SQL statements, ${round(nRedis, 1)} Redis commands; ` +
           `mean statement ${step('pg SELECT')} (SELECT … FOR UPDATE ${step('pg SELECT … FOR UPDATE')}), pool wait ${step('pg pool wait')}; ` +
           `claim ${step('engine.claimAttempt')}, complete ${step('engine.completeAttempt')}, whole attempt ${step('worker.process (whole attempt)')}; ` +
-          `event-loop delay p99 ${ms(data.eventLoopDelayMs.p99)}`,
+          `socket writes to Postgres ${writes('postgres')}, Redis ${writes('redis')}; event-loop delay p99 ${ms(data.eventLoopDelayMs.p99)}`,
       );
     }
     const cpu = p.bursts.map((b) => b.cpu);

@@ -73,7 +73,9 @@ async function startClusterOnce({ name, scheduler, env = {} }) {
   const profile = profileFile
     ? ['--cpu-prof', `--cpu-prof-dir=${join(RESULTS_DIR, 'profiles')}`, `--cpu-prof-name=gofer-${name}-${suffix}.cpuprofile`]
     : [];
-  const child = spawn(process.execPath, [...profile, HOST_SCRIPT, scheduler], {
+  // GOFER_BENCH_NODE_FLAGS adds Node/V8 flags to the Gofer process (e.g. --trace-gc), for experiments.
+  const extraFlags = (process.env.GOFER_BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  const child = spawn(process.execPath, [...extraFlags, ...profile, HOST_SCRIPT, scheduler], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '',
