@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { Scheduler } from '@gofer/scheduler';
 import { EncryptionKeyMismatchError, SecretService } from '@gofer/engine';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { RpcErrorFilter } from '../api/rpc.gateway.js';
 import { GOFER_VERSION } from '../version.js';
 import { openInfrastructure, StartupError } from './infrastructure.js';
@@ -26,6 +27,19 @@ export interface RunningService {
 }
 
 /**
+ * The service's live heap is small (about 50 MB) but under load it allocates fast, and by default V8
+ * lets the heap grow to several times the live size before a full collection: measured, a 50 MB live
+ * set reached 230 MB of heap and 300 MB resident during a burst (bench/: control-plane). Growing the heap
+ * by at most half of what survived the last collection keeps the resident size near 180 MB for the
+ * same load, at no measurable CPU cost (a full collection of this heap takes a few milliseconds, mostly
+ * on V8's helper threads). The flag is read whenever V8 sizes the heap after a collection, so setting it
+ * at boot, before the load arrives, is enough.
+ */
+function boundHeapGrowth(): void {
+  setFlagsFromString('--heap-growing-percent=50');
+}
+
+/**
  * Boots a Gofer process with the given roles. Throws {@link StartupError} or {@link ConfigError}
  * (with a message naming what is wrong and how to fix it) when it cannot start.
  */
@@ -37,6 +51,7 @@ export async function bootService(
 ): Promise<RunningService> {
   const config = loadConfig(env);
   const logger = createLogger(config.logLevel);
+  boundHeapGrowth();
   // grpc-js writes its own diagnostics to stderr; keep them in the structured log instead.
   const grpcLog = logger.child({ component: 'grpc' });
   grpc.setLogger({ error: (...args: unknown[]) => grpcLog.debug(args.map(String).join(' ')) });
