@@ -20,7 +20,7 @@ import { round } from './support/stats.mjs';
 const SETTINGS = {
   fanOut: { tasks: 50, concurrency: 8, rounds: 5 },
   chain: { length: 20, runs: 5 },
-  controlPlane: { runs: 100, rounds: 3, warmupRuns: 20, steadySeconds: 20, isolatedRuns: 10, submitConcurrency: 8, workerConcurrency: 128 },
+  controlPlane: { runs: 100, rounds: 3, warmupRuns: 100, steadySeconds: 20, isolatedRuns: 10, submitConcurrency: 8, workerConcurrency: 128 },
 };
 const ALL = ['fan-out', 'chain', 'control-plane'];
 

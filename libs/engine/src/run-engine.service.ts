@@ -15,7 +15,7 @@ import { failedPrecondition, invalidArgument, notFound } from './errors.js';
 import { eventSql } from './event-log.service.js';
 import { GoferMetrics } from './metrics.js';
 import { GroupCommit } from './group-commit.js';
-import { advanceSql, attemptArrays, ClientTx, completeAndReadBatchSql, literal, lockRunSql, lockRunsSql, poolOf, run as runStatement, SQL, txOf, type Statement, type Tx } from './sql.js';
+import { advanceSql, attemptArrays, attemptValues, ClientTx, completeAndReadBatchSql, literal, lockRunSql, lockRunsSql, poolOf, run as runStatement, SQL, txOf, type Statement, type Tx } from './sql.js';
 import { TaskQueue, type ReadyTask } from './task-queue.service.js';
 
 export interface RunKey {
@@ -64,9 +64,6 @@ interface RunRow {
   state: RunState;
   cancelRequested: boolean;
   started: Date | null;
-  /** The pipeline's parallelism, and whether it had pending runs, when the run was locked. */
-  parallelism: number;
-  hasPending: boolean;
 }
 
 interface RunRecord {
@@ -77,8 +74,6 @@ interface RunRecord {
   state: RunState;
   cancel_requested: boolean;
   started: Date | null;
-  parallelism: number;
-  has_pending: boolean;
 }
 
 const TRANSACTION_ATTEMPTS = 5;
@@ -87,6 +82,11 @@ const MAX_VARIABLES_BYTES = 64 * 1024;
 
 // Statements of the less frequent transitions (per run rather than per task).
 const RUN_SQL = {
+  admissionNeeded: {
+    name: 'gofer_admission_needed',
+    text: `SELECT parallelism, EXISTS (SELECT 1 FROM runs WHERE namespace_id = $1 AND pipeline_id = $2 AND state = 'pending') AS has_pending
+             FROM pipelines WHERE namespace_id = $1 AND id = $2`,
+  },
   lockPipeline: {
     name: 'gofer_lock_pipeline',
     text: 'SELECT parallelism FROM pipelines WHERE namespace_id = $1 AND id = $2 FOR UPDATE',
@@ -339,9 +339,9 @@ export class RunEngine {
       limit = parallelism - running;
       if (limit <= 0) return [];
     }
-    const admitted = await tx.query<Omit<RunRecord, 'parallelism' | 'has_pending'>>(RUN_SQL.admitPending, [namespaceId, pipelineId, limit, new Date()]);
+    const admitted = await tx.query<RunRecord>(RUN_SQL.admitPending, [namespaceId, pipelineId, limit, new Date()]);
     const ready: ReadyTask[] = [];
-    for (const run of admitted.map((row) => toRunRow({ ...row, parallelism, has_pending: true })).sort((a, b) => a.id - b.id)) {
+    for (const run of admitted.map(toRunRow).sort((a, b) => a.id - b.id)) {
       this.logger.info({ namespace_id: namespaceId, pipeline_id: pipelineId, run_id: run.id }, 'run started');
       tx.defer(eventSql({ kind: 'run_started', namespaceId, pipelineId, runId: run.id }));
       const nodes = run.id === created?.runId ? created.nodes : undefined;
@@ -442,12 +442,14 @@ export class RunEngine {
 
   /**
    * After a run completes, its pipeline may admit the next pending run. A pipeline without a parallelism
-   * limit that had no pending run when this run was locked has nothing to admit; a run made pending after
-   * that (a config change to a limit racing with this commit) is admitted by the reconciler.
+   * limit and without pending runs has nothing to admit, which a look without the pipeline's lock tells
+   * (so runs of such a pipeline never wait on each other here); a run made pending after that look (a
+   * config change to a limit racing with this commit) is admitted by the reconciler.
    */
   private async afterRunStep(tx: Tx, run: RunRow): Promise<ReadyTask[]> {
     if (run.state !== 'complete') return [];
-    if (run.parallelism === 0 && !run.hasPending) return [];
+    const [admission] = await tx.query<{ parallelism: number; has_pending: boolean }>(RUN_SQL.admissionNeeded, [run.namespaceId, run.pipelineId]);
+    if (!admission || (admission.parallelism === 0 && !admission.has_pending)) return [];
     const [pipeline] = await tx.query<{ parallelism: number }>(RUN_SQL.lockPipeline, [run.namespaceId, run.pipelineId]);
     return pipeline ? this.admit(tx, run.namespaceId, run.pipelineId, pipeline.parallelism) : [];
   }
@@ -566,8 +568,7 @@ export class RunEngine {
       }
       return { kind: 'claimed', attempt: toClaimed(claimed, null) };
     }
-    const values = [key.namespaceId, key.pipelineId, key.runId, key.taskId, key.attempt, workerId];
-    const [adopted] = await runStatement<ClaimRow & { previous_worker: string | null }>(this.pool, SQL.adopt, values);
+    const [adopted] = await runStatement<ClaimRow & { previous_worker: string | null }>(this.pool, SQL.adopt, [...attemptValues(key), workerId]);
     if (adopted) return { kind: 'adopted', attempt: toClaimed(adopted, adopted.previous_worker) };
     return { kind: 'stale' };
   }
@@ -576,7 +577,9 @@ export class RunEngine {
   private async claimBatch(items: readonly AttemptOf[]): Promise<Array<ClaimRow | undefined>> {
     const results = new Map<AttemptOf, ClaimRow & AttemptRow>();
     for (const [workerId, group] of byWorker(items)) {
-      const rows = await runStatement<ClaimRow & AttemptRow>(this.pool, SQL.claim, [...attemptArrays(group.map((item) => item.key)), workerId]);
+      const rows = group.length === 1
+        ? await runStatement<ClaimRow & AttemptRow>(this.pool, SQL.claim, [...attemptValues(group[0]!.key), workerId])
+        : await runStatement<ClaimRow & AttemptRow>(this.pool, SQL.claimBatch, [...attemptArrays(group.map((item) => item.key)), workerId]);
       matchRows(group, rows, results);
     }
     return items.map((item) => results.get(item));
@@ -590,8 +593,12 @@ export class RunEngine {
   private async recordSchedulerIdBatch(items: readonly SchedulerIdOf[]): Promise<boolean[]> {
     const recorded = new Map<AttemptOf, AttemptRow>();
     for (const [workerId, group] of byWorker(items)) {
-      const values = [...attemptArrays(group.map((item) => item.key)), workerId, group.map((item) => item.schedulerId)];
-      matchRows(group, await runStatement<AttemptRow>(this.pool, SQL.recordSchedulerIds, values), recorded);
+      const rows = group.length === 1
+        ? await runStatement<AttemptRow>(this.pool, SQL.recordSchedulerId, [...attemptValues(group[0]!.key), workerId, group[0]!.schedulerId])
+        : await runStatement<AttemptRow>(this.pool, SQL.recordSchedulerIdBatch, [
+          ...attemptArrays(group.map((item) => item.key)), workerId, group.map((item) => item.schedulerId),
+        ]);
+      matchRows(group, rows, recorded);
     }
     return items.map((item) => recorded.has(item));
   }
@@ -611,7 +618,9 @@ export class RunEngine {
       if (retried !== undefined) return retried;
     }
     // Final results of many attempts share one transaction when they arrive together (group commit).
-    return this.completions.submit({ key, workerId, result });
+    const { recorded, enqueued } = await this.completions.submit({ key, workerId, result });
+    await enqueued;
+    return recorded;
   }
 
   /**
@@ -658,7 +667,7 @@ export class RunEngine {
    * completed (each fenced on state, attempt and worker) and every run's tasks read in one statement,
    * then each run advanced. Returns, per item, whether it was recorded.
    */
-  private async completeBatch(items: readonly Completion[]): Promise<boolean[]> {
+  private async completeBatch(items: readonly Completion[]): Promise<CompletionOutcome[]> {
     const attemptId = (key: TaskAttemptKey, workerId: string) =>
       `${runKeyOf(key.namespaceId, key.pipelineId, key.runId)}/${key.taskId}/${key.attempt}/${workerId}`;
     // The same attempt twice (a duplicate delivery) goes in once: the first is recorded, like two transactions.
@@ -714,12 +723,13 @@ export class RunEngine {
       return { ready, recordedIds };
     });
     // Committed: a lost enqueue is the reconciler's to repair, never a reason to report these unrecorded.
-    await this.queue.enqueue(ready).catch((error: unknown) =>
+    // The batch ends here (its runs are free for the next batch); each caller waits for the enqueue.
+    const enqueued = this.queue.enqueue(ready).catch((error: unknown) =>
       this.logger.warn({ err: error }, 'enqueueing the dependents failed; the reconciler will enqueue them'),
     );
     return items.map((item) => {
       const id = attemptId(item.key, item.workerId);
-      return firsts.get(id) === item && recordedIds.has(id);
+      return { recorded: firsts.get(id) === item && recordedIds.has(id), enqueued };
     });
   }
 }
@@ -738,6 +748,12 @@ interface SchedulerIdOf extends AttemptOf {
 /** A final attempt result waiting to be recorded. */
 interface Completion extends AttemptOf {
   result: AttemptResult;
+}
+
+/** Whether a completion was recorded, and when the dependents it made ready are in the queue. */
+interface CompletionOutcome {
+  recorded: boolean;
+  enqueued: Promise<void>;
 }
 
 /** What a claim reads back from the attempt's row. */
@@ -800,7 +816,6 @@ function toRunRow(row: RunRecord): RunRow {
   return {
     namespaceId: row.namespace_id, pipelineId: row.pipeline_id, id: row.id, configVersion: row.config_version,
     state: row.state, cancelRequested: row.cancel_requested, started: row.started,
-    parallelism: row.parallelism, hasPending: row.has_pending,
   };
 }
 

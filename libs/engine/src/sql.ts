@@ -133,6 +133,11 @@ const RUN_KEY = 'namespace_id = $1 AND pipeline_id = $2 AND run_id = $3';
  * The attempts of a batch as arrays, one per key column (`$1`…`$5`, in {@link ATTEMPT_ARRAYS}' order), so
  * a batch of any size is one named statement.
  */
+/** An attempt's key as the values `$1`…`$5` of the single-attempt statements. */
+export function attemptValues(key: { namespaceId: string; pipelineId: string; runId: number; taskId: string; attempt: number }): unknown[] {
+  return [key.namespaceId, key.pipelineId, key.runId, key.taskId, key.attempt];
+}
+
 export function attemptArrays(keys: ReadonlyArray<{ namespaceId: string; pipelineId: string; runId: number; taskId: string; attempt: number }>): unknown[] {
   return [
     keys.map((k) => k.namespaceId), keys.map((k) => k.pipelineId), keys.map((k) => k.runId),
@@ -142,21 +147,44 @@ export function attemptArrays(keys: ReadonlyArray<{ namespaceId: string; pipelin
 const ATTEMPT_ARRAYS = 'unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::int[])';
 const JOIN_ATTEMPT = `t.namespace_id = i.ns AND t.pipeline_id = i.p AND t.run_id = i.run AND t.task_id = i.task AND t.attempt = i.attempt`;
 
+const CLAIMED_COLUMNS = 't.namespace_id, t.pipeline_id, t.run_id, t.task_id, t.attempt, t.started, t.ready_at, t.cancel_requested, t.scheduler_id';
+
+/**
+ * The per-attempt statements come in two forms: for one attempt (`$1`…`$5` its key), and for a batch
+ * ({@link attemptArrays}). Postgres plans a batch statement afresh on every execution (its plan depends
+ * on the arrays' length), which costs more than running it, so a lone attempt takes the single form.
+ */
 export const SQL = {
   /**
-   * waiting → running for worker $6, for a batch of attempts ({@link attemptArrays}); the claimed
-   * attempts' fields come back from the UPDATE itself, and each claim is recorded as an event. The state
-   * test is written so no index can serve it: each attempt is then found by its primary key, however
-   * many attempts are waiting (through the in-flight index a claim would scan every waiting attempt).
+   * waiting → running for worker $6; the claimed attempt's fields come back from the UPDATE itself, and
+   * the claim is recorded as an event.
    */
   claim: {
     name: 'gofer_claim',
     text: `WITH claimed AS (
              UPDATE task_runs t SET state = 'running', worker_id = $6, started = now()
+              WHERE t.namespace_id = $1 AND t.pipeline_id = $2 AND t.run_id = $3 AND t.task_id = $4 AND t.attempt = $5
+                AND t.state = 'waiting'
+          RETURNING ${CLAIMED_COLUMNS}),
+           event AS (
+             INSERT INTO events (kind, namespace_id, pipeline_id, run_id, task_id, details)
+             SELECT 'task_run_started', namespace_id, pipeline_id, run_id, task_id,
+                    jsonb_build_object('attempt', attempt, 'worker_id', $6::text)
+               FROM claimed)
+           SELECT * FROM claimed`,
+  },
+  /**
+   * {@link SQL.claim} for a batch. The state test is written so no index can serve it: each attempt is
+   * then found by its primary key, however many are waiting (through the in-flight index the statement
+   * would scan every waiting attempt).
+   */
+  claimBatch: {
+    name: 'gofer_claim_batch',
+    text: `WITH claimed AS (
+             UPDATE task_runs t SET state = 'running', worker_id = $6, started = now()
                FROM ${ATTEMPT_ARRAYS} AS i (ns, p, run, task, attempt)
               WHERE ${JOIN_ATTEMPT} AND (t.state || '') = 'waiting'
-          RETURNING t.namespace_id, t.pipeline_id, t.run_id, t.task_id, t.attempt, t.started, t.ready_at,
-                    t.cancel_requested, t.scheduler_id),
+          RETURNING ${CLAIMED_COLUMNS}),
            event AS (
              INSERT INTO events (kind, namespace_id, pipeline_id, run_id, task_id, details)
              SELECT 'task_run_started', namespace_id, pipeline_id, run_id, task_id,
@@ -174,12 +202,17 @@ export const SQL = {
               AND old.run_id = t.run_id AND old.task_id = t.task_id
         RETURNING t.started, t.ready_at, t.cancel_requested, t.scheduler_id, old.worker_id AS previous_worker`,
   },
-  /**
-   * Records the container (or allocation) ids of a batch of attempts ({@link attemptArrays}, ids in $7),
-   * each fenced on state and worker $6; returns the attempts it recorded.
-   */
-  recordSchedulerIds: {
-    name: 'gofer_record_scheduler_ids',
+  /** Records the container (or allocation) id $7 of an attempt, fenced on state and worker $6. */
+  recordSchedulerId: {
+    name: 'gofer_record_scheduler_id',
+    text: `UPDATE task_runs t SET scheduler_id = $7
+            WHERE t.namespace_id = $1 AND t.pipeline_id = $2 AND t.run_id = $3 AND t.task_id = $4 AND t.attempt = $5
+              AND t.state = 'running' AND t.worker_id = $6
+        RETURNING t.namespace_id, t.pipeline_id, t.run_id, t.task_id, t.attempt`,
+  },
+  /** {@link SQL.recordSchedulerId} for a batch: the ids in $7, an array like the keys. */
+  recordSchedulerIdBatch: {
+    name: 'gofer_record_scheduler_id_batch',
     text: `UPDATE task_runs t SET scheduler_id = i.scheduler_id
              FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::int[], $7::text[])
                   AS i (ns, p, run, task, attempt, scheduler_id)
@@ -192,20 +225,14 @@ export const SQL = {
   },
 } satisfies Record<string, Statement>;
 
-/**
- * The columns of a locked run, with its pipeline's parallelism and whether the pipeline has pending runs
- * (so a completing run of a pipeline without either skips admission and the pipeline's lock).
- */
-const LOCKED_RUN_COLUMNS = `r.namespace_id, r.pipeline_id, r.id, r.config_version, r.state, r.cancel_requested, r.started,
-         p.parallelism, EXISTS (SELECT 1 FROM runs q WHERE q.namespace_id = r.namespace_id AND q.pipeline_id = r.pipeline_id
-                                                     AND q.state = 'pending') AS has_pending
-    FROM runs r JOIN pipelines p ON p.namespace_id = r.namespace_id AND p.id = r.pipeline_id`;
+/** The columns of a run the state machine reads, taken with the run's row lock. */
+const SELECT_RUN = 'SELECT namespace_id, pipeline_id, id, config_version, state, cancel_requested, started FROM runs';
 
 /** Locks a run's row (every transition of the run's tasks serialises on it). */
 export function lockRunSql(namespaceId: string, pipelineId: string, runId: number): string {
-  return `SELECT ${LOCKED_RUN_COLUMNS}
-           WHERE r.namespace_id = ${literal(namespaceId)} AND r.pipeline_id = ${literal(pipelineId)} AND r.id = ${literal(runId)}
-             FOR UPDATE OF r`;
+  return `${SELECT_RUN}
+           WHERE namespace_id = ${literal(namespaceId)} AND pipeline_id = ${literal(pipelineId)} AND id = ${literal(runId)}
+             FOR UPDATE`;
 }
 
 /** Marks ready tasks waiting and skips the ones that can no longer run (each with its reason as JSON). */
@@ -233,9 +260,9 @@ export function advanceSql(
 export function lockRunsSql(keys: ReadonlyArray<{ namespaceId: string; pipelineId: string; runId: number }>): string {
   const tuples = [...new Map(keys.map((k) => [`${k.namespaceId}/${k.pipelineId}/${k.runId}`, k])).values()]
     .map((k) => `(${literal(k.namespaceId)}, ${literal(k.pipelineId)}, ${literal(k.runId)})`);
-  return `SELECT ${LOCKED_RUN_COLUMNS}
-           WHERE (r.namespace_id, r.pipeline_id, r.id) IN (${tuples.join(', ')})
-           ORDER BY r.namespace_id, r.pipeline_id, r.id FOR UPDATE OF r`;
+  return `${SELECT_RUN}
+           WHERE (namespace_id, pipeline_id, id) IN (${tuples.join(', ')})
+           ORDER BY namespace_id, pipeline_id, id FOR UPDATE`;
 }
 
 /**
