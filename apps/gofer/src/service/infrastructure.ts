@@ -107,7 +107,14 @@ export async function openInfrastructure(
       );
     }
     opened.push(() => objects.close());
-    const logs = new TaskLogs(redis, logArchive(objects), config.redisPrefix, config.logCapBytes);
+    // The logs get a connection of their own: BullMQ defines its Lua scripts (dozens) on the connection it
+    // is given, and ioredis copies every defined script onto each MULTI made on that connection, which
+    // made the log writer's one MULTI per attempt cost more CPU than its round trip to Redis.
+    const logRedis = redis.duplicate();
+    logRedis.on('error', () => undefined); // reported through failed commands; ioredis reconnects by itself
+    opened.push(() => logRedis.quit());
+    await logRedis.connect();
+    const logs = new TaskLogs(logRedis, logArchive(objects), config.redisPrefix, config.logCapBytes);
     return { db, redis, scheduler, logs, objects, close: closeAll };
   } catch (error) {
     await closeAll();
