@@ -54,4 +54,19 @@ describe('GroupCommit', () => {
     gates.get('r1.b,r1.c,r3.a')!();
     expect(await results).toEqual(['r1.a', 'r1.b', 'r2.a', 'r1.c', 'r3.a']);
   });
+
+  it('fails the items of a batch that gives too few results, instead of answering them with nothing', async () => {
+    const group = new GroupCommit(async (items: readonly number[]) => (items.length > 1 ? [1] : [items[0]! * 10]), { maxBatch: 10, maxInFlight: 1 });
+    // The first goes alone; the next three share a batch that answers one of them, so each is retried alone.
+    expect(await Promise.all([1, 2, 3, 4].map((n) => group.submit(n)))).toEqual([10, 20, 30, 40]);
+    const broken = new GroupCommit(async () => [] as number[], { maxBatch: 10, maxInFlight: 1 });
+    await expect(broken.submit(1)).rejects.toThrow('a batch of 1 gave 0 results');
+  });
+
+  it('turns a batch function that throws synchronously into a failed item', async () => {
+    const group = new GroupCommit((() => {
+      throw new Error('sync');
+    }) as unknown as (items: readonly number[]) => Promise<number[]>, { maxBatch: 10, maxInFlight: 1 });
+    expect((await Promise.allSettled([1, 2, 3].map((n) => group.submit(n)))).map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
+  });
 });

@@ -33,4 +33,10 @@ describe('literal', () => {
     expect(() => literal(Number.NaN)).toThrow(/finite/);
     expect(() => literal(Number.POSITIVE_INFINITY)).toThrow(/finite/);
   });
+
+  it('refuses values that are not strings where a string is expected (escapeLiteral would write them as empty)', () => {
+    expect(() => literal(undefined as unknown as string)).toThrow(/undefined/);
+    expect(() => literal({ toString: () => 'x' } as unknown as string)).toThrow(/object/);
+    expect(() => literal([1] as unknown as string[])).toThrow(/number/);
+  });
 });

@@ -56,14 +56,21 @@ export class GroupCommit<I, R> {
 
   private async send(entries: ReadonlyArray<Entry<I, R>>): Promise<void> {
     try {
-      const results = await this.batch(entries.map((entry) => entry.item));
+      const results = await this.run(entries.map((entry) => entry.item));
       entries.forEach((entry, index) => entry.done(results[index]!));
     } catch (error) {
       if (entries.length === 1) return entries[0]!.fail(error);
       for (const entry of entries) {
-        await this.batch([entry.item]).then((results) => entry.done(results[0]!), entry.fail);
+        await this.run([entry.item]).then((results) => entry.done(results[0]!), entry.fail);
       }
     }
+  }
+
+  /** The batch function, with a synchronous throw or a missing result turned into a rejection. */
+  private async run(items: readonly I[]): Promise<R[]> {
+    const results = await this.batch(items);
+    if (results.length !== items.length) throw new Error(`a batch of ${items.length} gave ${results.length} results`);
+    return results;
   }
 }
 

@@ -781,6 +781,11 @@ interface AttemptRow {
 const BATCHING = { maxBatch: 64, maxInFlight: 4 };
 const COMPLETION_BATCHING = { maxBatch: 64, maxInFlight: 3 };
 
+/**
+ * A batch's items by worker, each group in key order, so a statement locks its rows in (about) the order
+ * of the primary key, as a cancel scanning a run's task runs does; a deadlock that still happens fails
+ * the batch, whose items are then retried one at a time.
+ */
 function byWorker<T extends AttemptOf>(items: readonly T[]): Map<string, T[]> {
   const groups = new Map<string, T[]>();
   for (const item of items) {
@@ -788,7 +793,17 @@ function byWorker<T extends AttemptOf>(items: readonly T[]): Map<string, T[]> {
     if (group) group.push(item);
     else groups.set(item.workerId, [item]);
   }
+  for (const group of groups.values()) group.sort((a, b) => compareAttempts(a.key, b.key));
   return groups;
+}
+
+function compareAttempts(a: TaskAttemptKey, b: TaskAttemptKey): number {
+  return compareText(a.namespaceId, b.namespaceId) || compareText(a.pipelineId, b.pipelineId) || a.runId - b.runId
+    || compareText(a.taskId, b.taskId) || a.attempt - b.attempt;
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /**

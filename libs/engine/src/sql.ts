@@ -23,7 +23,7 @@ export interface Tx {
   query<R extends object>(statement: Statement, values: unknown[]): Promise<R[]>;
   /** A statement whose values are already inlined with {@link literal}. */
   queryText<R extends object>(sql: string): Promise<R[]>;
-  /** Several such statements in one round trip, run one after the other; the rows of each. */
+  /** Several such statements (one each) in one round trip, run one after the other; the rows of each. */
   queryTexts(sqls: readonly string[]): Promise<object[][]>;
   defer(sql: string): void;
   onCommit(effect: () => void): void;
@@ -43,10 +43,13 @@ async function runText<R extends object>(client: PoolClient, sql: string): Promi
   return (await runTexts(client, sql, 1))[0] as R[];
 }
 
-/** The rows of the last `count` statements of a simple-protocol query. */
-async function runTexts(client: PoolClient, sql: string, count: number): Promise<object[][]> {
+/** The rows of the last `count` statements of a simple-protocol query of `total` statements. */
+async function runTexts(client: PoolClient, sql: string, count: number, total = count): Promise<object[][]> {
   const result = (await client.query(sql)) as unknown as QueryResult<object> | Array<QueryResult<object>>;
-  return (Array.isArray(result) ? result : [result]).slice(-count).map((r) => r.rows);
+  const results = Array.isArray(result) ? result : [result];
+  // One result per statement: anything else means a caller passed several statements (or none) as one.
+  if (results.length !== total) throw new Error(`expected ${total} statement results, got ${results.length}`);
+  return results.slice(results.length - count).map((r) => r.rows);
 }
 
 /** A transaction on a pooled connection that {@link commit} ends. */
@@ -68,9 +71,9 @@ export class ClientTx implements Tx {
   }
 
   async queryTexts(sqls: readonly string[]): Promise<object[][]> {
-    const text = [...(this.begun ? [] : ['BEGIN']), ...sqls].join(';\n');
+    const statements = [...(this.begun ? [] : ['BEGIN']), ...sqls];
     this.begun = true;
-    return runTexts(this.client, text, sqls.length);
+    return runTexts(this.client, statements.join(';\n'), sqls.length, statements.length);
   }
 
   defer(sql: string): void {
@@ -123,8 +126,14 @@ export function literal(value: string | number | boolean | Date | null | readonl
     return String(value);
   }
   if (value instanceof Date) return `${escapeLiteral(value.toISOString())}::timestamptz`;
-  if (Array.isArray(value)) return value.length === 0 ? `'{}'::text[]` : `ARRAY[${value.map((v) => escapeLiteral(v)).join(', ')}]::text[]`;
-  return escapeLiteral(value as string);
+  if (Array.isArray(value)) return value.length === 0 ? `'{}'::text[]` : `ARRAY[${value.map(text).join(', ')}]::text[]`;
+  return text(value);
+}
+
+/** escapeLiteral turns anything but a string into '' without a word: refuse instead. */
+function text(value: unknown): string {
+  if (typeof value !== 'string') throw new Error(`cannot write a ${typeof value} as an SQL text literal`);
+  return escapeLiteral(value);
 }
 
 const RUN_KEY = 'namespace_id = $1 AND pipeline_id = $2 AND run_id = $3';
