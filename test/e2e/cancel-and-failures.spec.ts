@@ -106,6 +106,26 @@ tasks:
     expect(done[2].started).toBeGreaterThanOrEqual(done[1].ended);
   });
 
+  it('raising the parallelism limit starts waiting runs at once', async () => {
+    const config = (limit: number) => `
+id: raised-limit
+parallelism: ${limit}
+tasks:
+  - { id: work, image: "busybox:latest", script: "sleep 4" }
+`;
+    await apply(client, config(1));
+    const runs = [];
+    for (let i = 0; i < 3; i++) runs.push(await startRun(client, 'raised-limit'));
+    expect(runs.map((r) => r.state)).toEqual(['RUN_STATE_RUNNING', 'RUN_STATE_PENDING', 'RUN_STATE_PENDING']);
+    await apply(client, config(3));
+    // Admitted by the apply itself: the first run is still sleeping, so no completion did it.
+    const states = await cluster.query<{ id: number; state: string }>(
+      `SELECT id, state FROM runs WHERE pipeline_id = 'raised-limit' ORDER BY id`,
+    );
+    expect(states.map((r) => r.state)).toEqual(['running', 'running', 'running']);
+    for (const run of runs) expect((await waitForRun(client, 'raised-limit', run.id)).run.status).toBe('RUN_STATUS_SUCCESSFUL');
+  });
+
   it('a disabled pipeline refuses new runs with FAILED_PRECONDITION', async () => {
     await client.disablePipeline({ namespaceId: 'default', id: 'one-at-a-time' });
     await expect(startRun(client, 'one-at-a-time')).rejects.toMatchObject({ code: 9, details: expect.stringContaining('disabled') });

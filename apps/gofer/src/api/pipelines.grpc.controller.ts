@@ -1,6 +1,6 @@
 import { Controller } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
-import { invalidArgument, ObjectService, PipelineService } from '@gofer/engine';
+import { invalidArgument, ObjectService, PipelineService, RunEngine } from '@gofer/engine';
 import type * as pb from '@gofer/proto';
 import { toPipeline, toPipelineConfig } from './proto-mapping.js';
 import { pipelineRef, RequestCheck } from './request.js';
@@ -13,6 +13,7 @@ export class PipelinesGrpcController {
   constructor(
     private readonly pipelines: PipelineService,
     private readonly objects: ObjectService,
+    private readonly engine: RunEngine,
   ) {}
 
   @GrpcMethod('Gofer', 'ApplyPipelineConfig')
@@ -26,6 +27,9 @@ export class PipelinesGrpcController {
       throw invalidArgument(`config: ${config.length} bytes is larger than the ${MAX_CONFIG_BYTES}-byte limit`);
     }
     const { pipeline, version } = await this.pipelines.apply(namespace, config);
+    // A raised (or removed) parallelism limit starts waiting runs now, not at the next run's end. The
+    // config is stored either way; if this fails, the reconciler admits them on its next pass.
+    await this.engine.admitPipeline(namespace, pipeline.id).catch(() => undefined);
     return { pipeline: toPipeline(pipeline), version };
   }
 
