@@ -364,6 +364,10 @@ describe('the gofer CLI against a real Gofer', () => {
     expect((await gofer(['pipeline', 'apply', 'long.yaml'])).code).toBe(0);
     const { id } = await goferJson(['pipeline', 'run', 'cli-long']);
     await waitForTaskState('cli-long', id, 'sleeper', 'running');
+    // `running` is set when a worker claims the attempt, before its container starts: wait for the
+    // container's first line, so the cancel stops a task that is really running.
+    await waitFor('the sleeper to start', async () =>
+      (await gofer(['taskrun', 'logs', 'cli-long', String(id), 'sleeper'])).out === 'sleeping\n' ? true : undefined);
 
     const cancel = await gofer(['run', 'cancel', 'cli-long', String(id)]);
     expect({ code: cancel.code, err: cancel.err }).toEqual({ code: 0, err: '' });
