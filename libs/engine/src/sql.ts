@@ -138,15 +138,15 @@ function text(value: unknown): string {
 
 const RUN_KEY = 'namespace_id = $1 AND pipeline_id = $2 AND run_id = $3';
 
-/**
- * The attempts of a batch as arrays, one per key column (`$1`…`$5`, in {@link ATTEMPT_ARRAYS}' order), so
- * a batch of any size is one named statement.
- */
 /** An attempt's key as the values `$1`…`$5` of the single-attempt statements. */
 export function attemptValues(key: { namespaceId: string; pipelineId: string; runId: number; taskId: string; attempt: number }): unknown[] {
   return [key.namespaceId, key.pipelineId, key.runId, key.taskId, key.attempt];
 }
 
+/**
+ * The attempts of a batch as arrays, one per key column (`$1`…`$5`, in {@link ATTEMPT_ARRAYS}' order), so
+ * a batch of any size is one named statement.
+ */
 export function attemptArrays(keys: ReadonlyArray<{ namespaceId: string; pipelineId: string; runId: number; taskId: string; attempt: number }>): unknown[] {
   return [
     keys.map((k) => k.namespaceId), keys.map((k) => k.pipelineId), keys.map((k) => k.runId),
