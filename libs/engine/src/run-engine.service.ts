@@ -6,7 +6,7 @@ import {
 import {
   evaluateDag, retryDelayMs, runOutcome, VARIABLE_NAME_PATTERN, type PipelineConfig, type TaskConfig, type TaskNode,
 } from '@gofer/pipeline';
-import { attemptLogFields, type TaskAttemptKey } from '@gofer/queue';
+import { attemptLogFields, taskJobId, type TaskAttemptKey } from '@gofer/queue';
 import type { Logger } from 'pino';
 import type { Pool } from 'pg';
 import type { DataSource, EntityManager } from 'typeorm';
@@ -812,9 +812,12 @@ function compareText(a: string, b: string): number {
  */
 function matchRows<T extends AttemptOf, R extends AttemptRow>(items: readonly T[], rows: readonly R[], into: Map<T, R>): void {
   const byAttempt = new Map<string, R>();
-  for (const row of rows) byAttempt.set(`${runKeyOf(row.namespace_id, row.pipeline_id, row.run_id)}/${row.task_id}/${row.attempt}`, row);
+  for (const row of rows) {
+    const key = { namespaceId: row.namespace_id, pipelineId: row.pipeline_id, runId: row.run_id, taskId: row.task_id, attempt: row.attempt };
+    byAttempt.set(taskJobId(key), row);
+  }
   for (const item of items) {
-    const id = `${runKeyOf(item.key.namespaceId, item.key.pipelineId, item.key.runId)}/${item.key.taskId}/${item.key.attempt}`;
+    const id = taskJobId(item.key);
     const row = byAttempt.get(id);
     if (row) {
       into.set(item, row);

@@ -156,7 +156,16 @@ export function attemptArrays(keys: ReadonlyArray<{ namespaceId: string; pipelin
 const ATTEMPT_ARRAYS = 'unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::int[])';
 const JOIN_ATTEMPT = `t.namespace_id = i.ns AND t.pipeline_id = i.p AND t.run_id = i.run AND t.task_id = i.task AND t.attempt = i.attempt`;
 
-const CLAIMED_COLUMNS = 't.namespace_id, t.pipeline_id, t.run_id, t.task_id, t.attempt, t.started, t.ready_at, t.cancel_requested, t.scheduler_id';
+/** An attempt's key, as the batch statements return it (so each row finds its item). */
+const ATTEMPT_COLUMNS = 't.namespace_id, t.pipeline_id, t.run_id, t.task_id, t.attempt';
+const CLAIMED_COLUMNS = `${ATTEMPT_COLUMNS}, t.started, t.ready_at, t.cancel_requested, t.scheduler_id`;
+/** The end of both claim statements: an event per claimed attempt (worker $6), and the claimed rows. */
+const RECORD_CLAIMS = `event AS (
+             INSERT INTO events (kind, namespace_id, pipeline_id, run_id, task_id, details)
+             SELECT 'task_run_started', namespace_id, pipeline_id, run_id, task_id,
+                    jsonb_build_object('attempt', attempt, 'worker_id', $6::text)
+               FROM claimed)
+           SELECT * FROM claimed`;
 
 /**
  * The per-attempt statements come in two forms: for one attempt (`$1`…`$5` its key), and for a batch
@@ -175,12 +184,7 @@ export const SQL = {
               WHERE t.namespace_id = $1 AND t.pipeline_id = $2 AND t.run_id = $3 AND t.task_id = $4 AND t.attempt = $5
                 AND t.state = 'waiting'
           RETURNING ${CLAIMED_COLUMNS}),
-           event AS (
-             INSERT INTO events (kind, namespace_id, pipeline_id, run_id, task_id, details)
-             SELECT 'task_run_started', namespace_id, pipeline_id, run_id, task_id,
-                    jsonb_build_object('attempt', attempt, 'worker_id', $6::text)
-               FROM claimed)
-           SELECT * FROM claimed`,
+           ${RECORD_CLAIMS}`,
   },
   /**
    * {@link SQL.claim} for a batch. The state test is written so no index can serve it: each attempt is
@@ -194,12 +198,7 @@ export const SQL = {
                FROM ${ATTEMPT_ARRAYS} AS i (ns, p, run, task, attempt)
               WHERE ${JOIN_ATTEMPT} AND (t.state || '') = 'waiting'
           RETURNING ${CLAIMED_COLUMNS}),
-           event AS (
-             INSERT INTO events (kind, namespace_id, pipeline_id, run_id, task_id, details)
-             SELECT 'task_run_started', namespace_id, pipeline_id, run_id, task_id,
-                    jsonb_build_object('attempt', attempt, 'worker_id', $6::text)
-               FROM claimed)
-           SELECT * FROM claimed`,
+           ${RECORD_CLAIMS}`,
   },
   /** Takes over an attempt another (dead) worker was running; returns who had it. */
   adopt: {
@@ -217,7 +216,7 @@ export const SQL = {
     text: `UPDATE task_runs t SET scheduler_id = $7
             WHERE t.namespace_id = $1 AND t.pipeline_id = $2 AND t.run_id = $3 AND t.task_id = $4 AND t.attempt = $5
               AND t.state = 'running' AND t.worker_id = $6
-        RETURNING t.namespace_id, t.pipeline_id, t.run_id, t.task_id, t.attempt`,
+        RETURNING ${ATTEMPT_COLUMNS}`,
   },
   /** {@link SQL.recordSchedulerId} for a batch: the ids in $7, an array like the keys. */
   recordSchedulerIdBatch: {
@@ -226,7 +225,7 @@ export const SQL = {
              FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::int[], $7::text[])
                   AS i (ns, p, run, task, attempt, scheduler_id)
             WHERE ${JOIN_ATTEMPT} AND t.state = 'running' AND t.worker_id = $6
-        RETURNING t.namespace_id, t.pipeline_id, t.run_id, t.task_id, t.attempt`,
+        RETURNING ${ATTEMPT_COLUMNS}`,
   },
   taskStates: {
     name: 'gofer_task_states',
