@@ -6,6 +6,7 @@ import { NamespaceEntity } from './entities/namespace.entity.js';
 import { ObjectEntity } from './entities/object.entity.js';
 import { PipelineConfigEntity } from './entities/pipeline-config.entity.js';
 import { PipelineEntity } from './entities/pipeline.entity.js';
+import { RetiredPipelineEntity } from './entities/retired-pipeline.entity.js';
 import { RunEntity } from './entities/run.entity.js';
 import { SecretEntity } from './entities/secret.entity.js';
 import { TaskRunEntity } from './entities/task-run.entity.js';
@@ -14,12 +15,13 @@ import { WorkerEntity } from './entities/worker.entity.js';
 import { Init1764172800000 } from './migrations/1764172800000-Init.js';
 import { StoresAuthEvents1764979200000 } from './migrations/1764979200000-StoresAuthEvents.js';
 import { PendingRunsIndex1765584000000 } from './migrations/1765584000000-PendingRunsIndex.js';
+import { RetiredPipelines1766188800000 } from './migrations/1766188800000-RetiredPipelines.js';
 
 export const ENTITIES = [
   ClusterEntity, NamespaceEntity, PipelineEntity, PipelineConfigEntity, RunEntity, TaskRunEntity, WorkerEntity,
-  TokenEntity, ObjectEntity, SecretEntity, EventEntity,
+  TokenEntity, ObjectEntity, SecretEntity, EventEntity, RetiredPipelineEntity,
 ];
-export const MIGRATIONS = [Init1764172800000, StoresAuthEvents1764979200000, PendingRunsIndex1765584000000];
+export const MIGRATIONS = [Init1764172800000, StoresAuthEvents1764979200000, PendingRunsIndex1765584000000, RetiredPipelines1766188800000];
 
 /** Arbitrary constant: the advisory lock every replica takes to run migrations one at a time. */
 const MIGRATION_LOCK_ID = 7_271_804_001;

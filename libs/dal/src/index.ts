@@ -5,6 +5,7 @@ export * from './entities/namespace.entity.js';
 export * from './entities/object.entity.js';
 export * from './entities/pipeline-config.entity.js';
 export * from './entities/pipeline.entity.js';
+export * from './entities/retired-pipeline.entity.js';
 export * from './entities/run.entity.js';
 export * from './entities/secret.entity.js';
 export * from './entities/task-run.entity.js';

@@ -5,6 +5,7 @@ import { In, type DataSource } from 'typeorm';
 import { DATA_SOURCE, LOGGER } from './engine.tokens.js';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound } from './errors.js';
 import { EventLog } from './event-log.service.js';
+import { retirePipelines } from './pipeline.service.js';
 
 const NAMESPACE_ID = /^[a-z0-9][a-z0-9_-]{2,31}$/;
 
@@ -66,6 +67,7 @@ export class NamespaceService {
       const unfinished = await m.countBy(RunEntity, { namespaceId: id, state: In(['pending', 'running']) });
       if (unfinished > 0) throw failedPrecondition(`namespace "${id}" has ${unfinished} unfinished run(s); cancel them first`);
       await m.delete(SecretEntity, { namespaceId: id });
+      await retirePipelines(m, id);
       await m.delete(PipelineEntity, { namespaceId: id }); // configs, runs, task runs and objects cascade
       await m.delete(NamespaceEntity, { id });
       await this.events.append(m, { kind: 'namespace_deleted', namespaceId: id, details: { pipelines: pipelines.map((p) => p.id) } });

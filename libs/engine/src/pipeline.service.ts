@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { NamespaceEntity, PipelineConfigEntity, PipelineEntity, RunEntity, SecretEntity, type PipelineState } from '@gofer/dal';
 import { formatConfigIssues, parsePipelineConfig } from '@gofer/pipeline';
 import type { Logger } from 'pino';
-import { In, type DataSource } from 'typeorm';
+import { In, type DataSource, type EntityManager } from 'typeorm';
 import { DATA_SOURCE, LOGGER } from './engine.tokens.js';
 import { failedPrecondition, invalidArgument, notFound } from './errors.js';
 import { EventLog } from './event-log.service.js';
@@ -23,12 +23,15 @@ export class PipelineService {
     const config = parsed.config;
     const result = await this.db.transaction(async (m) => {
       if (!(await m.existsBy(NamespaceEntity, { id: namespaceId }))) throw notFound(`namespace "${namespaceId}" not found`);
-      // Insert-or-lock, so two concurrent applies of a new pipeline serialise instead of racing.
-      await m.query(
-        `INSERT INTO pipelines (namespace_id, id, name, description, state, parallelism, latest_version)
-         VALUES ($1, $2, $3, $4, 'enabled', $5, 0) ON CONFLICT DO NOTHING`,
+      // Insert-or-lock, so two concurrent applies of a new pipeline serialise instead of racing. A
+      // pipeline created again under a deleted one's id continues its run and version numbers.
+      const created = (await m.query(
+        `INSERT INTO pipelines (namespace_id, id, name, description, state, parallelism, latest_version, last_run_id)
+         SELECT $1, $2, $3, $4, 'enabled', $5, COALESCE(r.last_version, 0), COALESCE(r.last_run_id, 0)
+           FROM (SELECT 1) AS one LEFT JOIN retired_pipelines r ON r.namespace_id = $1 AND r.pipeline_id = $2
+         ON CONFLICT DO NOTHING RETURNING id`,
         [namespaceId, config.id, config.name, config.description, config.parallelism],
-      );
+      )) as unknown[];
       const pipeline = (await m.findOne(PipelineEntity, { where: { namespaceId, id: config.id }, lock: { mode: 'pessimistic_write' } }))!;
       pipeline.latestVersion += 1;
       pipeline.name = config.name;
@@ -41,7 +44,7 @@ export class PipelineService {
       });
       await m.save(pipeline);
       await this.events.append(m, {
-        kind: pipeline.latestVersion === 1 ? 'pipeline_created' : 'pipeline_config_applied',
+        kind: created.length > 0 ? 'pipeline_created' : 'pipeline_config_applied',
         namespaceId, pipelineId: config.id, details: { version: pipeline.latestVersion },
       });
       return { pipeline, version: pipeline.latestVersion };
@@ -81,6 +84,7 @@ export class PipelineService {
         );
       }
       await m.delete(SecretEntity, { namespaceId, pipelineId: id });
+      await retirePipelines(m, namespaceId, id);
       await m.delete(PipelineEntity, { namespaceId, id }); // configs, runs, task runs and objects cascade
       await this.events.append(m, { kind: 'pipeline_deleted', namespaceId, pipelineId: id });
     });
@@ -91,4 +95,20 @@ export class PipelineService {
     await this.get(namespaceId, id);
     return this.db.manager.find(PipelineConfigEntity, { where: { namespaceId, pipelineId: id }, order: { version: 'DESC' } });
   }
+}
+
+/**
+ * Records what the pipelines being deleted had counted up to (one pipeline, or all of a namespace's),
+ * so a pipeline created again under the same id never re-uses a run id or a config version.
+ */
+export async function retirePipelines(m: EntityManager, namespaceId: string, pipelineId?: string): Promise<void> {
+  await m.query(
+    `INSERT INTO retired_pipelines (namespace_id, pipeline_id, last_run_id, last_version)
+     SELECT namespace_id, id, last_run_id, latest_version FROM pipelines
+      WHERE namespace_id = $1 AND ($2::text IS NULL OR id = $2)
+     ON CONFLICT (namespace_id, pipeline_id) DO UPDATE
+       SET last_run_id = GREATEST(retired_pipelines.last_run_id, EXCLUDED.last_run_id),
+           last_version = GREATEST(retired_pipelines.last_version, EXCLUDED.last_version)`,
+    [namespaceId, pipelineId ?? null],
+  );
 }
