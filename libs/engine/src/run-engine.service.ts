@@ -15,7 +15,7 @@ import { failedPrecondition, invalidArgument, notFound } from './errors.js';
 import { eventSql } from './event-log.service.js';
 import { GoferMetrics } from './metrics.js';
 import { GroupCommit } from './group-commit.js';
-import { advanceSql, attemptArrays, attemptValues, ClientTx, completeAndReadBatchSql, literal, lockRunSql, lockRunsSql, poolOf, run as runStatement, SQL, txOf, type Statement, type Tx } from './sql.js';
+import { advanceSql, attemptArrays, attemptValues, ClientTx, completeAndReadBatchSql, literal, lockRunSql, lockRunsSql, lockUnfinishedRunsSql, poolOf, run as runStatement, SQL, txOf, type Statement, type Tx } from './sql.js';
 import { TaskQueue, type ReadyTask } from './task-queue.service.js';
 
 export interface RunKey {
@@ -465,56 +465,88 @@ export class RunEngine {
         const status = (await m.findOneBy(RunEntity, { namespaceId: run.namespaceId, pipelineId: run.pipelineId, id: run.id }))?.status;
         throw failedPrecondition(`run ${run.id} is already complete (${status}); nothing to cancel`);
       }
-      run.cancelRequested = true;
-      await m.update(RunEntity, { namespaceId: run.namespaceId, pipelineId: run.pipelineId, id: run.id }, { cancelRequested: true });
-      tx.defer(eventSql({ kind: 'run_cancel_requested', namespaceId: run.namespaceId, pipelineId: run.pipelineId, runId: run.id }));
-      const where = { namespaceId: run.namespaceId, pipelineId: run.pipelineId, runId: run.id };
-      const now = new Date();
-      const neverStarted = { reason: 'cancelled' as const, description: 'the run was cancelled before this task started' };
-      const cancelled = (await m.query(
-        `UPDATE task_runs SET state = 'complete', status = 'cancelled', status_reason = $4::jsonb, ended = $5
-          WHERE namespace_id = $1 AND pipeline_id = $2 AND run_id = $3 AND state IN ('processing', 'waiting')
-      RETURNING task_id, attempt`,
-        [run.namespaceId, run.pipelineId, run.id, JSON.stringify(neverStarted), now],
-      )) as [Array<{ task_id: string; attempt: number }>, number];
-      for (const row of cancelled[0]) {
-        tx.defer(eventSql({
-          kind: 'task_run_completed', ...where, taskId: row.task_id, details: { attempt: row.attempt, status: 'cancelled', reason: 'cancelled' },
-        }));
-      }
-      await m.update(TaskRunEntity, { ...where, state: 'running' }, { cancelRequested: true });
-      if (run.state === 'pending') {
-        run.state = 'running'; // a pending run completes directly; completeRun fences on 'running'
-        run.started = now;
-        await m.update(RunEntity, { namespaceId: run.namespaceId, pipelineId: run.pipelineId, id: run.id }, { state: 'running', started: now });
-      }
-      const ready = await this.advance(tx, run);
-      return [...ready, ...(await this.afterRunStep(tx, run))];
+      return this.cancelLocked(m, tx, key.namespaceId, key.pipelineId, [run]);
     });
     await this.queue.enqueue(ready);
     this.logger.info({ namespace_id: key.namespaceId, pipeline_id: key.pipelineId, run_id: key.runId }, 'run cancel requested');
     return (await this.db.manager.findOneBy(RunEntity, { namespaceId: key.namespaceId, pipelineId: key.pipelineId, id: key.runId }))!;
   }
 
-  /** Cancels every unfinished run of a pipeline; returns their ids. */
+  /**
+   * Cancels every unfinished run of a pipeline at once: one transaction locks them all (running and
+   * pending alike, in key order), so a pending run cannot be admitted and start a container while the
+   * others are cancelled, and a running run cannot slip through. Returns exactly the runs it cancelled
+   * (a run still stopping its containers completes as cancelled when they are gone).
+   */
   async cancelAllRuns(namespaceId: string, pipelineId: string): Promise<number[]> {
-    const pipeline = await this.db.manager.findOneBy(PipelineEntity, { namespaceId, id: pipelineId });
-    if (!pipeline) throw notFound(`pipeline "${pipelineId}" not found in namespace "${namespaceId}"`);
-    const runs = await this.db.manager
-      .createQueryBuilder(RunEntity, 'r')
-      .where('r.namespace_id = :ns AND r.pipeline_id = :p AND r.state <> :s', { ns: namespaceId, p: pipelineId, s: 'complete' })
-      .orderBy('r.id', 'DESC') // newest first, so no pending run is admitted while older ones are cancelled
-      .getMany();
-    const cancelled: number[] = [];
+    const { ready, ids } = await this.transaction(async (m, tx) => {
+      const [pipeline] = await tx.query<{ parallelism: number }>(RUN_SQL.admissionNeeded, [namespaceId, pipelineId]);
+      if (!pipeline) throw notFound(`pipeline "${pipelineId}" not found in namespace "${namespaceId}"`);
+      const runs = (await tx.queryText<RunRecord>(lockUnfinishedRunsSql(namespaceId, pipelineId))).map(toRunRow);
+      const ready = await this.cancelLocked(m, tx, namespaceId, pipelineId, runs);
+      return { ready, ids: runs.map((run) => run.id) };
+    });
+    await this.queue.enqueue(ready);
+    this.logger.info({ namespace_id: namespaceId, pipeline_id: pipelineId, runs: ids.length }, 'all runs cancel requested');
+    return ids;
+  }
+
+  /**
+   * Cancels runs of one pipeline whose rows the caller has locked: their tasks that never started
+   * become cancelled, running ones are asked to stop, pending runs complete at once, and every run
+   * whose tasks are all complete now completes. Set-based, so cancelling hundreds of runs is a few
+   * statements plus one per completed run.
+   */
+  private async cancelLocked(m: EntityManager, tx: Tx, namespaceId: string, pipelineId: string, runs: RunRow[]): Promise<ReadyTask[]> {
+    if (runs.length === 0) return [];
+    const ids = runs.map((run) => run.id);
+    const now = new Date();
+    const neverStarted = { reason: 'cancelled' as const, description: 'the run was cancelled before this task started' };
+    await m.query(
+      `UPDATE runs SET cancel_requested = true,
+              state = CASE WHEN state = 'pending' THEN 'running' ELSE state END, started = COALESCE(started, $4)
+        WHERE namespace_id = $1 AND pipeline_id = $2 AND id = ANY($3::int[])`,
+      [namespaceId, pipelineId, ids, now],
+    );
+    const [cancelled] = (await m.query(
+      `UPDATE task_runs SET state = 'complete', status = 'cancelled', status_reason = $4::jsonb, ended = $5
+        WHERE namespace_id = $1 AND pipeline_id = $2 AND run_id = ANY($3::int[]) AND state IN ('processing', 'waiting')
+    RETURNING run_id, task_id, attempt`,
+      [namespaceId, pipelineId, ids, JSON.stringify(neverStarted), now],
+    )) as [Array<{ run_id: number; task_id: string; attempt: number }>, number];
+    await m.query(
+      `UPDATE task_runs SET cancel_requested = true
+        WHERE namespace_id = $1 AND pipeline_id = $2 AND run_id = ANY($3::int[]) AND state = 'running'`,
+      [namespaceId, pipelineId, ids],
+    );
+    const states = (await m.query(
+      `SELECT run_id, task_id, state, status FROM task_runs WHERE namespace_id = $1 AND pipeline_id = $2 AND run_id = ANY($3::int[])`,
+      [namespaceId, pipelineId, ids],
+    )) as Array<{ run_id: number; task_id: string; state: TaskRunState; status: TaskRunStatus | null }>;
+    const nodesByRun = new Map<number, Record<string, TaskNode>>(ids.map((id) => [id, {}]));
+    for (const row of states) nodesByRun.get(row.run_id)![row.task_id] = { state: row.state, status: row.status ?? undefined };
     for (const run of runs) {
-      try {
-        await this.cancelRun({ namespaceId, pipelineId, runId: run.id });
-        cancelled.push(run.id);
-      } catch (error) {
-        if (!(error instanceof Error && error.name === 'GoferError')) throw error; // completed meanwhile
-      }
+      tx.defer(eventSql({ kind: 'run_cancel_requested', namespaceId, pipelineId, runId: run.id }));
     }
-    return cancelled.sort((a, b) => a - b);
+    for (const row of cancelled) {
+      tx.defer(eventSql({
+        kind: 'task_run_completed', namespaceId, pipelineId, runId: row.run_id, taskId: row.task_id,
+        details: { attempt: row.attempt, status: 'cancelled', reason: 'cancelled' },
+      }));
+    }
+    const ready: ReadyTask[] = [];
+    for (const run of runs) {
+      run.cancelRequested = true;
+      if (run.state === 'pending') {
+        run.state = 'running'; // a pending run completes directly; completeRun fences on 'running'
+        run.started = now;
+      }
+      ready.push(...(await this.advance(tx, run, nodesByRun.get(run.id))));
+    }
+    // A completed run frees a slot: a run started meanwhile (not one of these) may be admitted.
+    const completed = runs.find((run) => run.state === 'complete');
+    if (completed) ready.push(...(await this.afterRunStep(tx, completed)));
+    return ready;
   }
 
   /** Cancels one task run: stops it if running, or marks it cancelled if it has not started. */

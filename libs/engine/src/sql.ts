@@ -243,6 +243,13 @@ export function lockRunSql(namespaceId: string, pipelineId: string, runId: numbe
              FOR UPDATE`;
 }
 
+/** Locks every unfinished run of a pipeline, in key order (as {@link lockRunsSql} does). */
+export function lockUnfinishedRunsSql(namespaceId: string, pipelineId: string): string {
+  return `${SELECT_RUN}
+           WHERE namespace_id = ${literal(namespaceId)} AND pipeline_id = ${literal(pipelineId)} AND state <> 'complete'
+           ORDER BY namespace_id, pipeline_id, id FOR UPDATE`;
+}
+
 /** Marks ready tasks waiting and skips the ones that can no longer run (each with its reason as JSON). */
 export function advanceSql(
   run: { namespaceId: string; pipelineId: string; id: number },
