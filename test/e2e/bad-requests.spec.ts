@@ -27,6 +27,13 @@ describe('bad gRPC requests', () => {
     ['ListRuns of an unknown pipeline', (c) => c.listRuns({ namespaceId: ns, pipelineId: 'ghost', limit: 0, offset: 0 }), GrpcStatus.NOT_FOUND, 'pipeline "ghost" not found'],
     ['GetRun missing run id', (c) => c.getRun({ namespaceId: ns, pipelineId: 'abc', runId: 0 }), GrpcStatus.INVALID_ARGUMENT, 'run_id: required'],
     ['GetRun negative run id', (c) => c.getRun({ namespaceId: ns, pipelineId: 'abc', runId: -4 }), GrpcStatus.INVALID_ARGUMENT, 'run_id: -4 is not a valid run id'],
+    ['GetRun run id past 2^53 is not echoed rounded', (c) => c.getRun({ namespaceId: ns, pipelineId: 'abc', runId: 9223372036854775807 }), GrpcStatus.INVALID_ARGUMENT, 'run_id: out of range (run ids are 1 to 2147483647)'],
+    ['GetRun run id 2^31', (c) => c.getRun({ namespaceId: ns, pipelineId: 'abc', runId: 2 ** 31 }), GrpcStatus.INVALID_ARGUMENT, 'run_id: 2147483648 is not a valid run id (run ids are 1 to 2147483647)'],
+    ['ListRuns negative limit', (c) => c.listRuns({ namespaceId: ns, pipelineId: 'exists', limit: -1, offset: 0 }), GrpcStatus.INVALID_ARGUMENT, 'limit: -1 is negative'],
+    ['ListRuns negative offset', (c) => c.listRuns({ namespaceId: ns, pipelineId: 'exists', limit: 0, offset: -1 }), GrpcStatus.INVALID_ARGUMENT, 'offset: -1 is negative'],
+    ['ListPipelines negative limit and offset, both reported', (c) => c.listPipelines({ namespaceId: ns, limit: -5, offset: -2 }), GrpcStatus.INVALID_ARGUMENT, 'limit: -5 is negative (0 means the server\'s default, 1000; at most 1000)\noffset: -2 is negative'],
+    ['ListPipelineConfigs negative limit', (c) => c.listPipelineConfigs({ namespaceId: ns, pipelineId: 'exists', limit: -1, offset: 0 }), GrpcStatus.INVALID_ARGUMENT, 'limit: -1 is negative'],
+    ['ListNamespaces negative offset', (c) => c.listNamespaces({ limit: 0, offset: -1 }), GrpcStatus.INVALID_ARGUMENT, 'offset: -1 is negative'],
     ['GetTaskRun unknown run', (c) => c.getTaskRun({ namespaceId: ns, pipelineId: 'abc', runId: 9, taskId: 'x', attempt: 0 }), GrpcStatus.NOT_FOUND, 'run 9 of pipeline "abc" not found'],
     ['Apply empty config', (c) => c.applyPipelineConfig({ namespaceId: ns, config: Buffer.alloc(0), format: 'CONFIG_FORMAT_UNSPECIFIED' as never }), GrpcStatus.INVALID_ARGUMENT, 'config: required'],
     ['Apply 2 MiB config', (c) => c.applyPipelineConfig({ namespaceId: ns, config: Buffer.alloc(2 * 1024 * 1024, 'a'), format: 'CONFIG_FORMAT_UNSPECIFIED' as never }), GrpcStatus.INVALID_ARGUMENT, 'larger than the 1048576-byte limit'],
@@ -41,6 +48,7 @@ describe('bad gRPC requests', () => {
     const error = await call(client).then(() => undefined, (e: { code: number; details: string }) => e);
     expect(error, 'the call should fail').toBeDefined();
     expect({ code: error!.code, details: error!.details }).toMatchObject({ code, details: expect.stringContaining(message) });
+    expect(error!.details).not.toContain('9223372036854776000');
   });
 
   it('refuses a 6 MiB message at the transport without crashing', async () => {

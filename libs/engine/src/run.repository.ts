@@ -17,6 +17,7 @@ export class RunRepository {
   }
 
   /** Newest first; NOT_FOUND for a pipeline that does not exist (rather than an empty list). */
+  /** Newest first; `limit` and `offset` are checked by the caller. */
   async listRuns(namespaceId: string, pipelineId: string, limit: number, offset: number): Promise<RunEntity[]> {
     if (!(await this.db.manager.existsBy(PipelineEntity, { namespaceId, id: pipelineId }))) {
       throw notFound(`pipeline "${pipelineId}" not found in namespace "${namespaceId}"`);
@@ -24,8 +25,8 @@ export class RunRepository {
     return this.db.manager.find(RunEntity, {
       where: { namespaceId, pipelineId },
       order: { id: 'DESC' },
-      take: Math.min(Math.max(limit || 50, 1), 1000),
-      skip: Math.max(offset, 0),
+      take: limit,
+      skip: offset,
     });
   }
 

@@ -4,6 +4,7 @@ import { assertNamespace, invalidArgument, mayUseNamespace, NamespaceService, Ob
 import type * as pb from '@gofer/proto';
 import type { Metadata } from '@grpc/grpc-js';
 import { toNamespace } from './proto-mapping.js';
+import { MAX_PAGE, page } from './request.js';
 import { principalOf } from './rpc.gateway.js';
 
 @Controller()
@@ -28,10 +29,9 @@ export class NamespacesGrpcController {
 
   @GrpcMethod('Gofer', 'ListNamespaces')
   async listNamespaces(request: pb.ListNamespacesRequest, metadata: Metadata): Promise<pb.ListNamespacesResponse> {
+    const { limit, offset } = page(request, MAX_PAGE);
     const principal = principalOf(metadata);
     const visible = (await this.namespaces.list()).filter((namespace) => mayUseNamespace(principal, namespace.id));
-    const offset = Math.max(request.offset ?? 0, 0);
-    const limit = request.limit ? Math.min(Math.max(request.limit, 1), 1000) : 1000;
     return { namespaces: visible.slice(offset, offset + limit).map(toNamespace) };
   }
 

@@ -3,7 +3,7 @@ import { GrpcMethod } from '@nestjs/microservices';
 import { invalidArgument, ObjectService, PipelineService, RunEngine } from '@gofer/engine';
 import type * as pb from '@gofer/proto';
 import { toPipeline, toPipelineConfig } from './proto-mapping.js';
-import { pipelineRef, RequestCheck } from './request.js';
+import { MAX_PAGE, page, pipelineRef, RequestCheck } from './request.js';
 
 /** Largest config document accepted (the gRPC server itself refuses messages over 4 MiB). */
 const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -43,10 +43,9 @@ export class PipelinesGrpcController {
   async listPipelines(request: pb.ListPipelinesRequest): Promise<pb.ListPipelinesResponse> {
     const check = new RequestCheck();
     const namespace = check.namespace(request.namespaceId);
+    const { limit, offset } = check.page(request, MAX_PAGE);
     check.done();
     const all = await this.pipelines.list(namespace);
-    const offset = Math.max(request.offset || 0, 0);
-    const limit = request.limit > 0 ? request.limit : all.length;
     return { pipelines: all.slice(offset, offset + limit).map(toPipeline) };
   }
 
@@ -75,10 +74,9 @@ export class PipelinesGrpcController {
 
   @GrpcMethod('Gofer', 'ListPipelineConfigs')
   async listPipelineConfigs(request: pb.ListPipelineConfigsRequest): Promise<pb.ListPipelineConfigsResponse> {
+    const { limit, offset } = page(request, MAX_PAGE);
     const { namespaceId, pipelineId } = pipelineRef(request, request.pipelineId);
     const versions = await this.pipelines.versions(namespaceId, pipelineId);
-    const offset = Math.max(request.offset || 0, 0);
-    const limit = request.limit > 0 ? request.limit : versions.length;
     return { configs: versions.slice(offset, offset + limit).map(toPipelineConfig) };
   }
 }

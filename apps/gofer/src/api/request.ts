@@ -1,6 +1,10 @@
 import { invalidArgument } from '@gofer/engine';
 
 const ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+/** Run ids are Postgres `int`s. */
+const MAX_RUN_ID = 2 ** 31 - 1;
+/** The longest page a list call returns. */
+export const MAX_PAGE = 1000;
 
 /** Collects every problem with a request, so a client learns about all of them at once. */
 export class RequestCheck {
@@ -21,8 +25,22 @@ export class RequestCheck {
 
   runId(field: string, value: number | undefined): number {
     if (!value) this.errors.push(`${field}: required (runs are numbered from 1)`);
-    else if (!Number.isSafeInteger(value) || value < 1 || value > 2 ** 31 - 1) this.errors.push(`${field}: ${value} is not a valid run id`);
+    // int64 arrives as a JS number: past 2^53 it is already rounded, so it is not echoed back.
+    else if (!Number.isSafeInteger(value)) this.errors.push(`${field}: out of range (run ids are 1 to ${MAX_RUN_ID})`);
+    else if (value < 1 || value > MAX_RUN_ID) this.errors.push(`${field}: ${value} is not a valid run id (run ids are 1 to ${MAX_RUN_ID})`);
     return value ?? 0;
+  }
+
+  /**
+   * `limit` and `offset` of a list call: limit 0 means the server's default (`fallback`), and no page
+   * is longer than `max`; negative values are refused rather than guessed at.
+   */
+  page(request: { limit?: number | null; offset?: number | null }, fallback: number, max = MAX_PAGE): { limit: number; offset: number } {
+    const limit = request.limit ?? 0;
+    const offset = request.offset ?? 0;
+    if (limit < 0) this.errors.push(`limit: ${limit} is negative (0 means the server's default, ${fallback}; at most ${max})`);
+    if (offset < 0) this.errors.push(`offset: ${offset} is negative (it counts the items to skip, from 0)`);
+    return { limit: Math.min(limit > 0 ? limit : fallback, max), offset: Math.max(offset, 0) };
   }
 
   /** Throws INVALID_ARGUMENT listing every problem found. */
@@ -66,4 +84,12 @@ export function taskRef(request: { namespaceId: string; pipelineId: string; runI
   };
   check.done();
   return ref;
+}
+
+/** A list call's page (see {@link RequestCheck.page}), every problem reported together. */
+export function page(request: { limit?: number | null; offset?: number | null }, fallback: number): { limit: number; offset: number } {
+  const check = new RequestCheck();
+  const result = check.page(request, fallback);
+  check.done();
+  return result;
 }

@@ -4,7 +4,7 @@ import { ObjectService, RunEngine, RunRepository } from '@gofer/engine';
 import type { RunEntity } from '@gofer/dal';
 import type * as pb from '@gofer/proto';
 import { toRun } from './proto-mapping.js';
-import { pipelineRef, runRef } from './request.js';
+import { pipelineRef, RequestCheck, runRef } from './request.js';
 
 @Controller()
 export class RunsGrpcController {
@@ -33,8 +33,11 @@ export class RunsGrpcController {
 
   @GrpcMethod('Gofer', 'ListRuns')
   async listRuns(request: pb.ListRunsRequest): Promise<pb.ListRunsResponse> {
-    const { namespaceId, pipelineId } = pipelineRef(request, request.pipelineId);
-    const runs = await this.runs.listRuns(namespaceId, pipelineId, request.limit, request.offset);
+    const check = new RequestCheck();
+    const ref = { namespaceId: check.namespace(request.namespaceId), pipelineId: check.id('pipeline_id', request.pipelineId) };
+    const { limit, offset } = check.page(request, 50);
+    check.done();
+    const runs = await this.runs.listRuns(ref.namespaceId, ref.pipelineId, limit, offset);
     return { runs: runs.map(toRun) };
   }
 
