@@ -1,5 +1,6 @@
 // Directory-only behaviour: temporary files, the on-disk layout, directories that are not values, and
 // paths outside the store. The shared contract is in object-store.contract.spec.ts.
+import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,6 +82,26 @@ describe('a put in progress', () => {
 it('keeps values at their key as a relative path, readable by the earlier log archive layout', async () => {
   await store.put('logs/default/p/3/task.1.log', bodyOf('line 1\n', 'line 2\n'));
   expect(await readFile(join(directory, 'logs/default/p/3/task.1.log'), 'utf8')).toBe('line 1\nline 2\n');
+});
+
+it('names a file after its key segment up to 255 bytes, and a longer segment by its start and its SHA-256', async () => {
+  const fits = 'f'.repeat(255);
+  const long = `${'l'.repeat(300)}.log`;
+  await store.put(`names/${fits}/${long}`, bodyOf('x'));
+  const shortened = `${'l'.repeat(160)}+${createHash('sha256').update(long).digest('hex')}`;
+  expect(await readdir(join(directory, 'names'))).toEqual([fits]);
+  expect(await readdir(join(directory, 'names', fits))).toEqual([shortened]);
+  expect(await readFile(join(directory, 'names', fits, shortened), 'utf8')).toBe('x');
+
+  // A put in progress of a long key keeps its temporary file next to the shortened name.
+  const { body, reached } = stalling(MIB);
+  const controller = new AbortController();
+  const put = store.put(`names/${fits}/${'m'.repeat(700)}`, body, { signal: controller.signal });
+  await reached;
+  expect(await temporaryFiles(join(directory, 'names', fits))).toHaveLength(1);
+  controller.abort(new Error('stop'));
+  await expect(put).rejects.toThrow('stop');
+  expect(await readdir(join(directory, 'names', fits))).toEqual([shortened]);
 });
 
 it('removes directories left empty by delete and deletePrefix', async () => {

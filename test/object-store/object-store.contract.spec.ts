@@ -1,9 +1,9 @@
 // The ObjectStore contract, run against both backends: a local directory, and S3 (s3rver).
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FsObjectStore, type ObjectStore, ObjectStoreError, S3ObjectStore } from '@gofer/object-store';
+import { FsObjectStore, type ObjectStore, ObjectStoreError, portableSegment, S3ObjectStore } from '@gofer/object-store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startS3 } from '../support/s3.js';
 import { bodyOf, failingAfter, filled, MIB, readAll, stalling } from './bodies.js';
@@ -22,9 +22,14 @@ interface Backend {
   close(): Promise<void>;
 }
 
-const backends: Array<{ name: string; start(): Promise<Backend> }> = [
+/**
+ * `longSegments`: whether the backend takes key segments longer than 255 bytes. The directory store and
+ * AWS S3 do; s3rver, like MinIO, keeps each value in a file named after its key and does not.
+ */
+const backends: Array<{ name: string; longSegments: boolean; start(): Promise<Backend> }> = [
   {
     name: 'fs',
+    longSegments: true,
     async start() {
       const sandbox = await mkdtemp(join(tmpdir(), 'gofer-object-store-'));
       const directory = join(sandbox, 'store');
@@ -43,6 +48,7 @@ const backends: Array<{ name: string; start(): Promise<Backend> }> = [
   },
   {
     name: 's3',
+    longSegments: false,
     async start() {
       const s3 = await startS3();
       const connection = {
@@ -102,7 +108,7 @@ const unicodeKeys: Array<[string, string]> = [
 
 const hostilePrefixes = ['', '/', '../', 'a/../', 'a//', './', 'a', '/a/', 'a/b', 'ü/'];
 
-describe.each(backends)('$name object store', ({ start }) => {
+describe.each(backends)('$name object store', ({ start, longSegments }) => {
   let backend: Backend;
   let store: ObjectStore;
   let n = 0;
@@ -283,6 +289,59 @@ describe.each(backends)('$name object store', ({ start }) => {
     expect(await store.head(k)).toBeUndefined();
     expect(await store.get(k)).toBeUndefined();
     await store.delete(k);
+  });
+
+  it("stores the longest object key as Gofer's object layout nests it (a portable segment)", async () => {
+    const base = key('object-keys');
+    const longest = 'k'.repeat(256); // object keys are 1-256 of A-Z a-z 0-9 _ . -
+    const neighbour = `${'k'.repeat(255)}x`; // same length and start, differs only at the end
+    const keys = [
+      `${base}/${portableSegment(longest)}/${randomUUID()}`,
+      `${base}/${portableSegment(neighbour)}/${randomUUID()}`,
+      `${base}/${portableSegment('k'.repeat(255))}/${randomUUID()}`, // fits as is
+    ];
+    expect(new Set(keys.map((k) => k.split('/')[3])).size).toBe(3);
+    for (const k of keys) expect(await store.put(k, bodyOf(k))).toEqual({ size: k.length });
+    for (const k of keys) {
+      expect(await store.head(k)).toEqual({ size: k.length });
+      expect((await readAll((await store.get(k))!.body)).toString()).toBe(k);
+    }
+    await store.delete(keys[0]!);
+    expect(await store.get(keys[0]!)).toBeUndefined();
+    expect(await store.head(keys[1]!)).toEqual({ size: keys[1]!.length });
+    expect(await store.deletePrefix(`${base}/${portableSegment(neighbour)}/`)).toBe(1);
+    expect(await store.deletePrefix(`${base}/`)).toBe(1);
+    expect(await backend.leftovers()).toEqual([]);
+  });
+
+  // A file name is limited to 255 bytes on most filesystems; storage keys only to 1024 bytes as a whole.
+  it.skipIf(!longSegments)('stores keys whose segments are longer than a file name may be, each apart from the others', async () => {
+    const base = key('long');
+    const keys = [
+      `${base}/${'k'.repeat(256)}`,
+      `${base}/${'k'.repeat(255)}x`, // same length and start, differs only at the end
+      `${base}/${'k'.repeat(255)}`, // the longest name a directory holds as is
+      `${base}/${'d'.repeat(256)}/${randomUUID()}`, // a long segment that is a parent
+      `${base}/${'s'.repeat(1024 - base.length - 1)}`, // one segment up to the key limit
+    ];
+    for (const k of keys) expect(await store.put(k, bodyOf(k))).toEqual({ size: k.length });
+    for (const k of keys) {
+      expect(await store.head(k)).toEqual({ size: k.length });
+      expect((await readAll((await store.get(k))!.body)).toString()).toBe(k);
+    }
+    // A failed put of a long key leaves nothing either.
+    const failed = `${base}/${'t'.repeat(300)}`;
+    await expect(store.put(failed, bodyOf('12345'), { maxBytes: 4 })).rejects.toMatchObject({ kind: 'too_large' });
+    expect(await store.head(failed)).toBeUndefined();
+    expect(await backend.leftovers()).toEqual([]);
+
+    await store.delete(keys[0]!);
+    expect(await store.head(keys[0]!)).toBeUndefined();
+    expect(await store.get(keys[0]!)).toBeUndefined();
+    expect(await store.head(keys[1]!)).toEqual({ size: keys[1]!.length });
+    expect(await store.deletePrefix(`${base}/${'d'.repeat(256)}/`)).toBe(1);
+    expect(await store.head(keys[3]!)).toBeUndefined();
+    expect(await store.deletePrefix(`${base}/`)).toBe(3);
   });
 
   it('deletePrefix removes every value under the prefix, across list pages, and nothing else', async () => {

@@ -9,6 +9,8 @@ describe('loadConfig', () => {
     expect(config.advertiseAddr).toBe('127.0.0.1:8080');
     expect(config.stopGraceMs).toBe(10_000);
     expect(config.logCapBytes).toBe(64 * 1024 * 1024);
+    expect(config.uploadIdleTimeoutMs).toBe(30_000);
+    expect(loadConfig({ GOFER_UPLOAD_IDLE_TIMEOUT: '500ms' }).uploadIdleTimeoutMs).toBe(500);
   });
 
   it('parses durations and numbers', () => {
@@ -23,6 +25,8 @@ describe('loadConfig', () => {
     [{ GOFER_WORKER_CONCURRENCY: '0' }, 'GOFER_WORKER_CONCURRENCY="0"'],
     [{ GOFER_DATABASE_URL: 'not a url' }, 'GOFER_DATABASE_URL="not a url"'],
     [{ GOFER_OBJECT_STORE: '/tmp/x' }, 'GOFER_OBJECT_STORE="/tmp/x": expected fs:///path/to/dir'],
+    [{ GOFER_UPLOAD_IDLE_TIMEOUT: '0s' }, 'GOFER_UPLOAD_IDLE_TIMEOUT="0s": must be longer than 0'],
+    [{ GOFER_UPLOAD_IDLE_TIMEOUT: '30' }, 'GOFER_UPLOAD_IDLE_TIMEOUT="30": "30" is not a duration'],
   ];
   it.each(bad)('rejects %j naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);

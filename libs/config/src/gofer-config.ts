@@ -66,6 +66,8 @@ const schema = z.object({
   GOFER_S3_FORCE_PATH_STYLE: z.enum(['true', 'false']).optional(),
   // Largest object a put may store.
   GOFER_OBJECT_MAX_BYTES: integer(1024 ** 3, 1, 2 ** 44),
+  // An upload whose next message takes longer than this is aborted, so stalled clients cannot hold files and memory.
+  GOFER_UPLOAD_IDLE_TIMEOUT: duration('30s').refine((ms) => ms > 0, 'must be longer than 0, e.g. 30s'),
   // Pipeline objects kept per pipeline (the oldest is evicted past it).
   GOFER_PIPELINE_OBJECT_LIMIT: integer(50, 1, 100_000),
   // Run objects are deleted once their run is older than the pipeline's last N runs.
@@ -110,6 +112,7 @@ export interface GoferConfig {
   objectStore: string;
   s3: { endpoint?: string; region: string; accessKeyId?: string; secretAccessKey?: string; forcePathStyle: boolean };
   objectMaxBytes: number;
+  uploadIdleTimeoutMs: number;
   pipelineObjectLimit: number;
   runObjectExpiry: number;
   encryptionKey: string | undefined;
@@ -163,6 +166,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GoferConfig {
       forcePathStyle: e.GOFER_S3_FORCE_PATH_STYLE ? e.GOFER_S3_FORCE_PATH_STYLE === 'true' : e.GOFER_S3_ENDPOINT !== undefined,
     },
     objectMaxBytes: e.GOFER_OBJECT_MAX_BYTES,
+    uploadIdleTimeoutMs: e.GOFER_UPLOAD_IDLE_TIMEOUT,
     pipelineObjectLimit: e.GOFER_PIPELINE_OBJECT_LIMIT,
     runObjectExpiry: e.GOFER_RUN_OBJECT_EXPIRY,
     encryptionKey: e.GOFER_ENCRYPTION_KEY,

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { Inject, Injectable } from '@nestjs/common';
 import { GOFER_CONFIG, type GoferConfig } from '@gofer/config';
 import { ObjectEntity, PipelineEntity, RunEntity } from '@gofer/dal';
-import { ObjectStoreError, type ObjectStore } from '@gofer/object-store';
+import { ObjectStoreError, portableSegment, type ObjectStore } from '@gofer/object-store';
 import { INTERPOLATION_KEY_PATTERN } from '@gofer/pipeline';
 import type { Logger } from 'pino';
 import { In, type DataSource } from 'typeorm';
@@ -24,6 +24,15 @@ const MAX_INTERPOLATED_BYTES = 128 * 1024;
 
 function describeScope(scope: ObjectScope): string {
   return scope.runId ? `run ${scope.runId} of pipeline "${scope.pipelineId}"` : `pipeline "${scope.pipelineId}"`;
+}
+
+/**
+ * Where one put's content goes: a fresh key per put, so readers of the previous content are undisturbed.
+ * A user's key may be 256 bytes, one more than some S3 servers take as a segment, hence portableSegment.
+ */
+function contentKey(scope: ObjectScope, key: string): string {
+  const owner = scope.runId ? `runs/${scope.runId}` : 'pipeline';
+  return `objects/${scope.namespaceId}/${scope.pipelineId}/${owner}/${portableSegment(key)}/${randomUUID()}`;
 }
 
 /**
@@ -69,7 +78,7 @@ export class ObjectService {
     const problem = ObjectService.keyProblem(key);
     if (problem) throw invalidArgument(problem);
     await this.requireScope(scope);
-    const storageKey = `objects/${scope.namespaceId}/${scope.pipelineId}/${scope.runId ? `runs/${scope.runId}` : 'pipeline'}/${key}/${randomUUID()}`;
+    const storageKey = contentKey(scope, key);
     const hash = createHash('sha256');
     const hashed = (async function* () {
       for await (const chunk of body) {

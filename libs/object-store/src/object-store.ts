@@ -9,6 +9,8 @@ import type { ObjectStoreError } from './object-store.error.js';
  * under *storage keys* that Gofer generates, such as `objects/default/my-pipeline/run/12/build.tar` or
  * `logs/default/p/3/task.1.log`. Every method validates its key first (see `assertStorageKey`) and
  * rejects a malformed one with {@link ObjectStoreError} `invalid_key` before touching the backend.
+ * Both stores take every valid key, but some S3-compatible servers (MinIO) refuse a segment longer than
+ * 255 bytes: keys that embed a long name spell it with `portableSegment`.
  *
  * Implementations: `FsObjectStore` (a local directory) and `S3ObjectStore` (S3, MinIO); build one from a
  * `GOFER_OBJECT_STORE` URL with `createObjectStore`.

@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ObjectStoreError } from './object-store.error.js';
-import { assertStorageKey, assertStoragePrefix } from './storage-key.js';
+import { assertStorageKey, assertStoragePrefix, MAX_PORTABLE_SEGMENT_BYTES, portableSegment } from './storage-key.js';
 
 describe('assertStorageKey', () => {
   const valid = [
@@ -66,5 +67,30 @@ describe('assertStoragePrefix', () => {
   ])('rejects %j: %s', (prefix, problem) => {
     expect(() => assertStoragePrefix(prefix)).toThrow(ObjectStoreError);
     expect(() => assertStoragePrefix(prefix)).toThrow(problem);
+  });
+});
+
+describe('portableSegment', () => {
+  const hash = (name: string) => createHash('sha256').update(name).digest('hex').slice(0, 32);
+  it.each([
+    ['a', 'a'],
+    ['build.tar', 'build.tar'],
+    ['k'.repeat(255), 'k'.repeat(255)],
+    ['k'.repeat(256), `${'k'.repeat(200)}-${hash('k'.repeat(256))}`],
+    [`${'k'.repeat(255)}x`, `${'k'.repeat(200)}-${hash(`${'k'.repeat(255)}x`)}`],
+  ])('%j', (name, segment) => {
+    expect(portableSegment(name)).toBe(segment);
+    expect(segment.length).toBeLessThanOrEqual(MAX_PORTABLE_SEGMENT_BYTES);
+    expect(() => assertStorageKey(segment)).not.toThrow();
+  });
+
+  it.each([
+    ['', 'empty'],
+    ['a/b', 'contains "/"'],
+    ['..', 'contains a ".." segment'],
+    ['a b', 'contains U+0020'],
+  ])('rejects %j: %s', (name, problem) => {
+    expect(() => portableSegment(name)).toThrow(ObjectStoreError);
+    expect(() => portableSegment(name)).toThrow(`invalid storage key segment ${JSON.stringify(name)}: ${problem}`);
   });
 });

@@ -1,7 +1,18 @@
+import { createHash } from 'node:crypto';
 import { ObjectStoreError } from './object-store.error.js';
 
 /** Longest storage key accepted, in UTF-8 bytes (S3's own limit for object keys). */
 export const MAX_STORAGE_KEY_BYTES = 1024;
+
+/**
+ * Longest segment every supported backend stores: MinIO refuses longer ones (a file name's limit on most
+ * filesystems). The directory store and AWS S3 take any segment of a valid key; keys meant for every
+ * backend keep to this (see {@link portableSegment}).
+ */
+export const MAX_PORTABLE_SEGMENT_BYTES = 255;
+
+/** How much of a name a shortened {@link portableSegment} keeps, ahead of the hash. */
+const PORTABLE_KEPT = 200;
 
 const SEGMENT = /^[A-Za-z0-9_.-]+$/;
 const RULES =
@@ -34,6 +45,22 @@ export function assertStoragePrefix(prefix: unknown): asserts prefix is string {
   if (problem !== undefined) {
     throw new ObjectStoreError('invalid_key', `invalid storage prefix ${quote(prefix)}: ${problem}; ${RULES}`);
   }
+}
+
+/**
+ * `name` (storage key characters, not `.` or `..`) as one key segment every backend stores: the name
+ * itself when it fits in {@link MAX_PORTABLE_SEGMENT_BYTES}, else its first 200 bytes, `-` and 32 hex
+ * digits of its SHA-256, which keeps it readable and distinct names apart. A name that happens to look
+ * like a shortened one can still meet it, so callers needing unique keys add their own id after it.
+ * Throws {@link ObjectStoreError} `invalid_key` for anything that is not a segment.
+ */
+export function portableSegment(name: string): string {
+  const problem = storageKeyProblem(name) ?? (name.includes('/') ? 'contains "/"' : undefined);
+  if (problem !== undefined) {
+    throw new ObjectStoreError('invalid_key', `invalid storage key segment ${quote(name)}: ${problem}; ${RULES}`);
+  }
+  if (name.length <= MAX_PORTABLE_SEGMENT_BYTES) return name;
+  return `${name.slice(0, PORTABLE_KEPT)}-${createHash('sha256').update(name).digest('hex').slice(0, 32)}`;
 }
 
 function storageKeyProblem(key: unknown): string | undefined {

@@ -1,6 +1,8 @@
 import { Controller, Inject } from '@nestjs/common';
-import { GrpcMethod, GrpcStreamCall } from '@nestjs/microservices';
+import { GrpcMethod, GrpcStreamCall, RpcException } from '@nestjs/microservices';
+import { GOFER_CONFIG, type GoferConfig } from '@gofer/config';
 import { assertNamespace, invalidArgument, LOGGER, ObjectService, type ObjectScope } from '@gofer/engine';
+import { GrpcStatus, OBJECT_CHUNK_BYTES } from '@gofer/proto';
 import type * as pb from '@gofer/proto';
 import type { Metadata, sendUnaryData, ServerReadableStream, ServerWritableStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
@@ -16,32 +18,70 @@ type UploadMessage<H> = { header?: H | null; chunk?: Uint8Array | null; part?: '
 /**
  * Reads an upload: its first message must be the header; the rest are content, pulled one message at
  * a time as the store consumes them (grpc-js asks the client for more only then), so an upload of any
- * size holds about one message in memory. The signal aborts when the client cancels.
+ * size holds about one message in memory. Content chunks above OBJECT_CHUNK_BYTES (1 MiB, the proto's
+ * limit) are refused. The signal aborts when the client cancels, or when its next message takes longer
+ * than `idleTimeoutMs` to arrive: a stalled client would otherwise hold a temporary file (or a multipart
+ * upload) and its buffers forever. Either way the store removes what it wrote.
  */
-async function readUpload<H>(call: ServerReadableStream<UploadMessage<H>, unknown>): Promise<{ header: H; body: AsyncIterable<Uint8Array>; signal: AbortSignal }> {
+async function readUpload<H>(
+  call: ServerReadableStream<UploadMessage<H>, unknown>,
+  idleTimeoutMs: number,
+): Promise<{ header: H; body: AsyncIterable<Uint8Array>; signal: AbortSignal }> {
   const abort = new AbortController();
   call.once('cancelled', () => abort.abort(new Error('the client cancelled the upload')));
   const messages = call[Symbol.asyncIterator]() as AsyncIterator<UploadMessage<H>>;
-  const first = await messages.next();
+  // The client's next message, or the abort. The idle clock runs only while waiting for the client, not
+  // while the store is busy with the previous chunk.
+  const receive = () =>
+    new Promise<IteratorResult<UploadMessage<H>>>((resolve, reject) => {
+      const onAbort = () => reject(abort.signal.reason);
+      if (abort.signal.aborted) return onAbort();
+      abort.signal.addEventListener('abort', onAbort, { once: true });
+      const idle = setTimeout(() => abort.abort(uploadIdle(idleTimeoutMs)), idleTimeoutMs).unref();
+      messages
+        .next()
+        .then(resolve, reject)
+        .finally(() => {
+          clearTimeout(idle);
+          abort.signal.removeEventListener('abort', onAbort);
+        });
+    });
+  const first = await receive();
   const part = (message: UploadMessage<H>) => message.part ?? (message.header ? 'header' : message.chunk ? 'chunk' : undefined);
   if (first.done || part(first.value) !== 'header') {
     throw invalidArgument('the first message of an upload must carry the header (namespace, pipeline, key), then the content in chunks');
   }
   const body = (async function* () {
     let index = 1;
-    for (let next = await messages.next(); !next.done; next = await messages.next(), index++) {
+    for (let next = await receive(); !next.done; next = await receive(), index++) {
       if (part(next.value) !== 'chunk') throw invalidArgument(`upload message ${index} must carry a chunk of content (only the first carries the header)`);
-      yield next.value.chunk ?? new Uint8Array();
+      const chunk = next.value.chunk ?? new Uint8Array();
+      if (chunk.byteLength > OBJECT_CHUNK_BYTES) {
+        throw invalidArgument(
+          `upload message ${index} carries ${chunk.byteLength} bytes of content, more than the limit of ${OBJECT_CHUNK_BYTES} ` +
+            `bytes (${OBJECT_CHUNK_BYTES / 1024 / 1024} MiB) per chunk; nothing was stored: send the content in smaller chunks`,
+        );
+      }
+      yield chunk;
     }
     if (abort.signal.aborted) throw abort.signal.reason;
   })();
   return { header: first.value.header!, body, signal: abort.signal };
 }
 
+/** Why an upload whose client went quiet was aborted (the client sees DEADLINE_EXCEEDED). */
+function uploadIdle(idleTimeoutMs: number): RpcException {
+  const message =
+    `the upload was aborted: no message arrived for ${idleTimeoutMs / 1000}s (GOFER_UPLOAD_IDLE_TIMEOUT); nothing was ` +
+    'stored: send the content without pausing, or raise GOFER_UPLOAD_IDLE_TIMEOUT on the server';
+  return new RpcException({ code: GrpcStatus.DEADLINE_EXCEEDED, message, details: message });
+}
+
 @Controller()
 export class ObjectsGrpcController {
   constructor(
     private readonly objects: ObjectService,
+    @Inject(GOFER_CONFIG) private readonly config: GoferConfig,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
@@ -60,7 +100,7 @@ export class ObjectsGrpcController {
     callback: sendUnaryData<pb.PutPipelineObjectResponse>,
   ): Promise<void> {
     await this.answer(callback, async () => {
-      const { header, body, signal } = await readUpload<pb.PutPipelineObjectHeader>(call);
+      const { header, body, signal } = await readUpload<pb.PutPipelineObjectHeader>(call, this.config.uploadIdleTimeoutMs);
       const ref = pipelineRef(header, header.pipelineId);
       assertNamespace(principalOf(call.metadata), ref.namespaceId);
       const { object, evicted } = await this.objects.put(ref, objectKey(header.key), body, signal);
@@ -74,7 +114,7 @@ export class ObjectsGrpcController {
     callback: sendUnaryData<pb.PutRunObjectResponse>,
   ): Promise<void> {
     await this.answer(callback, async () => {
-      const { header, body, signal } = await readUpload<pb.PutRunObjectHeader>(call);
+      const { header, body, signal } = await readUpload<pb.PutRunObjectHeader>(call, this.config.uploadIdleTimeoutMs);
       const ref = runRef(header);
       assertNamespace(principalOf(call.metadata), ref.namespaceId);
       const { object } = await this.objects.put(ref, objectKey(header.key), body, signal);

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Dirent } from 'node:fs';
 import { type FileHandle, lstat, mkdir, open, readdir, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
@@ -18,6 +18,19 @@ const TEMP_MARK = '~';
 const TEMP_SUFFIX = '.tmp';
 
 /**
+ * Longest file name (one path segment) a filesystem takes, in bytes: 255 on ext4, XFS, Btrfs, APFS and
+ * most others. Storage key segments may be longer (keys are limited only as a whole).
+ */
+const NAME_MAX = 255;
+/**
+ * Marks a file name that stands for a longer key segment: its first {@link LONG_KEPT} bytes, `+`, and the
+ * SHA-256 of the whole segment. `+` is not a storage key character, so no segment short enough to be its
+ * own name can equal such a name, and neither can a temporary file's.
+ */
+const LONG_MARK = '+';
+const LONG_KEPT = 160;
+
+/**
  * A temporary file untouched for this long belongs to a process that died mid-put (a live put rewrites
  * it as the body arrives); deletePrefix removes such leftovers.
  */
@@ -25,7 +38,9 @@ const STALE_TEMP_MS = 60 * 60 * 1000;
 
 /**
  * An {@link ObjectStore} on a local directory, for single-machine use. A storage key maps to the file at
- * the same relative path (`logs/default/p/3/task.1.log`), so the directory stays readable with `ls`.
+ * the same relative path (`logs/default/p/3/task.1.log`), so the directory stays readable with `ls`. A
+ * key segment longer than a file name may be (255 bytes) becomes its first 160 bytes, `+` and its SHA-256
+ * (see {@link fileNameOf}), so every valid storage key can be stored; shorter segments keep their name.
  *
  * Puts write a temporary file in the target's directory, fsync it, and rename it over the target: readers
  * see the old or the new file, never a partial one, and a crash leaves at most a temporary file behind.
@@ -167,7 +182,7 @@ export class FsObjectStore implements ObjectStore {
   }
 
   private contained(relative: string): string {
-    const path = resolve(this.directory, ...relative.split('/'));
+    const path = resolve(this.directory, ...relative.split('/').map(fileNameOf));
     if (!path.startsWith(this.inside)) {
       throw new ObjectStoreError('invalid_key', `storage key "${relative}" resolves outside ${this.directory}`);
     }
@@ -248,8 +263,9 @@ export class FsObjectStore implements ObjectStore {
     if (errno === 'ENAMETOOLONG') {
       return new ObjectStoreError(
         'backend_error',
-        `cannot ${action} in ${this.directory}: a segment of the key is longer than the filesystem allows ` +
-          '(usually 255 bytes); use shorter keys',
+        `cannot ${action} in ${this.directory}: a file name or path is longer than this filesystem allows; the ` +
+          `store needs file names of up to ${NAME_MAX} bytes: put it on a filesystem that allows them, or use a ` +
+          'shorter directory path',
         { cause: error },
       );
     }
@@ -270,6 +286,16 @@ export class FsObjectStore implements ObjectStore {
     }
     return new ObjectStoreError('backend_error', `cannot ${action} in ${this.directory}: ${detail}`, { cause: error });
   }
+}
+
+/**
+ * The file name of one storage key segment: the segment itself when it fits in {@link NAME_MAX} bytes
+ * (every name stored before long segments were supported), else a shortened name marked with
+ * {@link LONG_MARK}. Segments are ASCII, so characters are bytes.
+ */
+function fileNameOf(segment: string): string {
+  if (segment.length <= NAME_MAX) return segment;
+  return `${segment.slice(0, LONG_KEPT)}${LONG_MARK}${createHash('sha256').update(segment).digest('hex')}`;
 }
 
 async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
