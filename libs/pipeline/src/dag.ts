@@ -186,8 +186,9 @@ export function findDependencyCycles(ids: readonly string[], parentsOf: (id: str
 function shortestCycleThrough(start: string, next: (id: string) => readonly string[]): string[] {
   const cameFrom = new Map<string, string>();
   const queue = [start];
-  while (queue.length > 0) {
-    const id = queue.shift()!;
+  // An index rather than shift(), which may copy the queue each time.
+  for (let head = 0; head < queue.length; head++) {
+    const id = queue[head]!;
     for (const child of next(id)) {
       if (child === start) {
         const path = [start];

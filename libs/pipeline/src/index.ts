@@ -49,7 +49,12 @@ export {
   type TriggerSubscription,
   VARIABLE_NAME_PATTERN,
 } from './pipeline-config.js';
-export { parsePipelineConfig, type ParsePipelineConfigOptions } from './pipeline-config.parser.js';
+export {
+  type ConfigTextFormat,
+  jsonSyntaxIssue,
+  parsePipelineConfig,
+  type ParsePipelineConfigOptions,
+} from './pipeline-config.parser.js';
 export { toPipelineDocument } from './pipeline-config.serializer.js';
 export { validatePipelineConfig } from './pipeline-config.validator.js';
 export { retryDelayMs } from './retry-policy.js';

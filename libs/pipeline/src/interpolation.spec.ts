@@ -35,6 +35,13 @@ describe('scanInterpolations', () => {
     expect(scanInterpolations(value).errors).toStrictEqual([message]);
   });
 
+  it('shows a long unknown kind cut short', () => {
+    const word = `${'x'.repeat(100_000)}_secret`;
+    expect(scanInterpolations(`${word}{{A}}`).errors).toStrictEqual([
+      `unknown interpolation "…${word.slice(-39)}{{…}}"; use pipeline_secret, global_secret, pipeline_object or run_object, e.g. pipeline_secret{{KEY}}`,
+    ]);
+  });
+
   it('stays linear on long values without braces', () => {
     const value = 'a'.repeat(200_000) + '{{';
     expect(scanInterpolations(value).errors).toStrictEqual([]);

@@ -53,8 +53,10 @@ export function scanInterpolations(value: string): InterpolationScan {
     const keyStart = open + 2;
     if (!isKind(word)) {
       if (LOOKS_LIKE_A_KIND.test(word)) {
+        // A long word is shown cut short, so that one value cannot flood the message.
+        const shown = word.length > 40 ? `…${word.slice(-39)}` : word;
         errors.push(
-          `unknown interpolation "${word}{{…}}"${didYouMean(word, INTERPOLATION_KINDS)}; use ${KIND_LIST}, e.g. pipeline_secret{{KEY}}`,
+          `unknown interpolation "${shown}{{…}}"${didYouMean(word, INTERPOLATION_KINDS)}; use ${KIND_LIST}, e.g. pipeline_secret{{KEY}}`,
         );
       }
       continue;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatConfigIssues } from './config-issue.js';
 import type { PipelineConfig } from './pipeline-config.js';
-import { parsePipelineConfig } from './pipeline-config.parser.js';
+import { jsonSyntaxIssue, parsePipelineConfig } from './pipeline-config.parser.js';
 
 /** Strips the indentation shared by all lines, so YAML can be written indented in the table. */
 function yaml(strings: TemplateStringsArray, ...values: unknown[]): string {
@@ -797,5 +797,63 @@ describe('parsePipelineConfig: malformed configs', () => {
   it('rejects a megabyte of nesting quickly instead of parsing it', () => {
     // Without the guard the YAML parser spends seconds on this; the guard stops at depth 65.
     expect(errorsOf('['.repeat(1024 * 1024 - 1))).toStrictEqual(['line 1, column 65: the config is nested more than 64 levels deep']);
+  });
+});
+
+describe('parsePipelineConfig: strings that cannot be stored', () => {
+  it.each([
+    ['a YAML \\0 escape', 'id: demo\ndescription: "a\\0b"\ntasks: [{ id: a, image: b }]\n', 'description: contains a NUL character'],
+    ['a YAML \\x00 escape in a script', 'id: demo\ntasks: [{ id: a, image: b, script: "echo \\x00" }]\n', 'tasks[0].script: contains a NUL character'],
+    ['a YAML \\0 in a key', 'id: demo\ntasks: [{ id: a, image: b, variables: { "A\\0": x } }]\n', 'tasks[0].variables["A\\u0000"]: this key contains a NUL character'],
+    ['a JSON \\u0000 escape', '{"id": "demo", "tasks": [{"id": "a", "image": "b\\u0000"}]}', 'tasks[0].image: contains a NUL character'],
+    ['a JSON lone surrogate', '{"id": "demo", "tasks": [{"id": "a", "image": "b", "variables": {"A": "\\ud800"}}]}', 'tasks[0].variables.A: contains a lone surrogate (\\ud800), which is not Unicode text'],
+    ['a YAML lone surrogate', 'id: demo\ntasks: [{ id: a, image: b, description: "\\udfff" }]\n', 'tasks[0].description: contains a lone surrogate (\\udfff), which is not Unicode text'],
+  ])('reports %s at its field', (_name, text, message) => {
+    expect(errorsOf(text)).toContain(message);
+  });
+});
+
+describe('parsePipelineConfig: limits before work', () => {
+  it('refuses a list over its limit on the syntax tree, with that error alone', () => {
+    // 10,000 tasks full of errors that cost work to report: only the count is.
+    const tasks = Array.from({ length: 10_000 }, (_, i) => `  - {id: T${i}, imag: b, depends_on: {tsak-${i}: any}}`);
+    expect(errorsOf(`id: demo\ntasks:\n${tasks.join('\n')}\n`)).toStrictEqual([
+      'tasks: too many tasks (10000): at most 500 are allowed; split the pipeline into several',
+    ]);
+  });
+
+  it('counts a list reached through an alias after expanding it', () => {
+    const tasks = Array.from({ length: 501 }, (_, i) => `    - {id: t${i}, image: b}`);
+    const text = `x-tasks: &tasks\n${tasks.map((line) => line.slice(2)).join('\n')}\nid: demo\ntasks: *tasks\n`;
+    expect(errorsOf(text)).toStrictEqual(['tasks: too many tasks (501): at most 500 are allowed; split the pipeline into several']);
+  });
+});
+
+describe('parsePipelineConfig: format json', () => {
+  const json = (text: string | Uint8Array) => parsePipelineConfig(text, { format: 'json' });
+
+  it('accepts strict JSON, from bytes with a byte order mark as well', () => {
+    const text = '{"id": "demo", "tasks": [{"id": "a", "image": "b"}]}';
+    expect(json(text).ok).toBe(true);
+    expect(json(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text)])).ok).toBe(true);
+  });
+
+  it.each([
+    ['YAML', 'id: demo\ntasks: [{ id: a, image: b }]\n', "(root): the config is not JSON, though its format says JSON (Unexpected token 'i'); fix it, or send it as YAML"],
+    ['JSON with YAML flow keys', '{id: demo}', "line 1, column 2: the config is not JSON, though its format says JSON (Expected property name or '}'); fix it, or send it as YAML"],
+    ['a trailing comma', '{"id": "demo",\n "tasks": [],\n}', 'line 3, column 1: the config is not JSON, though its format says JSON (Expected double-quoted property name); fix it, or send it as YAML'],
+    ['text after the document', '{"id": "demo"}\nx', 'line 2, column 1: the config is not JSON, though its format says JSON (Unexpected non-whitespace character after JSON); fix it, or send it as YAML'],
+    ['nothing', '   ', '(root): the config is not JSON, though its format says JSON (Unexpected end of JSON input); fix it, or send it as YAML'],
+  ])('refuses %s', (_name, text, message) => {
+    const result = json(text);
+    expect(!result.ok && formatConfigIssues(result.errors)).toBe(message);
+    expect(jsonSyntaxIssue(Buffer.from(text))).toStrictEqual(!result.ok && result.errors[0]);
+  });
+
+  it('reads YAML as before without a format, or with format yaml', () => {
+    const text = 'id: demo\ntasks: [{ id: a, image: b }]\n';
+    expect(parsePipelineConfig(text).ok).toBe(true);
+    expect(parsePipelineConfig(text, { format: 'yaml' }).ok).toBe(true);
+    expect(parsePipelineConfig('{"id": "demo", "tasks": [{"id": "a", "image": "b"}]}', { format: 'yaml' }).ok).toBe(true);
   });
 });

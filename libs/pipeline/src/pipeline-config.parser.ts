@@ -13,12 +13,20 @@ import {
 } from 'yaml';
 import { type ConfigIssue, ROOT_PATH } from './config-issue.js';
 import { PIPELINE_LIMITS, type ParseResult } from './pipeline-config.js';
-import { validatePipelineConfig } from './pipeline-config.validator.js';
+import { oversizedLists, validatePipelineConfig } from './pipeline-config.validator.js';
+
+/**
+ * How a config's text is read: `yaml` and `auto` read YAML, which includes JSON; `json` first
+ * requires strict JSON, so that text its author meant as JSON cannot pass as YAML.
+ */
+export type ConfigTextFormat = 'auto' | 'yaml' | 'json';
 
 /** Options of {@link parsePipelineConfig}. */
 export interface ParsePipelineConfigOptions {
   /** Largest accepted input, in bytes (UTF-8). @default 1 MiB ({@link PIPELINE_LIMITS.maxConfigBytes}) */
   maxBytes?: number;
+  /** @default 'auto' */
+  format?: ConfigTextFormat;
 }
 
 // Resource guards. Each aliased use of an anchor counts once (times the aliases inside it), so 1000
@@ -43,7 +51,8 @@ const YAML_MESSAGES: Record<string, string> = {
  * Parses a pipeline config from YAML or JSON text (JSON is read as the YAML it is) and validates it
  * with {@link validatePipelineConfig}. Never throws on bad input: every problem comes back as an
  * issue — with `line L, column C` as its path for syntax errors — whether the input is too large,
- * not UTF-8, binary, empty, malformed, an alias bomb, or a document with invalid fields.
+ * not UTF-8, binary, empty, malformed, an alias bomb, or a document with invalid fields. With
+ * `format: 'json'`, text that is not strict JSON is refused (see {@link jsonSyntaxIssue}).
  *
  * YAML details: one document per file; anchors, aliases and `<<` merge keys work; duplicate keys and
  * custom tags (`!foo`, `!!binary`) are errors; a number or boolean written where text is expected
@@ -57,6 +66,10 @@ export function parsePipelineConfig(text: string | Uint8Array, options: ParsePip
 
   const binary = firstControlCharacter(source);
   if (binary !== undefined) return failure(binary);
+  if (options.format === 'json') {
+    const notJson = jsonSyntaxIssue(source);
+    if (notJson !== undefined) return failure(notJson);
+  }
   const tooDeep = nestingProblem(source);
   if (tooDeep !== undefined) return failure(tooDeep);
 
@@ -86,6 +99,13 @@ function parseYaml(source: string): ParseResult {
   if (document.contents === null) {
     return failure({ path: ROOT_PATH, message: 'the config is empty; a pipeline needs at least an id and tasks' });
   }
+  // Counted on the syntax tree, before any work per entry (the validator counts again after aliases).
+  const contents = document.contents;
+  const oversized = oversizedLists((field) => {
+    const list = isMap(contents) ? contents.get(field, true) : undefined;
+    return isSeq(list) ? list.items.length : undefined;
+  });
+  if (oversized.length > 0) return failure(...oversized);
   const keyProblems: ConfigIssue[] = [];
   keepWrittenScalars(document.contents, undefined, lineCounter, keyProblems);
   if (keyProblems.length > 0) return failure(...keyProblems);
@@ -98,6 +118,33 @@ function parseYaml(source: string): ParseResult {
     return failure({ path: ROOT_PATH, message: conversionProblem(error) });
   }
   return validatePipelineConfig(doc);
+}
+
+/**
+ * Why a config said to be JSON is not strict JSON, if it is not: the problem as JSON.parse words it,
+ * at its line and column when it says where. YAML, a superset of JSON, would read `{a: 1}` or a YAML
+ * file misnamed `.json` as well; {@link parsePipelineConfig} checks this first with `format: 'json'`.
+ * A leading byte order mark is allowed; bytes that are not UTF-8 are left for the parser to report.
+ */
+export function jsonSyntaxIssue(config: string | Uint8Array): ConfigIssue | undefined {
+  const decoded = typeof config === 'string' ? config : new TextDecoder('utf-8', { ignoreBOM: true }).decode(config);
+  const text = decoded.startsWith('\uFEFF') ? decoded.slice(1) : decoded;
+  try {
+    JSON.parse(text);
+    return undefined;
+  } catch (error) {
+    if (!(error instanceof SyntaxError)) throw error;
+    // V8 quotes an excerpt of the text ("…" is not valid JSON) or gives an offset ("at position 7").
+    const offset = /at position (\d+)/.exec(error.message)?.[1];
+    const reason = error.message
+      .replace(/,\s*(\.\.\.)?".*"(\.\.\.)? is not valid JSON$/s, '')
+      .replace(/ in JSON at position \d+.*$/s, '')
+      .replace(/ at position \d+.*$/s, '');
+    return {
+      path: offset === undefined ? ROOT_PATH : lineAndColumn(text, Number(offset)),
+      message: `the config is not JSON, though its format says JSON (${reason}); fix it, or send it as YAML`,
+    };
+  }
 }
 
 function failure(...errors: ConfigIssue[]): ParseResult {

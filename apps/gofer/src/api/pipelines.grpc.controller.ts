@@ -1,12 +1,30 @@
 import { Controller } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
 import { invalidArgument, ObjectService, PipelineService, RunEngine } from '@gofer/engine';
+import { type ConfigTextFormat, formatConfigIssue, jsonSyntaxIssue } from '@gofer/pipeline';
+import { ConfigFormat } from '@gofer/proto';
 import type * as pb from '@gofer/proto';
 import { toPipeline, toPipelineConfig } from './proto-mapping.js';
 import { MAX_PAGE, page, pipelineRef, RequestCheck } from './request.js';
 
 /** Largest config document accepted (the gRPC server itself refuses messages over 4 MiB). */
 const MAX_CONFIG_BYTES = 1024 * 1024;
+
+const FORMATS: Record<string, ConfigTextFormat> = {
+  [ConfigFormat.CONFIG_FORMAT_UNSPECIFIED]: 'auto',
+  [ConfigFormat.CONFIG_FORMAT_YAML]: 'yaml',
+  [ConfigFormat.CONFIG_FORMAT_JSON]: 'json',
+};
+
+/** How to read a config; a value this server does not know (a newer client's) arrives as its number. */
+function configFormatOf(format: pb.ApplyPipelineConfigRequest['format'] | number | undefined): ConfigTextFormat {
+  if (format === undefined || format === 0) return 'auto';
+  const known = Object.hasOwn(FORMATS, format) ? FORMATS[format] : undefined;
+  if (known === undefined) {
+    throw invalidArgument(`format: unknown config format ${typeof format === 'number' ? format : JSON.stringify(format)}`);
+  }
+  return known;
+}
 
 @Controller()
 export class PipelinesGrpcController {
@@ -21,11 +39,15 @@ export class PipelinesGrpcController {
     const check = new RequestCheck();
     const namespace = check.namespace(request.namespaceId);
     check.done();
+    const format = configFormatOf(request.format);
     const config = request.config ?? new Uint8Array();
     if (config.length === 0) throw invalidArgument('config: required (the pipeline config document, YAML or JSON)');
     if (config.length > MAX_CONFIG_BYTES) {
       throw invalidArgument(`config: ${config.length} bytes is larger than the ${MAX_CONFIG_BYTES}-byte limit`);
     }
+    // PipelineService reads any config as YAML, which JSON is a subset of: what JSON adds is strictness.
+    const notJson = format === 'json' ? jsonSyntaxIssue(config) : undefined;
+    if (notJson !== undefined) throw invalidArgument(formatConfigIssue(notJson));
     const { pipeline, version } = await this.pipelines.apply(namespace, config);
     // A raised (or removed) parallelism limit starts waiting runs now, not at the next run's end. The
     // config is stored either way; if this fails, the reconciler admits them on its next pass.
