@@ -5,7 +5,7 @@ import { apply } from '../support/runs.js';
 
 /** One call per RPC group; each would change something if it were allowed. */
 const CALLS: Array<[string, (client: GoferClient) => Promise<unknown>]> = [
-  ['system: GetSystemInfo', (c) => c.getSystemInfo({})],
+  ['tokens: WhoAmI', (c) => c.whoAmI({})],
   ['pipelines: ApplyPipelineConfig', (c) => c.applyPipelineConfig({ namespaceId: 'default', config: Buffer.from('id: intruder\ntasks:\n  - { id: a, image: busybox:latest }\n'), format: 'CONFIG_FORMAT_UNSPECIFIED' as never })],
   ['pipelines: DeletePipeline', (c) => c.deletePipeline({ namespaceId: 'default', id: 'guarded' })],
   ['pipelines: ListPipelines', (c) => c.listPipelines({ namespaceId: 'default', limit: 0, offset: 0 })],
@@ -39,7 +39,7 @@ const CALLS: Array<[string, (client: GoferClient) => Promise<unknown>]> = [
 ];
 
 /** Calls a client token of another namespace may still make (they concern only the token itself or are filtered). */
-const ALLOWED_FOR_ANY_TOKEN = new Set(['system: GetSystemInfo', 'events: ListEvents']);
+const ALLOWED_FOR_ANY_TOKEN = new Set(['tokens: WhoAmI', 'events: ListEvents']);
 
 async function statusOf(call: () => Promise<unknown>): Promise<{ code: number; details: string } | 'ok'> {
   try {

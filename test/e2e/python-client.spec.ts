@@ -12,8 +12,9 @@ sys.path.insert(0, sys.argv[1])
 from gofer.v1 import gofer_pb2 as pb, gofer_pb2_grpc as rpc
 
 stub = rpc.GoferStub(grpc.insecure_channel(sys.argv[2]))
+print("anonymous info", stub.GetSystemInfo(pb.GetSystemInfoRequest()).bootstrap_token_created)
 try:
-    stub.GetSystemInfo(pb.GetSystemInfoRequest())
+    stub.ListPipelines(pb.ListPipelinesRequest(namespace_id="default"))
 except grpc.RpcError as error:
     print("anonymous", error.code().name)
 auth = [("authorization", "Bearer " + sys.argv[3])]
@@ -55,6 +56,7 @@ describe('a second gRPC implementation (Python grpcio)', () => {
     const call = spawnSync(python, [join(out, 'client.py'), out, gofer.grpcAddr, cluster.token], { encoding: 'utf8' });
     expect(call.stderr).toBe('');
     expect(call.stdout.trim().split('\n')).toEqual([
+      'anonymous info True',
       'anonymous UNAUTHENTICATED',
       'scheduler docker True',
       'version 1 PIPELINE_STATE_ENABLED',

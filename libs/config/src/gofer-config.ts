@@ -89,6 +89,10 @@ const schema = z.object({
   GOFER_LOG_CAP_BYTES: integer(64 * 1024 * 1024, 1024, 2 ** 40),
   // Live log followers one API process serves at once (each holds a Redis connection while it blocks).
   GOFER_MAX_LOG_FOLLOWERS: integer(256, 1, 100_000),
+  // Event follows (ListEvents with follow) one API process serves at once (each polls Postgres).
+  GOFER_MAX_EVENT_FOLLOWERS: integer(256, 1, 100_000),
+  // Live follows (logs and events together) one token holds on one API process, so one token cannot take every slot.
+  GOFER_MAX_FOLLOWS_PER_TOKEN: integer(32, 1, 100_000),
   // SIGTERM → SIGKILL grace when stopping a container (cancel, timeout, shutdown).
   GOFER_STOP_GRACE: duration('10s'),
   // How often the reconciler compares Postgres with the queue (and the reaper looks for leftovers).
@@ -123,6 +127,8 @@ export interface GoferConfig {
   redisPrefix: string;
   logCapBytes: number;
   maxLogFollowers: number;
+  maxEventFollowers: number;
+  maxFollowsPerToken: number;
   stopGraceMs: number;
   reconcileIntervalMs: number;
   workerDeadAfterMs: number;
@@ -177,6 +183,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GoferConfig {
     redisPrefix: e.GOFER_REDIS_PREFIX,
     logCapBytes: e.GOFER_LOG_CAP_BYTES,
     maxLogFollowers: e.GOFER_MAX_LOG_FOLLOWERS,
+    maxEventFollowers: e.GOFER_MAX_EVENT_FOLLOWERS,
+    maxFollowsPerToken: e.GOFER_MAX_FOLLOWS_PER_TOKEN,
     stopGraceMs: e.GOFER_STOP_GRACE,
     reconcileIntervalMs: e.GOFER_RECONCILE_INTERVAL,
     workerDeadAfterMs: e.GOFER_WORKER_DEAD_AFTER,

@@ -16,12 +16,13 @@ import { Init1764172800000 } from './migrations/1764172800000-Init.js';
 import { StoresAuthEvents1764979200000 } from './migrations/1764979200000-StoresAuthEvents.js';
 import { PendingRunsIndex1765584000000 } from './migrations/1765584000000-PendingRunsIndex.js';
 import { RetiredPipelines1766188800000 } from './migrations/1766188800000-RetiredPipelines.js';
+import { RunTokens1766188800001 } from './migrations/1766188800001-RunTokens.js';
 
 export const ENTITIES = [
   ClusterEntity, NamespaceEntity, PipelineEntity, PipelineConfigEntity, RunEntity, TaskRunEntity, WorkerEntity,
   TokenEntity, ObjectEntity, SecretEntity, EventEntity, RetiredPipelineEntity,
 ];
-export const MIGRATIONS = [Init1764172800000, StoresAuthEvents1764979200000, PendingRunsIndex1765584000000, RetiredPipelines1766188800000];
+export const MIGRATIONS = [Init1764172800000, StoresAuthEvents1764979200000, PendingRunsIndex1765584000000, RetiredPipelines1766188800000, RunTokens1766188800001];
 
 /** Arbitrary constant: the advisory lock every replica takes to run migrations one at a time. */
 const MIGRATION_LOCK_ID = 7_271_804_001;

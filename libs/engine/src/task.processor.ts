@@ -161,10 +161,10 @@ export class TaskProcessor implements OnModuleDestroy {
       secretVariables = named;
       const extraEnv: Record<string, string> = {};
       if (task.injectApiToken && !previousContainer) {
-        // Scoped to the run's namespace; deleted when the run completes.
-        const { secret } = await this.tokens.create(
-          { kind: 'client', namespaces: [key.namespaceId], metadata: { run: `${key.pipelineId}/${key.runId}`, task: key.taskId } },
+        // Confined to this run (and its pipeline's objects); deleted when the run completes.
+        const { secret } = await this.tokens.createForRun(
           { namespaceId: key.namespaceId, pipelineId: key.pipelineId, runId: key.runId },
+          { run: `${key.pipelineId}/${key.runId}`, task: key.taskId },
         );
         extraEnv.GOFER_TOKEN = secret;
         secretValues.push(secret);

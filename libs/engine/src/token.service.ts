@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { ClusterEntity, TokenEntity, type TokenKind } from '@gofer/dal';
 import type { Logger } from 'pino';
+import { RE2JS } from 're2js';
 import { IsNull, type DataSource, type EntityManager } from 'typeorm';
 import { DATA_SOURCE, LOGGER } from './engine.tokens.js';
 import { failedPrecondition, invalidArgument, notFound, permissionDenied, unauthenticated } from './errors.js';
@@ -13,7 +14,7 @@ export interface Principal {
   kind: TokenKind;
   /** Namespace patterns of a client token (exact names or `/regular expressions/`). */
   namespaces: string[];
-  /** Set for a token injected into a run's tasks (`inject_api_token`). */
+  /** Set for a `run` token, injected into a run's tasks (`inject_api_token`): the run it is confined to. */
   run?: { namespaceId: string; pipelineId: string; runId: number };
 }
 
@@ -60,12 +61,20 @@ export class TokenService {
     });
   }
 
-  async create(spec: NewToken, run?: Principal['run']): Promise<{ token: TokenEntity; secret: string }> {
-    return this.db.transaction((m) => this.insert(m, spec, run));
+  async create(spec: NewToken & { kind: 'management' | 'client' }): Promise<{ token: TokenEntity; secret: string }> {
+    return this.db.transaction((m) => this.insert(m, spec));
+  }
+
+  /**
+   * Issues the token injected into a task of a run (`inject_api_token`): kind `run`, confined to that
+   * run (see {@link RUN_TOKEN_SCOPES}), deleted when the run completes.
+   */
+  async createForRun(run: NonNullable<Principal['run']>, metadata: Record<string, string>): Promise<{ token: TokenEntity; secret: string }> {
+    return this.db.transaction((m) => this.insert(m, { kind: 'run', namespaces: [run.namespaceId], metadata }, run));
   }
 
   private async insert(m: EntityManager, spec: NewToken, run?: Principal['run']): Promise<{ token: TokenEntity; secret: string }> {
-    const namespaces = spec.kind === 'client' ? (spec.namespaces ?? []) : [];
+    const namespaces = spec.kind === 'management' ? [] : (spec.namespaces ?? []);
     const problems = [...validateNamespacePatterns(namespaces), ...validateMetadata(spec.metadata ?? {})];
     if (spec.kind === 'client' && namespaces.length === 0) problems.push('namespaces: a client token needs at least one namespace');
     const expiresIn = spec.expiresInSeconds ?? 0;
@@ -155,7 +164,8 @@ export function hashSecret(secret: string): Buffer {
 function toPrincipal(row: TokenEntity): Principal {
   return {
     tokenId: row.id,
-    kind: row.kind,
+    // A token recorded for a run is confined to it, whatever kind an older release gave it.
+    kind: row.runId !== null ? 'run' : row.kind,
     namespaces: row.namespaces,
     run: row.runId !== null ? { namespaceId: row.runNamespaceId!, pipelineId: row.runPipelineId!, runId: row.runId } : undefined,
   };
@@ -168,26 +178,45 @@ export function mayUseNamespace(principal: Principal, namespace: string): boolea
 }
 
 const NAMESPACE_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
-/** Compiled `/re/` patterns (tokens are few; their patterns are checked on every call). */
-const compiled = new Map<string, RegExp | null>();
+/** What a pattern refused by RE2 says about itself; such a pattern matches nothing. */
+interface Refused {
+  error: string;
+}
+/** Compiled `/re/` patterns, or why RE2 refused them (tokens are few; their patterns are checked on every call). */
+const compiled = new Map<string, RE2JS | Refused>();
 
-/** `/re/` patterns must match the whole namespace id; anything else is an exact name. */
+function isRegexPattern(pattern: string): boolean {
+  return pattern.length > 2 && pattern.startsWith('/') && pattern.endsWith('/');
+}
+
+/**
+ * `/re/` patterns run on RE2 (re2js, a port of Go's regexp), whose matching takes time linear in the
+ * input whatever the pattern: a token's pattern cannot stall the process by backtracking, as
+ * `/(a+)+$/` did with JavaScript's RegExp. RE2 has no lookaround or backreferences.
+ */
+function compilePattern(pattern: string): RE2JS | Refused {
+  let entry = compiled.get(pattern);
+  if (entry === undefined) {
+    try {
+      entry = RE2JS.compile(pattern.slice(1, -1));
+    } catch (error) {
+      entry = { error: (error as Error).message.replace(/^error parsing regexp: /, '') };
+    }
+    if (compiled.size >= 10_000) compiled.clear();
+    compiled.set(pattern, entry);
+  }
+  return entry;
+}
+
+/**
+ * `/re/` patterns must match the whole namespace id; anything else is an exact name. A pattern RE2
+ * cannot compile (stored by a release that used JavaScript's RegExp, e.g. with a lookahead) grants nothing.
+ */
 export function namespaceMatches(pattern: string, namespace: string): boolean {
   if (!NAMESPACE_ID.test(namespace)) return false; // never run a pattern over arbitrary input
-  if (pattern.length > 2 && pattern.startsWith('/') && pattern.endsWith('/')) {
-    let regex = compiled.get(pattern);
-    if (regex === undefined) {
-      try {
-        regex = new RegExp(`^(?:${pattern.slice(1, -1)})$`);
-      } catch {
-        regex = null;
-      }
-      if (compiled.size > 10_000) compiled.clear();
-      compiled.set(pattern, regex);
-    }
-    return regex?.test(namespace) ?? false;
-  }
-  return pattern === namespace;
+  if (!isRegexPattern(pattern)) return pattern === namespace;
+  const regex = compilePattern(pattern);
+  return regex instanceof RE2JS && regex.testExact(namespace);
 }
 
 /**
@@ -212,13 +241,14 @@ export function validateNamespacePatterns(patterns: string[]): string[] {
   patterns.slice(0, MAX_PATTERNS).forEach((pattern, index) => {
     if (pattern.length === 0 || pattern.length > MAX_PATTERN_LENGTH) {
       problems.push(`namespaces[${index}]: must be 1 to ${MAX_PATTERN_LENGTH} characters`);
-    } else if (pattern.length > 2 && pattern.startsWith('/') && pattern.endsWith('/')) {
-      try {
-        new RegExp(pattern.slice(1, -1));
-      } catch (error) {
-        problems.push(`namespaces[${index}]: ${JSON.stringify(pattern)} is not a valid regular expression (${(error as Error).message})`);
+    } else if (isRegexPattern(pattern)) {
+      const regex = compilePattern(pattern);
+      if (!(regex instanceof RE2JS)) {
+        problems.push(
+          `namespaces[${index}]: ${JSON.stringify(pattern)} is not a valid regular expression (${regex.error}); patterns use RE2 syntax: no lookaround or backreferences`,
+        );
       }
-    } else if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(pattern)) {
+    } else if (!NAMESPACE_ID.test(pattern)) {
       problems.push(`namespaces[${index}]: ${JSON.stringify(pattern)} is neither a namespace id nor a /regular expression/`);
     }
   });
@@ -234,4 +264,53 @@ function validateMetadata(metadata: Record<string, string>): string[] {
     if (value.length > 256) problems.push(`metadata.${key}: values are at most 256 characters`);
   }
   return problems;
+}
+
+/**
+ * What a `run` token may call, and what the call must name: `run` calls name the token's own run,
+ * `pipeline` calls its run's pipeline (objects); `self` calls name nothing. Every other call is
+ * refused: a task's token reads its run and passes values through the object store, and can neither
+ * change pipelines, start runs nor reach secrets (which a new config version could print).
+ */
+export const RUN_TOKEN_SCOPES: Readonly<Record<string, 'self' | 'run' | 'pipeline'>> = {
+  whoAmI: 'self',
+  getRun: 'run',
+  listTaskRuns: 'run',
+  getTaskRun: 'run',
+  getTaskRunLogs: 'run',
+  getRunObject: 'run',
+  listRunObjects: 'run',
+  putRunObject: 'run',
+  deleteRunObject: 'run',
+  getPipelineObject: 'pipeline',
+  listPipelineObjects: 'pipeline',
+  putPipelineObject: 'pipeline',
+  deletePipelineObject: 'pipeline',
+};
+
+/**
+ * Refuses a `run` token a call outside {@link RUN_TOKEN_SCOPES}, or naming another run or pipeline;
+ * other tokens pass (their namespace is checked by {@link assertNamespace}). `method` is the RPC's
+ * handler name, e.g. `getRun`.
+ */
+export function assertRunTokenScope(
+  principal: Principal,
+  method: string,
+  target: { namespaceId?: string; pipelineId?: string; runId?: number | string } = {},
+): void {
+  const run = principal.run;
+  if (principal.kind !== 'run' || !run) return;
+  const scope = RUN_TOKEN_SCOPES[method];
+  const ownRun = `run ${run.runId} of pipeline "${run.pipelineId}" in namespace "${run.namespaceId}"`;
+  const call = `${method[0]!.toUpperCase()}${method.slice(1)}`;
+  if (!scope) {
+    throw permissionDenied(
+      `token ${principal.tokenId} is a run token of ${ownRun}: it may read that run and use its pipeline's and run's objects, not call ${call}`,
+    );
+  }
+  if (scope === 'self') return;
+  const samePipeline = (target.namespaceId || 'default') === run.namespaceId && target.pipelineId === run.pipelineId;
+  if (!samePipeline || (scope === 'run' && Number(target.runId) !== run.runId)) {
+    throw permissionDenied(`token ${principal.tokenId} is a run token of ${ownRun}: ${call} may only name ${scope === 'run' ? 'that run' : 'that pipeline'}`);
+  }
 }

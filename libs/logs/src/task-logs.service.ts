@@ -108,9 +108,14 @@ export class TaskLogs {
   ): AsyncGenerator<LogChunk> {
     const live = this.liveKey(key);
     let last = '0-0';
-    // A blocking XREAD holds its connection, so followers get their own.
+    // A blocking XREAD holds its connection, so followers get their own, closed as soon as they stop
+    // (not when the XREAD times out): a follower's slot is given back then, and so is its connection.
     const reader = options.follow ? this.redis.duplicate() : this.redis;
-    if (reader !== this.redis) reader.on('error', () => undefined); // surfaced by the failing XREAD
+    const close = () => reader.disconnect();
+    if (reader !== this.redis) {
+      reader.on('error', () => undefined); // surfaced by the failing XREAD
+      options.signal?.addEventListener('abort', close, { once: true });
+    }
     try {
       while (!options.signal?.aborted) {
         const reply = options.follow
@@ -130,7 +135,10 @@ export class TaskLogs {
         }
       }
     } finally {
-      if (reader !== this.redis) reader.disconnect();
+      if (reader !== this.redis) {
+        options.signal?.removeEventListener('abort', close);
+        close();
+      }
     }
   }
 }

@@ -247,7 +247,8 @@ export function createGoferClient(options: GoferClientOptions): GoferClient {
 
   const metadata = (name: string): Metadata => {
     const md = new Metadata();
-    if (options.token && !ANONYMOUS_METHODS.has(name)) md.set('authorization', `Bearer ${options.token}`);
+    // HTTP/2 drops a header value that starts or ends with whitespace (a token pasted with a newline).
+    if (options.token?.trim() && !ANONYMOUS_METHODS.has(name)) md.set('authorization', `Bearer ${options.token.trim()}`);
     return md;
   };
 

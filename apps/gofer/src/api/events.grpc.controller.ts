@@ -1,18 +1,26 @@
 import { Controller } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
-import { EventLog, invalidArgument, mayUseNamespace, permissionDenied } from '@gofer/engine';
+import { EventLog, invalidArgument, mayUseNamespace, permissionDenied, TokenService } from '@gofer/engine';
 import type * as pb from '@gofer/proto';
 import type { Metadata, ServerWritableStream } from '@grpc/grpc-js';
 import type { Observable } from 'rxjs';
-import { pacedStream } from './grpc-stream.js';
+import { FollowSlots } from './follow-slots.js';
+import { holdingSlot, pacedStream, whileAuthorized } from './grpc-stream.js';
 import { toEvent } from './proto-mapping.js';
 import { principalOf } from './rpc.gateway.js';
 
 @Controller()
 export class EventsGrpcController {
-  constructor(private readonly events: EventLog) {}
+  constructor(
+    private readonly events: EventLog,
+    private readonly tokens: TokenService,
+    private readonly slots: FollowSlots,
+  ) {}
 
-  /** Stored events the token may see, oldest first; with `follow`, new ones as they commit. */
+  /**
+   * Stored events the token may see, oldest first; with `follow`, new ones as they commit. A follow
+   * holds a follow slot, and any stream ends once its token is deleted, disabled or expired.
+   */
   @GrpcMethod('Gofer', 'ListEvents')
   listEvents(request: pb.ListEventsRequest, metadata: Metadata, call: ServerWritableStream<unknown, unknown>): Observable<pb.ListEventsResponse> {
     const principal = principalOf(metadata);
@@ -27,10 +35,16 @@ export class EventsGrpcController {
       global: principal.kind === 'management',
     };
     const events = this.events;
-    return pacedStream(call, async function* (signal) {
-      for await (const event of events.follow(afterId, filter, { follow: request.follow ?? false, signal })) {
-        yield { event: toEvent(event) };
-      }
-    });
+    const follow = request.follow ?? false;
+    const stream = whileAuthorized(
+      pacedStream(call, async function* (signal) {
+        for await (const event of events.follow(afterId, filter, { follow, signal })) {
+          yield { event: toEvent(event) };
+        }
+      }),
+      this.tokens,
+      metadata,
+    );
+    return follow ? holdingSlot(() => this.slots.take('events', principal.tokenId), stream) : stream;
   }
 }

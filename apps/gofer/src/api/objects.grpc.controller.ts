@@ -1,7 +1,7 @@
 import { Controller, Inject } from '@nestjs/common';
 import { GrpcMethod, GrpcStreamCall, RpcException } from '@nestjs/microservices';
 import { GOFER_CONFIG, type GoferConfig } from '@gofer/config';
-import { assertNamespace, invalidArgument, LOGGER, ObjectService, type ObjectScope } from '@gofer/engine';
+import { assertNamespace, assertRunTokenScope, invalidArgument, LOGGER, ObjectService, type ObjectScope } from '@gofer/engine';
 import { GrpcStatus, OBJECT_CHUNK_BYTES } from '@gofer/proto';
 import type * as pb from '@gofer/proto';
 import type { Metadata, sendUnaryData, ServerReadableStream, ServerWritableStream } from '@grpc/grpc-js';
@@ -103,6 +103,7 @@ export class ObjectsGrpcController {
       const { header, body, signal } = await readUpload<pb.PutPipelineObjectHeader>(call, this.config.uploadIdleTimeoutMs);
       const ref = pipelineRef(header, header.pipelineId);
       assertNamespace(principalOf(call.metadata), ref.namespaceId);
+      assertRunTokenScope(principalOf(call.metadata), 'putPipelineObject', ref);
       const { object, evicted } = await this.objects.put(ref, objectKey(header.key), body, signal);
       return { object: toObjectInfo(object), evicted };
     });
@@ -117,6 +118,7 @@ export class ObjectsGrpcController {
       const { header, body, signal } = await readUpload<pb.PutRunObjectHeader>(call, this.config.uploadIdleTimeoutMs);
       const ref = runRef(header);
       assertNamespace(principalOf(call.metadata), ref.namespaceId);
+      assertRunTokenScope(principalOf(call.metadata), 'putRunObject', ref);
       const { object } = await this.objects.put(ref, objectKey(header.key), body, signal);
       return { object: toObjectInfo(object) };
     });

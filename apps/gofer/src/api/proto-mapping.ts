@@ -112,7 +112,7 @@ export function toPastTaskRun(row: TaskRunEntity, past: PastAttempt): TaskRun {
 export function toToken(row: TokenEntity): Token {
   return {
     id: row.id,
-    kind: row.kind === 'management' ? TokenKind.TOKEN_KIND_MANAGEMENT : TokenKind.TOKEN_KIND_CLIENT,
+    kind: { management: TokenKind.TOKEN_KIND_MANAGEMENT, client: TokenKind.TOKEN_KIND_CLIENT, run: TokenKind.TOKEN_KIND_RUN }[row.kind],
     namespaces: row.namespaces,
     metadata: row.metadata,
     created: ms(row.created),

@@ -4,11 +4,13 @@ import {
 } from '@nestjs/common';
 import { Metadata, status as GrpcStatus } from '@grpc/grpc-js';
 import {
-  assertManagement, assertNamespace, GoferError, GoferMetrics, LOGGER, TokenService, type GoferErrorCode, type Principal,
+  assertManagement, assertNamespace, assertRunTokenScope, GoferError, GoferMetrics, LOGGER, TokenService, type GoferErrorCode, type Principal,
 } from '@gofer/engine';
 import { RpcException } from '@nestjs/microservices';
 import type { Logger } from 'pino';
 import { catchError, from, mergeMap, Observable, of, tap, throwError } from 'rxjs';
+import { assertNoNulCharacters } from './request-strings.js';
+import { boundedStatusMessage } from './status-message.js';
 
 const CODES: Record<GoferErrorCode, GrpcStatus> = {
   invalid_argument: GrpcStatus.INVALID_ARGUMENT,
@@ -25,7 +27,7 @@ type Policy = 'public' | 'authenticated' | 'management' | 'namespace' | 'checked
 
 const POLICIES: Record<string, Policy> = {
   bootstrapToken: 'public',
-  getSystemInfo: 'authenticated',
+  getSystemInfo: 'public', // version and bootstrap state, for a client without a token yet (nothing secret)
   whoAmI: 'authenticated',
   listNamespaces: 'authenticated', // filtered to what the token may use
   getNamespace: 'authenticated', // checked against the token in the handler
@@ -103,34 +105,67 @@ export class RpcGateway implements NestInterceptor {
   }
 
   private async authorize(method: string, metadata: Metadata, request: Record<string, unknown> | undefined): Promise<void> {
+    if (request !== undefined) assertNoNulCharacters(request);
     const policy = POLICIES[method] ?? 'namespace';
     if (policy === 'public') return;
     const principal = await this.tokens.authenticate(bearer(metadata));
     principals.set(metadata, principal);
+    // A run token is confined to its run: uploads name it in their first message, checked by the handler.
+    if (policy !== 'checked-by-handler') assertRunTokenScope(principal, method, request);
     if (policy === 'management') assertManagement(principal, `${method[0]!.toUpperCase()}${method.slice(1)}`);
     if (policy === 'namespace') assertNamespace(principal, (request?.namespaceId as string | undefined) || 'default');
   }
 }
 
-/** The token in `authorization: Bearer <token>` metadata. */
-function bearer(metadata: Metadata): string | undefined {
-  const value = metadata.get('authorization')[0];
-  if (typeof value !== 'string') return undefined;
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(value);
-  return match?.[1] ?? value;
+/**
+ * The token in `authorization: Bearer <token>` metadata (RFC 6750: the scheme in any case; a bare token
+ * is tolerated). A value that starts or ends with whitespace never arrives: HTTP/2 forbids it (RFC 9113
+ * section 8.2.1) and Node's HTTP/2 layer drops the whole header before grpc-js sees it, so the refusal of
+ * a call without the header names that cause too.
+ */
+export function bearer(metadata: Metadata): string {
+  const values = metadata.get('authorization');
+  if (values.length === 0) {
+    throw new GoferError(
+      'unauthenticated',
+      'this call needs an API token (metadata "authorization: Bearer <token>"; a value that starts or ends with whitespace is dropped by HTTP/2 before it reaches Gofer)',
+    );
+  }
+  const match = values.length === 1 && typeof values[0] === 'string' ? /^(?:Bearer[ \t]+)?(\S+)$/i.exec(values[0].trim()) : null;
+  if (!match) throw new GoferError('unauthenticated', 'the API token is malformed: metadata "authorization" must be "Bearer <token>"');
+  return match[1]!;
 }
 
-/** The gRPC status an error becomes (unexpected errors are logged and reported without internals). */
+/**
+ * The gRPC status an error becomes (unexpected errors are logged and reported without internals).
+ * Messages are bounded in size (see {@link boundedStatusMessage}), so that clients can read the status.
+ */
 export function grpcErrorOf(error: unknown, logger: Logger): { code: GrpcStatus; message: string; details?: string } {
-  if (error instanceof GoferError) return { code: CODES[error.code], message: error.message, details: error.message };
-  if (error instanceof RpcException) return error.getError() as { code: GrpcStatus; message: string };
+  if (error instanceof GoferError) {
+    const message = boundedStatusMessage(error.message);
+    return { code: CODES[error.code], message, details: message };
+  }
+  if (error instanceof RpcException) return boundedRpcError(error) as { code: GrpcStatus; message: string };
   logger.error({ err: error }, 'rpc failed unexpectedly');
   return { code: GrpcStatus.INTERNAL, message: 'internal error; see the Gofer service logs', details: 'internal error; see the Gofer service logs' };
 }
 
+/** An RpcException's error (a message, or a status object), with its message bounded. */
+function boundedRpcError(error: RpcException): string | object {
+  const status = error.getError();
+  if (typeof status === 'string') return boundedStatusMessage(status);
+  const { message, details } = status as { message?: unknown; details?: unknown };
+  return {
+    ...status,
+    ...(typeof message === 'string' && { message: boundedStatusMessage(message) }),
+    ...(typeof details === 'string' && { details: boundedStatusMessage(details) }),
+  };
+}
+
 /**
  * Maps errors to gRPC statuses: request errors keep their message (INVALID_ARGUMENT lists every
- * problem, one per line); anything unexpected is logged and reported as INTERNAL without internals.
+ * problem, one per line, as many as fit in a bounded message); anything unexpected is logged and
+ * reported as INTERNAL without internals.
  */
 @Catch()
 export class RpcErrorFilter implements ExceptionFilter {
@@ -138,9 +173,9 @@ export class RpcErrorFilter implements ExceptionFilter {
 
   catch(error: unknown, _host: ArgumentsHost): Observable<never> {
     if (error instanceof GoferError) {
-      return throwError(() => ({ code: CODES[error.code], message: error.message }));
+      return throwError(() => ({ code: CODES[error.code], message: boundedStatusMessage(error.message) }));
     }
-    if (error instanceof RpcException) return throwError(() => error.getError());
+    if (error instanceof RpcException) return throwError(() => boundedRpcError(error));
     this.logger.error({ err: error }, 'rpc failed unexpectedly');
     return throwError(() => ({ code: GrpcStatus.INTERNAL, message: 'internal error; see the Gofer service logs' }));
   }

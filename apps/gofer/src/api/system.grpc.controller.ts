@@ -14,6 +14,11 @@ export class SystemGrpcController {
     @Inject(DATA_SOURCE) private readonly db: DataSource,
   ) {}
 
+  /**
+   * Public (see POLICIES in rpc.gateway.ts): a client checks it reaches Gofer and which version answers,
+   * and a new cluster's operator whether it still needs `gofer service token bootstrap`, before holding
+   * a token. Nothing here is secret; BootstrapToken, public too, already tells whether a token was issued.
+   */
   @GrpcMethod('Gofer', 'GetSystemInfo')
   async getSystemInfo(_request: pb.GetSystemInfoRequest): Promise<pb.GetSystemInfoResponse> {
     const cluster = await this.db.manager.findOneByOrFail(ClusterEntity, { singleton: 1 });

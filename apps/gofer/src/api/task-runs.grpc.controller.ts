@@ -2,16 +2,17 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Controller, Inject } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
 import type { TaskRunEntity } from '@gofer/dal';
-import { GoferError, LOGGER, notFound, RunEngine, RunRepository, TASK_LOGS } from '@gofer/engine';
+import { LOGGER, notFound, RunEngine, RunRepository, TASK_LOGS, TokenService } from '@gofer/engine';
 import type { Logger } from 'pino';
-import { GOFER_CONFIG, type GoferConfig } from '@gofer/config';
 import type { LogChunk, LogKey, TaskLogs } from '@gofer/logs';
 import { LogStream, type GetTaskRunLogsResponse } from '@gofer/proto';
 import type * as pb from '@gofer/proto';
-import type { ServerWritableStream } from '@grpc/grpc-js';
-import { defer, finalize, type Observable } from 'rxjs';
-import { pacedStream } from './grpc-stream.js';
+import type { Metadata, ServerWritableStream } from '@grpc/grpc-js';
+import type { Observable } from 'rxjs';
+import { FollowSlots } from './follow-slots.js';
+import { holdingSlot, pacedStream, whileAuthorized } from './grpc-stream.js';
 import { toPastTaskRun, toTaskRun } from './proto-mapping.js';
+import { principalOf } from './rpc.gateway.js';
 import { runRef, taskRef } from './request.js';
 
 const POLL_MS = 500;
@@ -27,12 +28,11 @@ export class TaskRunsGrpcController {
     private readonly engine: RunEngine,
     private readonly runs: RunRepository,
     @Inject(TASK_LOGS) private readonly logs: TaskLogs,
-    @Inject(GOFER_CONFIG) private readonly config: GoferConfig,
+    private readonly tokens: TokenService,
+    // Live follows hold a slot: each holds a Redis connection while it blocks.
+    private readonly slots: FollowSlots,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
-
-  /** Live follows in progress on this process; each holds a Redis connection while it blocks. */
-  private followers = 0;
 
   @GrpcMethod('Gofer', 'GetTaskRun')
   async getTaskRun(request: pb.GetTaskRunRequest): Promise<pb.GetTaskRunResponse> {
@@ -54,13 +54,17 @@ export class TaskRunsGrpcController {
     return {};
   }
 
-  /** Archived logs for finished attempts; the live Redis stream (optionally followed) otherwise. */
+  /**
+   * Archived logs for finished attempts; the live Redis stream (optionally followed) otherwise. A
+   * follow holds a follow slot, and any stream ends once its token is deleted, disabled or expired.
+   */
   @GrpcMethod('Gofer', 'GetTaskRunLogs')
   async getTaskRunLogs(
     request: pb.GetTaskRunLogsRequest,
-    _metadata: unknown,
+    metadata: Metadata,
     call: ServerWritableStream<unknown, unknown>,
   ): Promise<Observable<GetTaskRunLogsResponse>> {
+    const { tokenId } = principalOf(metadata);
     const key = taskRef(request);
     const row = await this.runs.getTaskRun(key);
     const attempt = request.attempt || row.attempt;
@@ -68,18 +72,9 @@ export class TaskRunsGrpcController {
       throw notFound(`task run "${row.taskId}" has no attempt ${attempt} (latest is ${row.attempt})`);
     }
     const logKey: LogKey = { ...key, runId: row.reusedFromRun ?? key.runId, attempt };
-    if (!request.follow) return pacedStream(call, (signal) => this.read(row, logKey, false, signal));
-    if (this.followers >= this.config.maxLogFollowers) {
-      throw new GoferError(
-        'resource_exhausted',
-        `this API process already follows ${this.followers} logs (GOFER_MAX_LOG_FOLLOWERS); try again, or read without --follow`,
-      );
-    }
-    // Counted from subscription to teardown (complete, error or the client going away).
-    return defer(() => {
-      this.followers += 1;
-      return pacedStream(call, (signal) => this.read(row, logKey, true, signal)).pipe(finalize(() => (this.followers -= 1)));
-    });
+    const follow = request.follow ?? false;
+    const stream = whileAuthorized(pacedStream(call, (signal) => this.read(row, logKey, follow, signal)), this.tokens, metadata);
+    return follow ? holdingSlot(() => this.slots.take('logs', tokenId), stream) : stream;
   }
 
   private async *read(row: TaskRunEntity, key: LogKey, follow: boolean, signal: AbortSignal): AsyncGenerator<GetTaskRunLogsResponse> {

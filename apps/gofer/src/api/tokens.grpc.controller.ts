@@ -1,6 +1,6 @@
 import { Controller } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
-import { invalidArgument, TokenService, type NewToken } from '@gofer/engine';
+import { invalidArgument, TokenService } from '@gofer/engine';
 import { TokenKind } from '@gofer/proto';
 import type * as pb from '@gofer/proto';
 import type { Metadata } from '@grpc/grpc-js';
@@ -27,12 +27,12 @@ export class TokensGrpcController {
 
   @GrpcMethod('Gofer', 'CreateToken')
   async createToken(request: pb.CreateTokenRequest): Promise<pb.CreateTokenResponse> {
-    const kinds: Record<string, NewToken['kind'] | undefined> = {
+    const kinds: Record<string, 'management' | 'client' | undefined> = {
       [TokenKind.TOKEN_KIND_MANAGEMENT]: 'management',
       [TokenKind.TOKEN_KIND_CLIENT]: 'client',
     };
     const kind = kinds[request.kind];
-    if (!kind) throw invalidArgument('kind: must be TOKEN_KIND_MANAGEMENT or TOKEN_KIND_CLIENT');
+    if (!kind) throw invalidArgument('kind: must be TOKEN_KIND_MANAGEMENT or TOKEN_KIND_CLIENT (run tokens are issued by Gofer to tasks only)');
     const { token, secret } = await this.tokens.create({
       kind, namespaces: request.namespaces ?? [], metadata: request.metadata ?? {}, expiresInSeconds: request.expiresInSeconds,
     });

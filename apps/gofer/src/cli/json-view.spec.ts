@@ -69,6 +69,8 @@ describe('enumValue', () => {
     ['', 'RUN_STATUS_', null],
     [undefined, 'RUN_STATUS_', null],
     ['SOMETHING_NEW', 'RUN_STATE_', 'something_new'],
+    // proto-loader hands an enum value this CLI's proto lacks over as its number.
+    [7 as unknown as string, 'TOKEN_KIND_', 'unknown (7)'],
   ];
   it.each(cases)('%s -> %s', (value, prefix, expected) => expect(enumValue(value, prefix)).toBe(expected));
 });

@@ -5,6 +5,8 @@ import type { Event, Namespace, ObjectInfo, Pipeline, PipelineConfig, Run, Secre
 /** Lower-cases an enum value name after stripping its prefix (`RUN_STATE_RUNNING` -> `running`); UNSPECIFIED -> null. */
 export function enumValue(value: string | null | undefined, prefix: string): string | null {
   if (!value) return null;
+  // A value this CLI does not know (a newer service) arrives as its number.
+  if (typeof value !== 'string') return `unknown (${String(value)})`;
   const bare = value.startsWith(prefix) ? value.slice(prefix.length) : value;
   return bare === 'UNSPECIFIED' ? null : bare.toLowerCase();
 }

@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { HealthController } from '../api/health.controller.js';
 import { MetricsController } from '../api/metrics.controller.js';
 import { PipelinesGrpcController } from '../api/pipelines.grpc.controller.js';
+import { FollowSlots } from '../api/follow-slots.js';
 import { RpcGateway } from '../api/rpc.gateway.js';
 import { RunsGrpcController } from '../api/runs.grpc.controller.js';
 import { SystemGrpcController } from '../api/system.grpc.controller.js';
@@ -88,7 +89,7 @@ export class ServiceModule {
         SystemGrpcController, PipelinesGrpcController, RunsGrpcController, TaskRunsGrpcController, TokensGrpcController,
         NamespacesGrpcController, ObjectsGrpcController, SecretsGrpcController, EventsGrpcController,
       );
-      providers.push({ provide: APP_INTERCEPTOR, useClass: RpcGateway });
+      providers.push({ provide: APP_INTERCEPTOR, useClass: RpcGateway }, FollowSlots);
     }
     if (roles.includes('worker')) {
       providers.push({ provide: SCHEDULER, useValue: infra.scheduler }, TaskProcessor, Reconciler, WorkerLifecycle);

@@ -18,6 +18,56 @@ import { ServiceModule, type Role } from './service.module.js';
 
 /** Largest gRPC message the API accepts (configs are capped at 1 MiB inside that). */
 const MAX_GRPC_MESSAGE_BYTES = 4 * 1024 * 1024;
+/**
+ * Most metadata a call may carry, counted as HTTP/2 counts a header list (name + value + 32 bytes an
+ * entry). Gofer reads only `authorization`; 16 KiB, gRPC's usual limit, leaves room for tracing headers.
+ * (Nest's `maxMetadataSize` sets `grpc.max_metadata_size`, which the grpc-js server ignores.)
+ */
+const MAX_METADATA_BYTES = 16 * 1024;
+/**
+ * A connection with no call in flight for this long is closed; clients reconnect on their next call.
+ * This also ends a connection the HTTP/2 layer gave up on: a header field over 64 KiB or a header block
+ * over about 144 KiB (both HPACK-encoded) is a connection error in nghttp2 (GOAWAY with COMPRESSION_ERROR
+ * or INTERNAL_ERROR), after which Node may stop reading the socket without closing it; a client that
+ * does not act on the GOAWAY (grpcio), or is still writing megabytes of headers and so never reads it,
+ * would otherwise wait for its deadline, or forever.
+ */
+const IDLE_CONNECTION_MS = 5_000;
+/**
+ * Each connection is pinged this often and dropped when the answer takes longer than the timeout: this
+ * ends a connection broken as above that still has a call in flight (a followed stream), which the idle
+ * limit does not. The timeout leaves room for a ping queued behind megabytes of data on a slow link.
+ */
+const KEEPALIVE_MS = 10_000;
+const KEEPALIVE_TIMEOUT_MS = 20_000;
+
+/** A call's metadata as HTTP/2 counts it: name + value + 32 bytes an entry (RFC 7541 section 4.1). */
+function metadataBytes(metadata: grpc.Metadata): number {
+  let bytes = 0;
+  for (const [key, values] of Object.entries(metadata.toHttp2Headers())) {
+    for (const value of Array.isArray(values) ? values : [values]) bytes += key.length + Buffer.byteLength(String(value)) + 32;
+  }
+  return bytes;
+}
+
+/**
+ * Answers a call whose metadata is over {@link MAX_METADATA_BYTES} with RESOURCE_EXHAUSTED; its handler
+ * never runs (grpc-js reads the request only once the metadata is passed on).
+ */
+const limitMetadata: grpc.ServerInterceptor = (_method, call) =>
+  new grpc.ServerInterceptingCall(call, {
+    start: (next) =>
+      next({
+        onReceiveMetadata: (metadata, pass) => {
+          const bytes = metadataBytes(metadata);
+          if (bytes <= MAX_METADATA_BYTES) return pass(metadata);
+          call.sendStatus({
+            code: grpc.status.RESOURCE_EXHAUSTED,
+            details: `request metadata is ${bytes} bytes, over the ${MAX_METADATA_BYTES}-byte limit: Gofer reads only "authorization: Bearer <token>"; send less metadata`,
+          });
+        },
+      }),
+  });
 
 export interface RunningService {
   app: INestApplication;
@@ -79,6 +129,8 @@ export async function bootService(
             loader: { ...PROTO_LOADER_OPTIONS, includeDirs: [PROTO_PATH] },
             maxReceiveMessageLength: MAX_GRPC_MESSAGE_BYTES,
             maxSendMessageLength: MAX_GRPC_MESSAGE_BYTES,
+            keepalive: { keepaliveTimeMs: KEEPALIVE_MS, keepaliveTimeoutMs: KEEPALIVE_TIMEOUT_MS },
+            channelOptions: { 'grpc.max_connection_idle_ms': IDLE_CONNECTION_MS, interceptors: [limitMetadata] } satisfies grpc.ServerOptions,
           },
         },
         { inheritAppConfig: true },

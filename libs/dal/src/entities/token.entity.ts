@@ -1,6 +1,7 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 
-export type TokenKind = 'management' | 'client';
+/** `run`: injected into a run's tasks (inject_api_token), confined to that run (see token.service.ts). */
+export type TokenKind = 'management' | 'client' | 'run';
 
 /** An API token; only the SHA-256 of its secret is stored. */
 @Entity({ name: 'tokens' })

@@ -111,6 +111,11 @@ export enum TokenKind {
   TOKEN_KIND_MANAGEMENT = "TOKEN_KIND_MANAGEMENT",
   /** TOKEN_KIND_CLIENT - Pipelines, runs, objects and pipeline secrets of the namespaces it lists. */
   TOKEN_KIND_CLIENT = "TOKEN_KIND_CLIENT",
+  /**
+   * TOKEN_KIND_RUN - Injected into a run's tasks (inject_api_token): reads its run (runs, task runs, logs) and uses its
+   * pipeline's and its run's objects; nothing else. Issued by Gofer only, deleted when the run completes.
+   */
+  TOKEN_KIND_RUN = "TOKEN_KIND_RUN",
 }
 
 /** A pipeline: a named DAG of tasks, versioned by its applied configs. */
