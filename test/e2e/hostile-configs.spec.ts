@@ -61,6 +61,37 @@ describe('hostile configs and request strings', () => {
     });
   });
 
+  it('parses a large config off the event loop: calls made meanwhile are not held up by it', async () => {
+    // 500 tasks of 70 variables each: about 1 MiB, valid, and about a second of YAML parsing.
+    const lines = ['id: large', 'tasks:'];
+    for (let t = 0; t < 500; t++) {
+      const variables = Array.from({ length: 70 }, (_, v) => `V${v}: value-${t}-${v}-${'x'.repeat(8)}`).join(', ');
+      lines.push(`  - {id: t${t}, image: busybox, script: "true", variables: {${variables}}}`);
+    }
+    const config = `${lines.join('\n')}\n`;
+    expect(Buffer.byteLength(config)).toBeGreaterThan(900 * 1024);
+    expect(Buffer.byteLength(config)).toBeLessThan(1024 * 1024);
+    // Cheap calls, one after another, for as long as the apply is in flight. Parsed on the event loop,
+    // the document would hold one of them for as long as the parse takes: most of the apply's time.
+    let done = false;
+    const started = performance.now();
+    const applied = applyConfig(config).finally(() => (done = true));
+    let longestWait = 0;
+    let calls = 0;
+    while (!done) {
+      const sent = performance.now();
+      await client.getSystemInfo({});
+      longestWait = Math.max(longestWait, performance.now() - sent);
+      calls++;
+    }
+    await applied;
+    const applyTook = performance.now() - started;
+    expect(calls).toBeGreaterThan(1);
+    expect(longestWait, `longest wait ${longestWait.toFixed(0)} ms of an apply taking ${applyTook.toFixed(0)} ms`).toBeLessThan(applyTook / 2);
+    expect((await client.getPipeline({ namespaceId: 'default', id: 'large' })).pipeline?.latestConfigVersion).toBe(1);
+    await client.deletePipeline({ namespaceId: 'default', id: 'large' }); // the tests below list exactly what they expect
+  });
+
   it('reports a 500-task config full of unknown near-miss parents in one bounded message', async () => {
     const config = unknownParents(500, 40);
     expect(Buffer.byteLength(config)).toBeLessThan(1024 * 1024);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '@gofer/config';
 import { openDataSource, RunEntity, TaskRunEntity } from '@gofer/dal';
-import { EventLog, GoferMetrics, PipelineService, RunEngine, TaskQueue } from '@gofer/engine';
+import { ConfigParser, EventLog, GoferMetrics, PipelineService, RunEngine, TaskQueue } from '@gofer/engine';
 import { taskJobId } from '@gofer/queue';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -26,7 +26,7 @@ describe('RunEngine transitions under concurrency', () => {
     const config = loadConfig({ GOFER_REDIS_PREFIX: `goferEngine_${randomBytes(3).toString('hex')}` });
     queue = new TaskQueue(redis, config);
     engine = new RunEngine(dataSource, queue, logger, new GoferMetrics());
-    pipelines = new PipelineService(dataSource, logger, new EventLog(dataSource, config));
+    pipelines = new PipelineService(dataSource, logger, new EventLog(dataSource, config), new ConfigParser());
   });
   afterAll(async () => {
     await queue.queue.obliterate({ force: true });

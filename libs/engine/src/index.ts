@@ -1,3 +1,4 @@
+export * from './config-parser.js';
 export * from './container-spec.js';
 export * from './engine.tokens.js';
 export * from './errors.js';

@@ -1,8 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { NamespaceEntity, PipelineConfigEntity, PipelineEntity, RunEntity, SecretEntity, type PipelineState } from '@gofer/dal';
-import { formatConfigIssues, parsePipelineConfig } from '@gofer/pipeline';
+import { formatConfigIssues, type ConfigTextFormat } from '@gofer/pipeline';
 import type { Logger } from 'pino';
 import { In, type DataSource, type EntityManager } from 'typeorm';
+import { ConfigParser } from './config-parser.js';
 import { DATA_SOURCE, LOGGER } from './engine.tokens.js';
 import { failedPrecondition, invalidArgument, notFound } from './errors.js';
 import { EventLog } from './event-log.service.js';
@@ -14,11 +15,16 @@ export class PipelineService {
     @Inject(DATA_SOURCE) private readonly db: DataSource,
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly events: EventLog,
+    private readonly parser: ConfigParser,
   ) {}
 
-  /** Validates a config and stores it as the pipeline's next version (creating the pipeline on first apply). */
-  async apply(namespaceId: string, raw: Uint8Array): Promise<{ pipeline: PipelineEntity; version: number }> {
-    const parsed = parsePipelineConfig(raw);
+  /**
+   * Validates a config and stores it as the pipeline's next version (creating the pipeline on first
+   * apply). `format` `json` holds the document to strict JSON; otherwise it is read as YAML (of which
+   * JSON is a subset).
+   */
+  async apply(namespaceId: string, raw: Uint8Array, format: ConfigTextFormat = 'auto'): Promise<{ pipeline: PipelineEntity; version: number }> {
+    const parsed = await this.parser.parse(raw, { format });
     if (!parsed.ok) throw invalidArgument(formatConfigIssues(parsed.errors));
     const config = parsed.config;
     const result = await this.db.transaction(async (m) => {

@@ -1,7 +1,7 @@
 import { Controller } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
 import { invalidArgument, ObjectService, PipelineService, RunEngine } from '@gofer/engine';
-import { type ConfigTextFormat, formatConfigIssue, jsonSyntaxIssue } from '@gofer/pipeline';
+import type { ConfigTextFormat } from '@gofer/pipeline';
 import { ConfigFormat } from '@gofer/proto';
 import type * as pb from '@gofer/proto';
 import { toPipeline, toPipelineConfig } from './proto-mapping.js';
@@ -45,10 +45,7 @@ export class PipelinesGrpcController {
     if (config.length > MAX_CONFIG_BYTES) {
       throw invalidArgument(`config: ${config.length} bytes is larger than the ${MAX_CONFIG_BYTES}-byte limit`);
     }
-    // PipelineService reads any config as YAML, which JSON is a subset of: what JSON adds is strictness.
-    const notJson = format === 'json' ? jsonSyntaxIssue(config) : undefined;
-    if (notJson !== undefined) throw invalidArgument(formatConfigIssue(notJson));
-    const { pipeline, version } = await this.pipelines.apply(namespace, config);
+    const { pipeline, version } = await this.pipelines.apply(namespace, config, format);
     // A raised (or removed) parallelism limit starts waiting runs now, not at the next run's end. The
     // config is stored either way; if this fails, the reconciler admits them on its next pass.
     await this.engine.admitPipeline(namespace, pipeline.id).catch(() => undefined);

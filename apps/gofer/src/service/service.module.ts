@@ -5,7 +5,7 @@ import {
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import { GOFER_CONFIG, type GoferConfig } from '@gofer/config';
 import {
-  DATA_SOURCE, EventLog, GoferMetrics, LOGGER, NamespaceService, OBJECT_STORE, ObjectService, PipelineService, REDIS, Reconciler,
+  ConfigParser, DATA_SOURCE, EventLog, GoferMetrics, LOGGER, NamespaceService, OBJECT_STORE, ObjectService, PipelineService, REDIS, Reconciler,
   RunEngine, RunRepository, SCHEDULER, SecretService, TASK_LOGS, TaskProcessor, TaskQueue, TokenService,
 } from '@gofer/engine';
 import type { Logger } from 'pino';
@@ -76,7 +76,7 @@ export class ServiceModule {
       TaskQueue,
       RunEngine,
       RunRepository,
-      PipelineService,
+      PipelineService, ConfigParser,
       EventLog,
       NamespaceService,
       ObjectService,
