@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GrpcStatus, type GoferClient } from '@gofer/proto';
-import { TestCluster } from '../support/gofer-process.js';
+import { TestCluster, waitFor } from '../support/gofer-process.js';
 import { apply, readLogs, startRun, waitForRun } from '../support/runs.js';
 
 /**
@@ -46,6 +46,32 @@ describe('pipeline identity across delete and re-create', () => {
     const { run, tasks } = await waitForRun(client, 'reborn', third.id);
     expect(run.status).toBe('RUN_STATUS_FAILED');
     expect(tasks.say).toMatchObject({ image: '127.0.0.1:1/nope:latest', statusReason: { reason: 'STATUS_REASON_KIND_SCHEDULER_ERROR' } });
+  });
+
+  it('a re-create racing with the delete still continues the numbers (the apply waits for the delete, then reads them)', async () => {
+    await apply(client, 'id: racer\ntasks:\n  - { id: a, image: "busybox:latest", script: "true" }\n');
+    await apply(client, 'id: racer\ntasks:\n  - { id: a, image: "busybox:latest", script: "true" }\n'); // version 2
+    // A delete as PipelineService.delete makes it, held open while another client applies the id again.
+    const { default: pg } = await import('pg');
+    const deleter = new pg.Client({ connectionString: cluster.databaseUrl });
+    await deleter.connect();
+    try {
+      await deleter.query('BEGIN');
+      await deleter.query(`SELECT 1 FROM pipelines WHERE namespace_id = 'default' AND id = 'racer' FOR UPDATE`);
+      await deleter.query(`INSERT INTO retired_pipelines (namespace_id, pipeline_id, last_run_id, last_version)
+                           SELECT namespace_id, id, last_run_id, latest_version FROM pipelines WHERE namespace_id = 'default' AND id = 'racer'`);
+      await deleter.query(`DELETE FROM pipelines WHERE namespace_id = 'default' AND id = 'racer'`);
+      const reapplied = apply(client, 'id: racer\ntasks:\n  - { id: b, image: "busybox:latest", script: "true" }\n');
+      await waitFor('the apply to wait for the delete', async () => {
+        const rows = await cluster.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`);
+        return rows[0]!.n > 0 ? true : undefined;
+      });
+      await deleter.query('COMMIT');
+      await reapplied;
+    } finally {
+      await deleter.end();
+    }
+    expect((await client.getPipeline({ namespaceId: 'default', id: 'racer' })).pipeline?.latestConfigVersion).toBe(3);
   });
 
   it('a force-deleted and re-created namespace does not inherit its predecessor\'s runs', async () => {

@@ -38,6 +38,17 @@ export class PipelineService {
          ON CONFLICT DO NOTHING RETURNING id`,
         [namespaceId, config.id, config.name, config.description, config.parallelism],
       )) as unknown[];
+      if (created.length > 0) {
+        // The INSERT's snapshot predates a delete it waited for (a delete and a re-create racing): read
+        // the retired counters again, now that that delete has committed.
+        await m.query(
+          `UPDATE pipelines p SET latest_version = GREATEST(p.latest_version, r.last_version),
+                  last_run_id = GREATEST(p.last_run_id, r.last_run_id)
+             FROM retired_pipelines r
+            WHERE r.namespace_id = $1 AND r.pipeline_id = $2 AND p.namespace_id = $1 AND p.id = $2`,
+          [namespaceId, config.id],
+        );
+      }
       const pipeline = (await m.findOne(PipelineEntity, { where: { namespaceId, id: config.id }, lock: { mode: 'pessimistic_write' } }))!;
       pipeline.latestVersion += 1;
       pipeline.name = config.name;
