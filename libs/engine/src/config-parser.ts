@@ -1,8 +1,10 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Optional, type OnModuleDestroy } from '@nestjs/common';
 import { parsePipelineConfig, type ParsePipelineConfigOptions, type ParseResult } from '@gofer/pipeline';
+import type { Logger } from 'pino';
 import { Piscina } from 'piscina';
+import { LOGGER } from './engine.tokens.js';
 import { GoferError } from './errors.js';
 
 /** Configs up to this size are parsed on the calling thread: a few milliseconds at most. */
@@ -22,6 +24,13 @@ const WORKER_FILE = fileURLToPath(new URL('./config-parse.worker.js', import.met
 export class ConfigParser implements OnModuleDestroy {
   private pool: Piscina | undefined;
   private readonly useWorker = existsSync(WORKER_FILE);
+
+  constructor(@Optional() @Inject(LOGGER) logger?: Logger) {
+    // Compiled code without its worker (an unusual bundle) still works, but says what it gave up.
+    if (!this.useWorker && import.meta.url.endsWith('.js')) {
+      logger?.warn({ worker: WORKER_FILE }, 'config parser worker not found; large configs are parsed on the main thread');
+    }
+  }
 
   async parse(raw: Uint8Array, options: ParsePipelineConfigOptions = {}): Promise<ParseResult> {
     if (raw.byteLength <= INLINE_BYTES || !this.useWorker) return parsePipelineConfig(raw, options);

@@ -25,20 +25,21 @@ describe('namespaceMatches', () => {
     // Patterns stored before matching moved to RE2 that RE2 cannot run: refused, not run by another engine.
     { pattern: '/(?!prod).*/', namespace: 'dev', matches: false, why: 'lookaheads are not supported: the pattern matches nothing' },
     { pattern: '/(a)\\1/', namespace: 'aa', matches: false, why: 'backreferences are not supported: the pattern matches nothing' },
+    // Patterns that JavaScript read as literal characters and RE2 would read as classes or anchors: a
+    // stored token must not come to grant more than it did, so they match nothing.
+    { pattern: '/[[:alpha:]]+/', namespace: 'abc', matches: false, why: 'a POSIX class (literal characters to JavaScript)' },
+    { pattern: '/\\pL+/', namespace: 'abc', matches: false, why: 'a Unicode class escape (the letters "pL" to JavaScript)' },
+    { pattern: '/\\Aprod/', namespace: 'prod', matches: false, why: 'a text anchor (the letter "A" to JavaScript)' },
+    { pattern: '/team\\-[a-z]+/', namespace: 'team-a', matches: true, why: 'escaped punctuation means the same to both' },
   ];
 
   it.each(tests)('$pattern on "$namespace": $matches ($why)', ({ pattern, namespace, matches }) => {
     expect(namespaceMatches(pattern, namespace)).toBe(matches);
   });
 
-  it('takes linear time on a pattern that backtracks catastrophically in JavaScript', () => {
-    // With JavaScript's RegExp, 29 characters took 2.6 s and each one more doubles it.
-    const started = performance.now();
-    expect(namespaceMatches('/(a+)+$/', `${'a'.repeat(28)}-`)).toBe(false);
-    expect(performance.now() - started).toBeLessThan(200);
-    const again = performance.now();
+  it('answers for a pattern that backtracks catastrophically in JavaScript (there, 64 characters would take ages)', () => {
+    // With JavaScript's RegExp, 29 characters took 2.6 s and each one more doubles it: this would not finish.
     for (let i = 0; i < 100; i++) expect(namespaceMatches('/(a+)+$/', `${'a'.repeat(63)}-`)).toBe(false);
-    expect(performance.now() - again).toBeLessThan(200);
   });
 });
 
@@ -50,6 +51,8 @@ describe('validateNamespacePatterns', () => {
     { name: 'an unbalanced expression', patterns: ['/([/'], problems: [/^namespaces\[0\]: "\/\(\[\/" is not a valid regular expression \(.*missing closing \]/] },
     { name: 'a lookahead', patterns: ['/(?!prod).*/'], problems: [/^namespaces\[0\]: "\/\(\?!prod\)\.\*\/" is not a valid regular expression \(.*\(\?!.*\); patterns use RE2 syntax: no lookaround or backreferences$/] },
     { name: 'a backreference', patterns: ['default', '/(a)\\1/'], problems: [/^namespaces\[1\]: .* is not a valid regular expression \(.*\\1.*RE2 syntax/] },
+    { name: 'a POSIX class', patterns: ['/[[:alpha:]]+/'], problems: [/^namespaces\[0\]: .* is not a valid regular expression \(POSIX classes such as \[:alpha:\] are not accepted/] },
+    { name: 'an escape whose meaning differs between engines', patterns: ['/\\pL+/'], problems: [/^namespaces\[0\]: .* is not a valid regular expression \(the escape \\p is not accepted/] },
     { name: 'a repeat count over 1000', patterns: ['/a{1001}/'], problems: [/^namespaces\[0\]: .* is not a valid regular expression \(.*repeat count/] },
     { name: 'neither an id nor a regex', patterns: ['UPPER'], problems: ['namespaces[0]: "UPPER" is neither a namespace id nor a /regular expression/'] },
     { name: 'an empty pattern', patterns: [''], problems: ['namespaces[0]: must be 1 to 128 characters'] },

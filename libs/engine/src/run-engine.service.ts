@@ -87,6 +87,10 @@ const RUN_SQL = {
     text: `SELECT parallelism, EXISTS (SELECT 1 FROM runs WHERE namespace_id = $1 AND pipeline_id = $2 AND state = 'pending') AS has_pending
              FROM pipelines WHERE namespace_id = $1 AND id = $2`,
   },
+  pipelineExists: {
+    name: 'gofer_pipeline_exists',
+    text: 'SELECT 1 AS found FROM pipelines WHERE namespace_id = $1 AND id = $2',
+  },
   lockPipeline: {
     name: 'gofer_lock_pipeline',
     text: 'SELECT parallelism FROM pipelines WHERE namespace_id = $1 AND id = $2 FOR UPDATE',
@@ -476,13 +480,15 @@ export class RunEngine {
    * Cancels every unfinished run of a pipeline at once: one transaction locks them all (running and
    * pending alike, in key order), so a pending run cannot be admitted and start a container while the
    * others are cancelled, and a running run cannot slip through. Returns exactly the runs it cancelled
-   * (a run still stopping its containers completes as cancelled when they are gone).
+   * (a run still stopping its containers completes as cancelled when they are gone; one cancelled
+   * before this call is left alone).
    */
   async cancelAllRuns(namespaceId: string, pipelineId: string): Promise<number[]> {
     const { ready, ids } = await this.transaction(async (m, tx) => {
-      const [pipeline] = await tx.query<{ parallelism: number }>(RUN_SQL.admissionNeeded, [namespaceId, pipelineId]);
+      const [pipeline] = await tx.query(RUN_SQL.pipelineExists, [namespaceId, pipelineId]);
       if (!pipeline) throw notFound(`pipeline "${pipelineId}" not found in namespace "${namespaceId}"`);
-      const runs = (await tx.queryText<RunRecord>(lockUnfinishedRunsSql(namespaceId, pipelineId))).map(toRunRow);
+      // A run already cancelled is stopping its containers: it is not this call's to cancel again.
+      const runs = (await tx.queryText<RunRecord>(lockUnfinishedRunsSql(namespaceId, pipelineId))).map(toRunRow).filter((run) => !run.cancelRequested);
       const ready = await this.cancelLocked(m, tx, namespaceId, pipelineId, runs);
       return { ready, ids: runs.map((run) => run.id) };
     });

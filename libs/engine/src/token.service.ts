@@ -41,6 +41,7 @@ const CACHE_MS = 2000;
 @Injectable()
 export class TokenService {
   private readonly cache = new Map<string, { principal: Principal; expires: number | null; until: number }>();
+  private readonly lookups = new Map<string, Promise<TokenEntity | null>>();
 
   constructor(
     @Inject(DATA_SOURCE) private readonly db: DataSource,
@@ -110,7 +111,13 @@ export class TokenService {
     const now = Date.now();
     let cached = this.cache.get(hash);
     if (!cached || cached.until < now) {
-      const row = await this.db.manager.findOneBy(TokenEntity, { hash: hashSecret(secret) });
+      // Calls and stream re-checks arriving together with one token share one lookup.
+      let lookup = this.lookups.get(hash);
+      if (!lookup) {
+        lookup = this.db.manager.findOneBy(TokenEntity, { hash: hashSecret(secret) }).finally(() => this.lookups.delete(hash));
+        this.lookups.set(hash, lookup);
+      }
+      const row = await lookup;
       if (!row) throw unauthenticated('the API token is not known (deleted, or from another Gofer cluster)');
       if (row.disabled) throw unauthenticated(`API token ${row.id} is disabled; a management token can enable it (gofer token enable ${row.id})`);
       cached = { principal: toPrincipal(row), expires: row.expires?.getTime() ?? null, until: now + CACHE_MS };
@@ -197,8 +204,9 @@ function isRegexPattern(pattern: string): boolean {
 function compilePattern(pattern: string): RE2JS | Refused {
   let entry = compiled.get(pattern);
   if (entry === undefined) {
+    const unportable = notPortable(pattern.slice(1, -1));
     try {
-      entry = RE2JS.compile(pattern.slice(1, -1));
+      entry = unportable ? { error: unportable } : RE2JS.compile(pattern.slice(1, -1));
     } catch (error) {
       entry = { error: (error as Error).message.replace(/^error parsing regexp: /, '') };
     }
@@ -206,6 +214,28 @@ function compilePattern(pattern: string): RE2JS | Refused {
     compiled.set(pattern, entry);
   }
   return entry;
+}
+
+/** Escapes that mean the same to RE2 and to JavaScript's RegExp (which read the patterns of earlier releases). */
+const PORTABLE_ESCAPE = /^[dDwWsStnrfv.\-\\/^$*+?()[\]{}|]$/;
+
+/**
+ * Why a pattern could mean something else to RE2 than to JavaScript's RegExp, which earlier releases
+ * matched with: `[[:alpha:]]` and `\pL` are letter classes to RE2 but literal characters to JavaScript,
+ * `\A` and `\z` anchors to one and letters to the other. A stored pattern must never come to grant
+ * more than it did, so such patterns are refused (and grant nothing); undefined when portable.
+ */
+function notPortable(source: string): string | undefined {
+  if (source.includes('[:')) return 'POSIX classes such as [:alpha:] are not accepted; list the characters, e.g. [a-z]';
+  for (let i = 0; i < source.length; i++) {
+    if (source[i] !== '\\') continue;
+    const escaped = source[i + 1] ?? '';
+    if (!PORTABLE_ESCAPE.test(escaped)) {
+      return `the escape \\${escaped} is not accepted (escapes: \\d \\w \\s and their negations, \\t \\n \\r \\f \\v, and escaped punctuation)`;
+    }
+    i++;
+  }
+  return undefined;
 }
 
 /**
@@ -291,15 +321,17 @@ export const RUN_TOKEN_SCOPES: Readonly<Record<string, 'self' | 'run' | 'pipelin
 /**
  * Refuses a `run` token a call outside {@link RUN_TOKEN_SCOPES}, or naming another run or pipeline;
  * other tokens pass (their namespace is checked by {@link assertNamespace}). `method` is the RPC's
- * handler name, e.g. `getRun`.
+ * handler name, e.g. `getRun`; without a `target` (a client-streaming call, whose handler checks what
+ * its first message names) only the method is checked.
  */
 export function assertRunTokenScope(
   principal: Principal,
   method: string,
-  target: { namespaceId?: string; pipelineId?: string; runId?: number | string } = {},
+  target?: { namespaceId?: string; pipelineId?: string; runId?: number | string },
 ): void {
+  if (principal.kind !== 'run') return;
   const run = principal.run;
-  if (principal.kind !== 'run' || !run) return;
+  if (!run) throw permissionDenied(`token ${principal.tokenId} is a run token without a run; it may do nothing`);
   const scope = RUN_TOKEN_SCOPES[method];
   const ownRun = `run ${run.runId} of pipeline "${run.pipelineId}" in namespace "${run.namespaceId}"`;
   const call = `${method[0]!.toUpperCase()}${method.slice(1)}`;
@@ -308,7 +340,7 @@ export function assertRunTokenScope(
       `token ${principal.tokenId} is a run token of ${ownRun}: it may read that run and use its pipeline's and run's objects, not call ${call}`,
     );
   }
-  if (scope === 'self') return;
+  if (scope === 'self' || target === undefined) return;
   const samePipeline = (target.namespaceId || 'default') === run.namespaceId && target.pipelineId === run.pipelineId;
   if (!samePipeline || (scope === 'run' && Number(target.runId) !== run.runId)) {
     throw permissionDenied(`token ${principal.tokenId} is a run token of ${ownRun}: ${call} may only name ${scope === 'run' ? 'that run' : 'that pipeline'}`);

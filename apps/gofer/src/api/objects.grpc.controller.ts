@@ -1,13 +1,13 @@
 import { Controller, Inject } from '@nestjs/common';
 import { GrpcMethod, GrpcStreamCall, RpcException } from '@nestjs/microservices';
 import { GOFER_CONFIG, type GoferConfig } from '@gofer/config';
-import { assertNamespace, assertRunTokenScope, invalidArgument, LOGGER, ObjectService, type ObjectScope } from '@gofer/engine';
+import { assertNamespace, assertRunTokenScope, invalidArgument, LOGGER, ObjectService, TokenService, type ObjectScope } from '@gofer/engine';
 import { GrpcStatus, OBJECT_CHUNK_BYTES } from '@gofer/proto';
 import type * as pb from '@gofer/proto';
 import type { Metadata, sendUnaryData, ServerReadableStream, ServerWritableStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { Observable } from 'rxjs';
-import { pacedStream } from './grpc-stream.js';
+import { pacedStream, whileAuthorized } from './grpc-stream.js';
 import { toObjectInfo } from './proto-mapping.js';
 import { pipelineRef, runRef } from './request.js';
 import { grpcErrorOf, principalOf } from './rpc.gateway.js';
@@ -81,6 +81,7 @@ function uploadIdle(idleTimeoutMs: number): RpcException {
 export class ObjectsGrpcController {
   constructor(
     private readonly objects: ObjectService,
+    private readonly tokens: TokenService,
     @Inject(GOFER_CONFIG) private readonly config: GoferConfig,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
@@ -127,29 +128,33 @@ export class ObjectsGrpcController {
   @GrpcMethod('Gofer', 'GetPipelineObject')
   async getPipelineObject(
     request: pb.GetPipelineObjectRequest,
-    _metadata: Metadata,
+    metadata: Metadata,
     call: ServerWritableStream<unknown, unknown>,
   ): Promise<Observable<pb.GetPipelineObjectResponse>> {
-    return this.download(pipelineRef(request, request.pipelineId), objectKey(request.key), call);
+    return this.download(pipelineRef(request, request.pipelineId), objectKey(request.key), metadata, call);
   }
 
   @GrpcMethod('Gofer', 'GetRunObject')
   async getRunObject(
     request: pb.GetRunObjectRequest,
-    _metadata: Metadata,
+    metadata: Metadata,
     call: ServerWritableStream<unknown, unknown>,
   ): Promise<Observable<pb.GetRunObjectResponse>> {
-    return this.download(runRef(request), objectKey(request.key), call);
+    return this.download(runRef(request), objectKey(request.key), metadata, call);
   }
 
-  /** The object's info, then its content as the client reads it (paced: a slow reader holds no backlog). */
-  private async download(scope: ObjectScope, key: string, call: ServerWritableStream<unknown, unknown>) {
+  /**
+   * The object's info, then its content as the client reads it (paced: a slow reader holds no backlog);
+   * a download outlived by its token ends, as a follow does.
+   */
+  private async download(scope: ObjectScope, key: string, metadata: Metadata, call: ServerWritableStream<unknown, unknown>) {
     const { object, body } = await this.objects.get(scope, key);
-    return pacedStream(call, async function* (signal) {
+    const stream = pacedStream(call, async function* (signal) {
       signal.addEventListener('abort', () => body.destroy(), { once: true });
       yield { info: toObjectInfo(object) };
       for await (const chunk of body) yield { chunk: chunk as Buffer };
     });
+    return whileAuthorized(stream, this.tokens, metadata);
   }
 
   @GrpcMethod('Gofer', 'ListPipelineObjects')

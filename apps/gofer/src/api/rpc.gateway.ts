@@ -111,7 +111,7 @@ export class RpcGateway implements NestInterceptor {
     const principal = await this.tokens.authenticate(bearer(metadata));
     principals.set(metadata, principal);
     // A run token is confined to its run: uploads name it in their first message, checked by the handler.
-    if (policy !== 'checked-by-handler') assertRunTokenScope(principal, method, request);
+    assertRunTokenScope(principal, method, policy === 'checked-by-handler' ? undefined : (request ?? {}));
     if (policy === 'management') assertManagement(principal, `${method[0]!.toUpperCase()}${method.slice(1)}`);
     if (policy === 'namespace') assertNamespace(principal, (request?.namespaceId as string | undefined) || 'default');
   }
