@@ -1,6 +1,6 @@
 // Compiles every lib and app from src/ to dist/ with SWC (per file, keeping decorator metadata for
 // NestJS). Type checking is separate: `npm run typecheck`.
-import { readdirSync, rmSync, existsSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 
@@ -18,3 +18,5 @@ for (const pkg of packages) {
     { cwd: join(root, pkg), stdio: 'inherit' },
   );
 }
+// The `gofer` bin (package.json) runs this file directly: `npm link` and the image need it executable.
+chmodSync(join(root, 'apps/gofer/dist/main.js'), 0o755);
