@@ -34,6 +34,7 @@ describe('bad gRPC requests', () => {
     ['ListPipelines negative limit and offset, both reported', (c) => c.listPipelines({ namespaceId: ns, limit: -5, offset: -2 }), GrpcStatus.INVALID_ARGUMENT, 'limit: -5 is negative (0 means the server\'s default, 1000; at most 1000)\noffset: -2 is negative'],
     ['ListPipelineConfigs negative limit', (c) => c.listPipelineConfigs({ namespaceId: ns, pipelineId: 'exists', limit: -1, offset: 0 }), GrpcStatus.INVALID_ARGUMENT, 'limit: -1 is negative'],
     ['ListNamespaces negative offset', (c) => c.listNamespaces({ limit: 0, offset: -1 }), GrpcStatus.INVALID_ARGUMENT, 'offset: -1 is negative'],
+    ['StartRun with a malformed interpolation in a variable', (c) => c.startRun({ namespaceId: ns, pipelineId: 'exists', variables: { TOKEN: 'pipeline_secret{{DEPLOY' } }), GrpcStatus.INVALID_ARGUMENT, 'variables.TOKEN: unterminated "pipeline_secret{{": write pipeline_secret{{KEY}}'],
     ['GetTaskRun unknown run', (c) => c.getTaskRun({ namespaceId: ns, pipelineId: 'abc', runId: 9, taskId: 'x', attempt: 0 }), GrpcStatus.NOT_FOUND, 'run 9 of pipeline "abc" not found'],
     ['Apply empty config', (c) => c.applyPipelineConfig({ namespaceId: ns, config: Buffer.alloc(0), format: 'CONFIG_FORMAT_UNSPECIFIED' as never }), GrpcStatus.INVALID_ARGUMENT, 'config: required'],
     ['Apply 2 MiB config', (c) => c.applyPipelineConfig({ namespaceId: ns, config: Buffer.alloc(2 * 1024 * 1024, 'a'), format: 'CONFIG_FORMAT_UNSPECIFIED' as never }), GrpcStatus.INVALID_ARGUMENT, 'larger than the 1048576-byte limit'],

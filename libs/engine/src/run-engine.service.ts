@@ -4,7 +4,7 @@ import {
   type RunReason, type RunState, type RunStatus, type StatusReason, type TaskRunReason, type TaskRunState, type TaskRunStatus,
 } from '@gofer/dal';
 import {
-  evaluateDag, retryDelayMs, runOutcome, VARIABLE_NAME_PATTERN, type PipelineConfig, type TaskConfig, type TaskNode,
+  evaluateDag, retryDelayMs, runOutcome, scanInterpolations, VARIABLE_NAME_PATTERN, type PipelineConfig, type TaskConfig, type TaskNode,
 } from '@gofer/pipeline';
 import { attemptLogFields, taskJobId, type TaskAttemptKey } from '@gofer/queue';
 import type { Logger } from 'pino';
@@ -905,6 +905,8 @@ function validateVariables(variables: Record<string, string>): void {
     if (!VARIABLE_NAME_PATTERN.test(name)) errors.push(`variables.${name}: not a valid environment variable name`);
     if (typeof value !== 'string') errors.push(`variables.${name}: must be a string`);
     else if (value.includes('\0')) errors.push(`variables.${name}: contains a NUL byte`);
+    // A malformed `pipeline_secret{{…` would otherwise be accepted and fail every task of the run.
+    else for (const problem of scanInterpolations(value).errors) errors.push(`variables.${name}: ${problem}`);
     bytes += name.length + String(value).length;
   }
   if (bytes > MAX_VARIABLES_BYTES) errors.push(`variables: ${bytes} bytes in total, the limit is ${MAX_VARIABLES_BYTES}`);
