@@ -153,6 +153,12 @@ describe('gofer CLI against a gRPC server', () => {
     expect(err).toMatch(/^run \d+ failed: see why with gofer taskrun logs broken \d+ greet\n$/);
   });
 
+  it('pipeline run --wait names the reason itself when a task failed before its container ran (no logs to read)', async () => {
+    const { code, err } = await gofer(['pipeline', 'run', 'unpullable', '--wait'], env);
+    expect(code).toBe(1);
+    expect(err).toMatch(/^run \d+ failed: task greet could not start \(scheduler_error: image "127\.0\.0\.1:1\/nope:latest" could not be pulled: connection refused\)\n$/);
+  });
+
   it('pipeline run --wait --output json prints only the final run with its task runs', async () => {
     const { code, out } = await gofer(['pipeline', 'run', 'hello', '--wait', '-o', 'json'], env);
     expect(code).toBe(0);

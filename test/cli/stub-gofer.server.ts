@@ -117,7 +117,7 @@ export const STUB_EVENTS: readonly Event[] = [
   { id: 3, kind: 'task_run_completed', namespaceId: 'team-a', pipelineId: 'hello', runId: 1, taskId: 'greet', details: '{"status":"successful","exit_code":0}', emitted: CREATED + 2_000 },
 ];
 
-/** The pipelines the stub knows: `hello` runs succeed, `broken` runs fail. */
+/** The pipelines the stub knows: `hello` runs succeed, `broken` runs fail, `unpullable` runs fail before their container starts. */
 function pipeline(namespaceId: string, id: string): Pipeline {
   return {
     namespaceId,
@@ -166,7 +166,7 @@ export async function startStubGofer(): Promise<StubGofer> {
   const record = (call: { metadata: { get(key: string): unknown[] } }) =>
     authorizations.push(call.metadata.get('authorization')[0] as string | undefined);
 
-  const known = (id: string) => id === 'hello' || id === 'broken';
+  const known = (id: string) => id === 'hello' || id === 'broken' || id === 'unpullable';
   const notFound = (what: string) => ({ code: status.NOT_FOUND, details: `${what} not found` });
 
   /** The run as the stub makes it progress: running for the first polls (GetRun calls), then complete. */
@@ -197,6 +197,7 @@ export async function startStubGofer(): Promise<StubGofer> {
   const taskRunOf = (run: Run): TaskRun => {
     const complete = run.state === RunState.RUN_STATE_COMPLETE;
     const ok = run.status === RunStatus.RUN_STATUS_SUCCESSFUL;
+    const unstarted = run.pipelineId === 'unpullable';
     return {
       namespaceId: run.namespaceId,
       pipelineId: run.pipelineId,
@@ -205,10 +206,11 @@ export async function startStubGofer(): Promise<StubGofer> {
       attempt: 1,
       state: complete ? TaskRunState.TASK_RUN_STATE_COMPLETE : TaskRunState.TASK_RUN_STATE_RUNNING,
       status: !complete ? TaskRunStatus.TASK_RUN_STATUS_UNSPECIFIED : ok ? TaskRunStatus.TASK_RUN_STATUS_SUCCESSFUL : TaskRunStatus.TASK_RUN_STATUS_FAILED,
-      statusReason:
-        complete && !ok ? { reason: StatusReasonKind.STATUS_REASON_KIND_ABNORMAL_EXIT, description: 'exited with code 3' } : null,
-      // Absent until the container exits, as the real API does.
-      exitCode: complete ? (ok ? 0 : 3) : undefined,
+      statusReason: !complete || ok ? null : unstarted
+        ? { reason: StatusReasonKind.STATUS_REASON_KIND_SCHEDULER_ERROR, description: 'image "127.0.0.1:1/nope:latest" could not be pulled: connection refused' }
+        : { reason: StatusReasonKind.STATUS_REASON_KIND_ABNORMAL_EXIT, description: 'exited with code 3' },
+      // Absent until the container exits, as the real API does (and for a container that never started).
+      exitCode: complete && !unstarted ? (ok ? 0 : 3) : undefined,
       image: 'busybox:latest',
       schedulerId: 'c0ffee',
       workerId: 'worker-1',

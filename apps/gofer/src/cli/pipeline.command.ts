@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { ConfigFormat, PipelineState, RunStatus } from '@gofer/proto';
 import type { CliContext, ContextFor } from './context.js';
 import { CliError, EXIT_FAILURE } from './errors.js';
-import { pipelineJson, runJson, taskRunJson } from './json-view.js';
+import { enumValue, pipelineJson, runJson, taskRunJson } from './json-view.js';
 import { objectCommand } from './object.command.js';
 import { pipelineDetail, pipelineTable, runOutcome, runSummary, taskRunOutcome } from './plain-view.js';
 import { waitForRun } from './run-wait.js';
@@ -160,10 +160,15 @@ async function waitAndReport(ctx: CliContext, pipelineId: string, runId: number)
     else ctx.print(runSummary(run, taskRuns, Date.now()));
     if (run.status !== RunStatus.RUN_STATUS_SUCCESSFUL) {
       const culprit = taskRuns.find((t) => taskRunOutcome(t) === 'failed');
+      const reason = enumValue(culprit?.statusReason?.reason, 'STATUS_REASON_KIND_');
+      // A task that failed before its container ran has no logs: its reason is the explanation.
+      const unstarted = reason === 'scheduler_error' || reason === 'failed_precondition';
       throw new CliError(
-        culprit
-          ? `run ${runId} ${runOutcome(run)}: see why with gofer taskrun logs ${pipelineId} ${runId} ${culprit.taskId}`
-          : `run ${runId} ${runOutcome(run)}: see gofer run get ${pipelineId} ${runId}`,
+        culprit && unstarted
+          ? `run ${runId} ${runOutcome(run)}: task ${culprit.taskId} could not start (${reason}: ${culprit.statusReason?.description})`
+          : culprit
+            ? `run ${runId} ${runOutcome(run)}: see why with gofer taskrun logs ${pipelineId} ${runId} ${culprit.taskId}`
+            : `run ${runId} ${runOutcome(run)}: see gofer run get ${pipelineId} ${runId}`,
         EXIT_FAILURE,
       );
     }
