@@ -62,6 +62,15 @@ describe('startup diagnostics', () => {
     }
   });
 
+  it('warns when a worker would hand tasks a loopback address they cannot reach', async () => {
+    const unreachable = await cluster.start('worker', { GOFER_DOCKER_NETWORK: '' });
+    const reachable = await cluster.start('worker');
+    await waitFor('the loopback warning', async () => (/a loopback address that inside a container is the container itself/.test(unreachable.output()) ? true : undefined));
+    expect(reachable.output()).toMatch(/gofer service started/);
+    expect(reachable.output()).not.toMatch(/loopback address/);
+    await Promise.all([unreachable.kill('SIGTERM'), reachable.kill('SIGTERM')]);
+  });
+
   it('says so when its port is taken', async () => {
     const first = await cluster.start('api');
     const result = startAndExit({ ...base, GOFER_GRPC_ADDR: first.grpcAddr }, 'api');

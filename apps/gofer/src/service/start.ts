@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import * as grpc from '@grpc/grpc-js';
-import { ConfigError, loadConfig, splitAddress, type GoferConfig } from '@gofer/config';
+import { advertiseAddressProblem, ConfigError, loadConfig, splitAddress, type GoferConfig } from '@gofer/config';
 import { GOFER_PACKAGE, GOFER_PROTO_FILE, PROTO_LOADER_OPTIONS, PROTO_PATH } from '@gofer/proto';
 import { NestFactory } from '@nestjs/core';
 import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
@@ -149,6 +149,8 @@ export async function bootService(
     throw error;
   }
   logger.info({ roles, version: GOFER_VERSION, grpc: roles.includes('api') ? config.grpcAddr : undefined, http: config.httpAddr }, 'gofer service started');
+  const unreachable = roles.includes('worker') ? advertiseAddressProblem(config) : undefined;
+  if (unreachable) logger.warn({ advertise_addr: config.advertiseAddr, docker_network: config.dockerNetwork }, unreachable);
   return {
     app,
     config,
