@@ -23,6 +23,13 @@ Examples:
     .description('list the namespaces your token may use')
     .option('--limit <N>', 'at most N namespaces (0 = server default)', parseCount, 0)
     .option('--offset <N>', 'skip the first N namespaces', parseCount, 0)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ gofer namespace list
+  $ gofer namespace list --limit 10 --offset 10 --output json`,
+    )
     .action(async (opts: { limit: number; offset: number }, command: Command) => {
       const ctx = contextFor(command);
       const { namespaces } = await ctx.client.listNamespaces({ limit: opts.limit, offset: opts.offset });
@@ -34,6 +41,13 @@ Examples:
     .command('get')
     .description('show a namespace')
     .argument('<ID>', 'namespace id')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ gofer namespace get team-a
+  $ gofer namespace get team-a --output json`,
+    )
     .action(async (id: string, _opts: unknown, command: Command) => {
       const ctx = contextFor(command);
       const { namespace: found } = await ctx.client.getNamespace({ id });

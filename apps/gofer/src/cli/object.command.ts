@@ -85,12 +85,20 @@ Examples:
   $ ${parent} list ${eg}`,
     );
 
-  withScope(object.command('list').description(`list the objects of a ${scope}, newest first`)).action(async (...args: unknown[]) => {
-    const { ctx, store } = context(args);
-    const objects = await store.list();
-    if (ctx.json) return ctx.printJson(objects.map(objectJson));
-    ctx.print(objectTable(objects, Date.now(), `no objects in ${store.label}: store one with ${parent} put ${store.args} KEY FILE`));
-  });
+  withScope(object.command('list').description(`list the objects of a ${scope}, newest first`))
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ ${parent} list ${eg}
+  $ ${parent} list ${eg} --output json`,
+    )
+    .action(async (...args: unknown[]) => {
+      const { ctx, store } = context(args);
+      const objects = await store.list();
+      if (ctx.json) return ctx.printJson(objects.map(objectJson));
+      ctx.print(objectTable(objects, Date.now(), `no objects in ${store.label}: store one with ${parent} put ${store.args} KEY FILE`));
+    });
 
   withScope(object.command('get').description('download an object to a file, a directory, or stdout'))
     .argument('<KEY>', 'object key', parseObjectKey)
@@ -136,6 +144,12 @@ Examples:
 
   withScope(object.command('delete').description('delete an object'))
     .argument('<KEY>', 'object key', parseObjectKey)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ ${parent} delete ${eg} report.tar`,
+    )
     .action(async (...args: unknown[]) => {
       const { ctx, store, rest } = context(args);
       const key = rest[0]!;

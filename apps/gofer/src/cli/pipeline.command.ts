@@ -54,6 +54,14 @@ Examples:
     .description('list the pipelines of the namespace')
     .option('--limit <N>', 'at most N pipelines (0 = server default)', parseCount, 0)
     .option('--offset <N>', 'skip the first N pipelines', parseCount, 0)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ gofer pipeline list
+  $ gofer pipeline list -n team-a --limit 50
+  $ gofer pipeline list --output json`,
+    )
     .action(async (opts: { limit: number; offset: number }, command: Command) => {
       const ctx = contextFor(command);
       const { pipelines } = await ctx.client.listPipelines({
@@ -69,6 +77,13 @@ Examples:
     .command('get')
     .description('show a pipeline')
     .argument('<ID>', 'pipeline id')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ gofer pipeline get hello
+  $ gofer pipeline get hello -n team-a --output json`,
+    )
     .action(async (id: string, _opts: unknown, command: Command) => {
       const ctx = contextFor(command);
       const { pipeline: p } = await ctx.client.getPipeline({ namespaceId: ctx.globals.namespace, id });
@@ -85,6 +100,13 @@ Examples:
       .command(name)
       .description(description)
       .argument('<ID>', 'pipeline id')
+      .addHelpText(
+        'after',
+        `
+Examples:
+  $ gofer pipeline ${name} hello
+  $ gofer pipeline ${name} hello -n team-a`,
+      )
       .action(async (id: string, _opts: unknown, command: Command) => {
         const ctx = contextFor(command);
         const request = { namespaceId: ctx.globals.namespace, id };
@@ -99,6 +121,13 @@ Examples:
     .command('delete')
     .description('delete a pipeline with its configs, runs and logs')
     .argument('<ID>', 'pipeline id')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ gofer pipeline delete hello
+  $ gofer pipeline delete hello -n team-a`,
+    )
     .action(async (id: string, _opts: unknown, command: Command) => {
       const ctx = contextFor(command);
       await ctx.client.deletePipeline({ namespaceId: ctx.globals.namespace, id });

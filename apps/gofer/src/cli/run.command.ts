@@ -24,6 +24,14 @@ Examples:
     .argument('<PIPELINE>', 'pipeline id')
     .option('--limit <N>', 'at most N runs', parseCount, 20)
     .option('--offset <N>', 'skip the N newest runs', parseCount, 0)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ gofer run list hello
+  $ gofer run list hello --limit 5 --offset 20
+  $ gofer run list hello --output json`,
+    )
     .action(async (pipelineId: string, opts: { limit: number; offset: number }, command: Command) => {
       const ctx = contextFor(command);
       const { runs } = await ctx.client.listRuns({
@@ -41,6 +49,13 @@ Examples:
     .description('show a run and its task runs')
     .argument('<PIPELINE>', 'pipeline id')
     .argument('<RUN>', 'run id', parseRunId)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ gofer run get hello 4
+  $ gofer run get hello 4 --output json      the run only, without its task runs`,
+    )
     .action(async (pipelineId: string, runId: number, _opts: unknown, command: Command) => {
       const ctx = contextFor(command);
       const ref = { namespaceId: ctx.globals.namespace, pipelineId, runId };
@@ -56,6 +71,13 @@ Examples:
     .description('cancel a run: stop its containers, cancel tasks that have not started')
     .argument('<PIPELINE>', 'pipeline id')
     .argument('<RUN>', 'run id', parseRunId)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ gofer run cancel hello 4
+  $ gofer run cancel hello 4 --output json   the run as it is after the request`,
+    )
     .action(async (pipelineId: string, runId: number, _opts: unknown, command: Command) => {
       const ctx = contextFor(command);
       const ref = { namespaceId: ctx.globals.namespace, pipelineId, runId };
@@ -71,6 +93,13 @@ Examples:
     .command('cancel-all')
     .description('cancel every pending or running run of a pipeline')
     .argument('<PIPELINE>', 'pipeline id')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ gofer run cancel-all hello
+  $ gofer run cancel-all hello -n team-a --output json`,
+    )
     .action(async (pipelineId: string, _opts: unknown, command: Command) => {
       const ctx = contextFor(command);
       const { runIds } = await ctx.client.cancelAllRuns({ namespaceId: ctx.globals.namespace, pipelineId });
@@ -87,6 +116,13 @@ Examples:
     .description('start a new run that re-runs only the failed, cancelled and skipped tasks of a run')
     .argument('<PIPELINE>', 'pipeline id')
     .argument('<RUN>', 'id of a complete run', parseRunId)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ gofer run retry hello 4
+  $ gofer run retry hello 4 --output json    the new run as JSON`,
+    )
     .action(async (pipelineId: string, runId: number, _opts: unknown, command: Command) => {
       const ctx = contextFor(command);
       const { run: retry } = await ctx.client.retryRun({ namespaceId: ctx.globals.namespace, pipelineId, runId });

@@ -52,6 +52,13 @@ Examples:
     .command('list')
     .description("list a pipeline's secrets (never their values)")
     .argument('<PIPELINE>', 'pipeline id')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ gofer secret pipeline list hello
+  $ gofer secret pipeline list hello -n team-a --output json`,
+    )
     .action(async (pipelineId: string, _opts: unknown, command: Command) => {
       const ctx = contextFor(command);
       const { secrets } = await ctx.client.listPipelineSecrets({ namespaceId: ctx.globals.namespace, pipelineId });
@@ -66,7 +73,16 @@ Examples:
       .description("show a pipeline secret's metadata, or its value with --include-value")
       .argument('<PIPELINE>', 'pipeline id')
       .argument('<KEY>', 'secret key'),
-  ).action(async (pipelineId: string, key: string, opts: GetOptions, command: Command) => {
+  )
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ gofer secret pipeline get hello DEPLOY_TOKEN
+  $ gofer secret pipeline get hello DEPLOY_TOKEN --show
+  $ export DEPLOY_TOKEN=$(gofer secret pipeline get hello DEPLOY_TOKEN --include-value)`,
+    )
+    .action(async (pipelineId: string, key: string, opts: GetOptions, command: Command) => {
     const ctx = contextFor(command);
     const includeValue = Boolean(opts.includeValue || opts.show);
     const { secret: found } = await ctx.client.getPipelineSecret({
@@ -84,7 +100,15 @@ Examples:
     .argument('<PIPELINE>', 'pipeline id')
     .argument('<KEY>', 'secret key')
     .option('--value <VALUE>', 'the value (else read from stdin)')
-    .addHelpText('after', VALUE_HELP)
+    .addHelpText(
+      'after',
+      `${VALUE_HELP}
+
+Examples:
+  $ gofer secret pipeline put hello DEPLOY_TOKEN              type the value (hidden)
+  $ gofer secret pipeline put hello DEPLOY_TOKEN < token.txt
+  $ printf %s "$TOKEN" | gofer secret pipeline put hello DEPLOY_TOKEN`,
+    )
     .action(async (pipelineId: string, key: string, opts: PutOptions, command: Command) => {
       const ctx = contextFor(command);
       const value = await valueOf(ctx, command, opts, key);
@@ -98,6 +122,12 @@ Examples:
     .description('delete a pipeline secret')
     .argument('<PIPELINE>', 'pipeline id')
     .argument('<KEY>', 'secret key')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ gofer secret pipeline delete hello DEPLOY_TOKEN`,
+    )
     .action(async (pipelineId: string, key: string, _opts: unknown, command: Command) => {
       const ctx = contextFor(command);
       await ctx.client.deletePipelineSecret({ namespaceId: ctx.globals.namespace, pipelineId, key });
@@ -121,6 +151,13 @@ Examples:
   global
     .command('list')
     .description('list global secrets and the namespaces allowed to use them (never their values)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ gofer secret global list
+  $ gofer secret global list --output json`,
+    )
     .action(async (_opts: unknown, command: Command) => {
       const ctx = contextFor(command);
       const { secrets } = await ctx.client.listGlobalSecrets({});
@@ -133,7 +170,15 @@ Examples:
       .command('get')
       .description("show a global secret's metadata, or its value with --include-value")
       .argument('<KEY>', 'secret key'),
-  ).action(async (key: string, opts: GetOptions, command: Command) => {
+  )
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ gofer secret global get REGISTRY_PASS
+  $ gofer secret global get REGISTRY_PASS --show`,
+    )
+    .action(async (key: string, opts: GetOptions, command: Command) => {
     const ctx = contextFor(command);
     const includeValue = Boolean(opts.includeValue || opts.show);
     const { secret: found } = await ctx.client.getGlobalSecret({ key, includeValue });
@@ -173,6 +218,12 @@ Examples:
     .command('delete')
     .description('delete a global secret')
     .argument('<KEY>', 'secret key')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ gofer secret global delete REGISTRY_PASS`,
+    )
     .action(async (key: string, _opts: unknown, command: Command) => {
       const ctx = contextFor(command);
       await ctx.client.deleteGlobalSecret({ key });

@@ -20,7 +20,14 @@ export function parseRoles(arg: string): ServiceRole[] {
 
 /** `gofer service …`: run the Gofer service itself, and issue its first token. */
 export function serviceCommand(contextFor: ContextFor): Command {
-  const service = new Command('service').description('run the Gofer service, and issue its first token');
+  const service = new Command('service').description('run the Gofer service, and issue its first token').addHelpText(
+    'after',
+    `
+Examples:
+  $ gofer service start                      API and workers in one process
+  $ gofer service start --roles api
+  $ export GOFER_TOKEN=$(gofer service token bootstrap)`,
+  );
 
   service
     .command('start')
@@ -56,8 +63,9 @@ serving throughout. A rotation, step by step:
   3. gofer service rotate-key  (with the same two variables)
   4. every replica: drop GOFER_PREVIOUS_ENCRYPTION_KEYS  (restart)
 
-Example:
-  $ GOFER_ENCRYPTION_KEY=$NEW GOFER_PREVIOUS_ENCRYPTION_KEYS=$OLD gofer service rotate-key`,
+Examples:
+  $ GOFER_ENCRYPTION_KEY=$NEW GOFER_PREVIOUS_ENCRYPTION_KEYS=$OLD gofer service rotate-key
+  $ gofer service rotate-key                 with both variables already in the environment`,
     )
     .action(async () => {
       const { rotateKey } = await import('../service/rotate-key.js');
@@ -75,7 +83,16 @@ Example:
       }
     });
 
-  const token = service.command('token').description("the service's first token");
+  const token = service
+    .command('token')
+    .description("the service's first token")
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ export GOFER_TOKEN=$(gofer service token bootstrap)
+  $ gofer service token bootstrap --output json`,
+    );
   token
     .command('bootstrap')
     .description('issue the first management token of a new service (works once)')

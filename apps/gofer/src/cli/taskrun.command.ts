@@ -22,6 +22,13 @@ Examples:
     .description('list the task runs of a run (latest attempt of each task)')
     .argument('<PIPELINE>', 'pipeline id')
     .argument('<RUN>', 'run id', parseRunId)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ gofer taskrun list hello 4
+  $ gofer taskrun list hello 4 --output json`,
+    )
     .action(async (pipelineId: string, runId: number, _opts: unknown, command: Command) => {
       const ctx = contextFor(command);
       const { taskRuns } = await ctx.client.listTaskRuns({ namespaceId: ctx.globals.namespace, pipelineId, runId });
@@ -38,6 +45,13 @@ Examples:
     .argument('<PIPELINE>', 'pipeline id')
     .argument('<RUN>', 'run id', parseRunId)
     .argument('<TASK>', 'task id')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ gofer taskrun get hello 4 greet
+  $ gofer taskrun get hello 4 greet --output json`,
+    )
     .action(async (pipelineId: string, runId: number, taskId: string, _opts: unknown, command: Command) => {
       const ctx = contextFor(command);
       const { taskRun } = await ctx.client.getTaskRun({
@@ -95,6 +109,13 @@ Examples:
     .argument('<PIPELINE>', 'pipeline id')
     .argument('<RUN>', 'run id', parseRunId)
     .argument('<TASK>', 'task id')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ gofer taskrun cancel hello 4 greet
+  $ gofer run cancel hello 4                 cancel the whole run instead`,
+    )
     .action(async (pipelineId: string, runId: number, taskId: string, _opts: unknown, command: Command) => {
       const ctx = contextFor(command);
       const ref = { namespaceId: ctx.globals.namespace, pipelineId, runId, taskId };

@@ -65,6 +65,13 @@ Examples:
   token
     .command('list')
     .description('list every token (never their secrets)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ gofer token list
+  $ gofer token list --output json`,
+    )
     .action(async (_opts: unknown, command: Command) => {
       const ctx = contextFor(command);
       const { tokens } = await ctx.client.listTokens({});
@@ -76,6 +83,13 @@ Examples:
     .command('get')
     .description('show a token')
     .argument('<ID>', 'token id (not its secret)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ gofer token get tok-3
+  $ gofer token get tok-3 --output json`,
+    )
     .action(async (id: string, _opts: unknown, command: Command) => {
       const ctx = contextFor(command);
       const { token: found } = await ctx.client.getToken({ id });
@@ -85,6 +99,13 @@ Examples:
   token
     .command('whoami')
     .description('show the token this command runs with')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ gofer token whoami
+  $ gofer token whoami --token "$CI_TOKEN" --output json`,
+    )
     .action(async (_opts: unknown, command: Command) => {
       const ctx = contextFor(command);
       const { token: found } = await ctx.client.whoAmI({});
@@ -95,6 +116,12 @@ Examples:
     .command('delete')
     .description('delete a token: calls made with it fail from now on')
     .argument('<ID>', 'token id')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ gofer token delete tok-3`,
+    )
     .action(async (id: string, _opts: unknown, command: Command) => {
       const ctx = contextFor(command);
       await ctx.client.deleteToken({ id });
@@ -110,6 +137,13 @@ Examples:
       .command(name)
       .description(description)
       .argument('<ID>', 'token id')
+      .addHelpText(
+        'after',
+        `
+Examples:
+  $ gofer token ${name} tok-3
+  $ gofer token ${name} tok-3 --output json`,
+      )
       .action(async (id: string, _opts: unknown, command: Command) => {
         const ctx = contextFor(command);
         if (name === 'enable') await ctx.client.enableToken({ id });
