@@ -192,6 +192,14 @@ describe('gofer CLI against a gRPC server', () => {
     expect({ code, out, err }).toEqual({ code: 0, out: 'hello world\n', err: 'warning: shy\n' });
   });
 
+  it('taskrun logs --attempt N asks for that attempt; a bad attempt is a usage error', async () => {
+    const { code, out } = await gofer(['taskrun', 'logs', 'hello', '1', 'greet', '--attempt', '2'], env);
+    expect({ code, out }).toEqual({ code: 0, out: 'attempt 2\nhello world\n' });
+    const bad = await gofer(['taskrun', 'logs', 'hello', '1', 'greet', '--attempt', '0'], env);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/an attempt is a positive integer/);
+  });
+
   it('taskrun list --output json prints an array', async () => {
     const { code, out } = await gofer(['taskrun', 'list', 'hello', '1', '--output', 'json'], env);
     expect(code).toBe(0);

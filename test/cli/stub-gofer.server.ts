@@ -352,6 +352,7 @@ export async function startStubGofer(): Promise<StubGofer> {
     GetTaskRunLogs(call: ServerWritableStream<GetTaskRunLogsRequest, GetTaskRunLogsResponse>) {
       record(call);
       call.on('cancelled', () => onLogCancel());
+      if (call.request.attempt) call.write({ chunk: Buffer.from(`attempt ${call.request.attempt}\n`), stream: LogStream.LOG_STREAM_STDOUT });
       call.write({ chunk: Buffer.from('hello world\n'), stream: LogStream.LOG_STREAM_STDOUT });
       call.write({ chunk: Buffer.from('warning: shy\n'), stream: LogStream.LOG_STREAM_STDERR });
       if (!call.request.follow) return call.end();

@@ -5,7 +5,7 @@ import type { ContextFor, Output } from './context.js';
 import { CliError } from './errors.js';
 import { taskRunJson } from './json-view.js';
 import { taskRunDetail, taskRunTable } from './plain-view.js';
-import { parseRunId } from './variables.js';
+import { parseAttempt, parseRunId } from './variables.js';
 
 /** `gofer taskrun …`: inspect, cancel task runs and read their logs. */
 export function taskRunCommand(contextFor: ContextFor): Command {
@@ -76,6 +76,7 @@ Examples:
     .argument('<RUN>', 'run id', parseRunId)
     .argument('<TASK>', 'task id')
     .option('-f, --follow', 'keep printing new output until the task run completes')
+    .option('--attempt <N>', "an earlier attempt's logs (default: the latest attempt)", parseAttempt)
     .addHelpText(
       'after',
       `
@@ -85,16 +86,17 @@ truncation marker past the log cap) go to stdout.
 
 Examples:
   $ gofer taskrun logs hello 4 greet
-  $ gofer taskrun logs hello 4 greet --follow`,
+  $ gofer taskrun logs hello 4 greet --follow
+  $ gofer taskrun logs hello 4 flaky --attempt 1`,
     )
-    .action(async (pipelineId: string, runId: number, taskId: string, opts: { follow?: boolean }, command: Command) => {
+    .action(async (pipelineId: string, runId: number, taskId: string, opts: { follow?: boolean; attempt?: number }, command: Command) => {
       const ctx = contextFor(command);
       const stream = ctx.client.getTaskRunLogs({
         namespaceId: ctx.globals.namespace,
         pipelineId,
         runId,
         taskId,
-        attempt: 0,
+        attempt: opts.attempt ?? 0,
         follow: opts.follow ?? false,
       });
       for await (const { chunk, stream: which } of stream) {

@@ -27,6 +27,13 @@ export function parseRunId(arg: string): number {
   return id;
 }
 
+/** Commander argument parser for `--attempt`: a positive integer. */
+export function parseAttempt(arg: string): number {
+  const n = Number(arg);
+  if (!/^\d+$/.test(arg) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('an attempt is a positive integer (1 is the first)');
+  return n;
+}
+
 /** Commander argument parser for `--limit`/`--offset`: a non-negative integer. */
 export function parseCount(arg: string): number {
   const n = Number(arg);
