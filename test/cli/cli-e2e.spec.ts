@@ -218,6 +218,17 @@ describe('the gofer CLI against a real Gofer', () => {
     expect((await goferJson(['pipeline', 'get', 'cli-hello'])).latest_config_version).toBe(3);
   });
 
+  it('pipeline get --config prints a version\'s config exactly as applied', async () => {
+    const latest = await gofer(['pipeline', 'get', 'cli-hello', '--config']);
+    expect(latest).toEqual({ code: 0, out: HELLO.endsWith('\n') ? HELLO : `${HELLO}\n`, err: '' });
+    expect((await gofer(['pipeline', 'get', 'cli-hello', '--config', '1'])).out).toBe(latest.out);
+    const json = await goferJson(['pipeline', 'get', 'cli-hello', '--config', '2']);
+    expect(json).toStrictEqual({ version: 2, format: expect.any(String), created: expect.stringMatching(ISO), config: HELLO });
+    const missing = await gofer(['pipeline', 'get', 'cli-hello', '--config', '99']);
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/^pipeline cli-hello has no config version 99 \(versions 1 to 3/);
+  });
+
   it('pipeline apply of an invalid config prints every error, one per line, and exits 1', async () => {
     const { code, out, err } = await gofer(['pipeline', 'apply', 'invalid.yaml']);
     expect({ code, out }).toEqual({ code: 1, out: '' });

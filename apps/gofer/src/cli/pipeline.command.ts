@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { Command } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigFormat, PipelineState, RunStatus } from '@gofer/proto';
 import type { CliContext, ContextFor } from './context.js';
 import { CliError, EXIT_FAILURE } from './errors.js';
-import { enumValue, pipelineJson, runJson, taskRunJson } from './json-view.js';
+import { enumValue, isoTime, pipelineJson, runJson, taskRunJson } from './json-view.js';
 import { objectCommand } from './object.command.js';
 import { pipelineDetail, pipelineTable, runOutcome, runSummary, taskRunOutcome } from './plain-view.js';
 import { waitForRun } from './run-wait.js';
@@ -75,17 +75,22 @@ Examples:
 
   pipeline
     .command('get')
-    .description('show a pipeline')
+    .description('show a pipeline, or with --config the config of one of its versions')
     .argument('<ID>', 'pipeline id')
+    .addOption(new Option('--config [VERSION]', 'print the config of a version exactly as applied (default: the latest)').argParser(parseConfigVersion))
     .addHelpText(
       'after',
       `
+With --output json, --config prints {version, format, created, config}.
+
 Examples:
   $ gofer pipeline get hello
-  $ gofer pipeline get hello -n team-a --output json`,
+  $ gofer pipeline get hello -n team-a --output json
+  $ gofer pipeline get hello --config 2 > hello-v2.yaml`,
     )
-    .action(async (id: string, _opts: unknown, command: Command) => {
+    .action(async (id: string, opts: { config?: number | true }, command: Command) => {
       const ctx = contextFor(command);
+      if (opts.config !== undefined) return printConfig(ctx, id, opts.config === true ? undefined : opts.config);
       const { pipeline: p } = await ctx.client.getPipeline({ namespaceId: ctx.globals.namespace, id });
       if (!p) throw new CliError(`Gofer returned no pipeline for ${id}`);
       if (ctx.json) return ctx.printJson(pipelineJson(p));
@@ -170,6 +175,27 @@ Examples:
   pipeline.addCommand(objectCommand('pipeline', contextFor));
 
   return pipeline;
+}
+
+function parseConfigVersion(arg: string): number {
+  const version = Number(arg);
+  if (!/^\d+$/.test(arg) || !Number.isSafeInteger(version) || version < 1) throw new InvalidArgumentError('a config version is a positive integer (1 is the first)');
+  return version;
+}
+
+/** The stored config of one version (the latest when none is given), as applied. */
+async function printConfig(ctx: CliContext, pipelineId: string, version: number | undefined): Promise<void> {
+  const { configs } = await ctx.client.listPipelineConfigs({ namespaceId: ctx.globals.namespace, pipelineId, limit: 0, offset: 0 });
+  const found = version === undefined ? configs[0] : configs.find((c) => c.version === version);
+  if (!found) {
+    const latest = configs[0]?.version;
+    throw new CliError(`pipeline ${pipelineId} has no config version ${version}${latest ? ` (versions 1 to ${latest}; see gofer pipeline get ${pipelineId})` : ''}`);
+  }
+  const text = Buffer.from(found.config).toString('utf8');
+  if (ctx.json) {
+    return ctx.printJson({ version: found.version, format: enumValue(found.format, 'CONFIG_FORMAT_'), created: isoTime(found.created), config: text });
+  }
+  ctx.io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
 }
 
 async function waitAndReport(ctx: CliContext, pipelineId: string, runId: number): Promise<void> {
