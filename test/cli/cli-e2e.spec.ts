@@ -292,7 +292,7 @@ describe('the gofer CLI against a real Gofer', () => {
     expect(await goferJson(['run', 'list', 'cli-hello'])).toStrictEqual([expected]);
   });
 
-  it('taskrun list|get --output json print the run shape plus task, attempt, exit_code, image', async () => {
+  it('taskrun list|get --output json print the run shape plus task, attempt, exit_code, image, container, worker', async () => {
     const greet = {
       namespace: 'default',
       pipeline: 'cli-hello',
@@ -309,6 +309,8 @@ describe('the gofer CLI against a real Gofer', () => {
       config_version: 3,
       exit_code: 0,
       image: 'busybox:latest',
+      container: expect.stringMatching(/^[0-9a-f]{64}$/),
+      worker: expect.any(String),
     };
     expect(await goferJson(['taskrun', 'get', 'cli-hello', '1', 'greet'])).toStrictEqual(greet);
     const list = await goferJson<any[]>(['taskrun', 'list', 'cli-hello', '1']);

@@ -107,7 +107,7 @@ describe('runJson', () => {
 });
 
 describe('taskRunJson', () => {
-  it("is the run's shape plus task, attempt, exit_code, image", () => {
+  it("is the run's shape plus task, attempt, exit_code, image, container and worker", () => {
     expect(taskRunJson(taskRun(), run())).toStrictEqual({
       namespace: 'default',
       pipeline: 'hello',
@@ -124,7 +124,13 @@ describe('taskRunJson', () => {
       config_version: 2,
       exit_code: 0,
       image: 'busybox:latest',
+      container: 'c0ffee',
+      worker: 'w1',
     });
+  });
+
+  it('shows where an attempt that has not run yet ran as null', () => {
+    expect(taskRunJson(taskRun({ schedulerId: '', workerId: '' }), run())).toMatchObject({ container: null, worker: null });
   });
 
   it('keeps exit code 0 and shows an absent exit code as null', () => {

@@ -81,9 +81,10 @@ export function runJson(r: Run) {
 }
 
 /**
- * JSON of a task run (DESIGN §9): the run's shape — `id` is the run id, `variables` and
- * `config_version` are the run's — plus task, attempt, exit_code, image; `run` repeats the run id
- * under an unambiguous name. State, status, reason and times are the task run's own.
+ * JSON of a task run: the run's shape — `id` is the run id, `variables` and `config_version` are the
+ * run's — plus task, attempt, exit_code, image (the contract the README shows); `run` repeats the run id
+ * under an unambiguous name, and `container` and `worker` say where the attempt ran (null before it
+ * did). State, status, reason and times are the task run's own.
  */
 export function taskRunJson(t: TaskRun, run: Pick<Run, 'variables' | 'configVersion'>) {
   return {
@@ -102,6 +103,8 @@ export function taskRunJson(t: TaskRun, run: Pick<Run, 'variables' | 'configVers
     config_version: run.configVersion,
     exit_code: t.exitCode ?? null,
     image: t.image,
+    container: t.schedulerId || null,
+    worker: t.workerId || null,
   };
 }
 
