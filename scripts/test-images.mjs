@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Builds the local images the integration tests run, because no registry is reachable in CI or on the
-// build machines (see ENVIRONMENT.md). Idempotent: an image that already exists is left alone unless
+// build machines (see docs/environment.md). Idempotent: an image that already exists is left alone unless
 // `--force` is given.
 //
 //   busybox:latest      Debian's busybox-static with a symlink per applet (a real busybox image is fine too)

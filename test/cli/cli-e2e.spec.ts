@@ -1,5 +1,5 @@
 // The built `gofer` CLI, spawned as its own process (no TTY), against a real Gofer (API + worker,
-// Postgres, Redis, Docker): the CLI contract of DESIGN §9, asserting exit codes, JSON shapes, error
+// Postgres, Redis, Docker): the CLI contract of docs/design.md §9, asserting exit codes, JSON shapes, error
 // lines and container output exactly, and human formatting only loosely.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -273,7 +273,7 @@ describe('the gofer CLI against a real Gofer', () => {
     expect(await gofer(['taskrun', 'logs', 'cli-hello', '1', 'after'])).toEqual({ code: 0, out: 'after greet in run 1\n', err: '' });
   });
 
-  it('run list|get --output json print the DESIGN run shape', async () => {
+  it('run list|get --output json print the docs/design.md run shape', async () => {
     const expected = {
       namespace: 'default',
       pipeline: 'cli-hello',

@@ -1,5 +1,5 @@
 // The built `gofer` CLI, spawned as its own process (no TTY), against a real Gofer: tokens, namespaces,
-// secrets, objects and events (DESIGN §7–§9), asserting exit codes, JSON shapes and error lines.
+// secrets, objects and events (docs/design.md §7–§9), asserting exit codes, JSON shapes and error lines.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';

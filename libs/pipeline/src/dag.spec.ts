@@ -160,7 +160,7 @@ const dagCases: DagCase[] = [
     expected: { ready: ['d'], skipped: ['b', 'c'] },
   },
   {
-    name: 'the DESIGN example after greet succeeded and flaky failed',
+    name: 'the docs/design.md example after greet succeeded and flaky failed',
     dependsOn: {
       on_success: { greet: 'success' },
       on_failure: { flaky: 'failure' },
@@ -170,7 +170,7 @@ const dagCases: DagCase[] = [
     expected: { ready: ['on_success', 'on_failure'], skipped: [] },
   },
   {
-    name: 'the DESIGN example after greet and flaky both succeeded',
+    name: 'the docs/design.md example after greet and flaky both succeeded',
     dependsOn: {
       on_success: { greet: 'success' },
       on_failure: { flaky: 'failure' },

@@ -1,8 +1,8 @@
 // The DAG rules of a run, as pure functions over task states. The engine loads task-run rows, calls
-// these, and writes the results in the same transaction (DESIGN §3, §4).
+// these, and writes the results in the same transaction (docs/design.md §3, §4).
 import type { DependsOn, PipelineConfig } from './pipeline-config.js';
 
-/** Where a task run is in its life (DESIGN §3). */
+/** Where a task run is in its life (docs/design.md §3). */
 export type TaskRunState = 'processing' | 'waiting' | 'running' | 'complete';
 
 /** How a task run ended; set once its state is `complete`. */
@@ -101,7 +101,7 @@ export function evaluateDag(
 }
 
 /**
- * The status of a run from its task runs (DESIGN §3): `undefined` while any task is not complete;
+ * The status of a run from its task runs (docs/design.md §3): `undefined` while any task is not complete;
  * otherwise `failed` if any task failed, else `cancelled` if any was cancelled, else `successful`
  * (skipped tasks are fine). A complete task without a status counts as failed, so such an
  * inconsistency surfaces instead of passing as success.

@@ -1,7 +1,7 @@
 import { quoteForMessage } from './config-issue.js';
 import { didYouMean } from './did-you-mean.js';
 
-/** Where an interpolated value comes from (DESIGN §2). */
+/** Where an interpolated value comes from (docs/design.md §2). */
 export type InterpolationKind = 'pipeline_secret' | 'global_secret' | 'pipeline_object' | 'run_object';
 
 /** Every {@link InterpolationKind}, in the order messages list them. */

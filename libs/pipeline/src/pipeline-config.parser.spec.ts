@@ -23,7 +23,8 @@ function configOf(text: string | Uint8Array): PipelineConfig {
   return result.config;
 }
 
-const DESIGN_EXAMPLE = yaml`
+// The example of docs/design.md §2, verbatim: keep the two identical.
+const DESIGN_DOC_EXAMPLE = yaml`
   id: hello                 # ^[a-z0-9][a-z0-9_-]{2,31}$ ; unique in its namespace
   name: Hello
   description: Says hello, then branches.
@@ -61,7 +62,7 @@ const DESIGN_EXAMPLE = yaml`
 
 const defaults = { description: '', variables: {}, dependsOn: {}, retries: { attempts: 1, backoffMs: 0 }, injectApiToken: false };
 
-const DESIGN_EXAMPLE_CONFIG: PipelineConfig = {
+const DESIGN_DOC_EXAMPLE_CONFIG: PipelineConfig = {
   id: 'hello',
   name: 'Hello',
   description: 'Says hello, then branches.',
@@ -100,8 +101,8 @@ const DESIGN_EXAMPLE_CONFIG: PipelineConfig = {
 };
 
 describe('parsePipelineConfig: valid configs', () => {
-  it('parses the DESIGN §2 example', () => {
-    expect(configOf(DESIGN_EXAMPLE)).toStrictEqual(DESIGN_EXAMPLE_CONFIG);
+  it('parses the docs/design.md §2 example', () => {
+    expect(configOf(DESIGN_DOC_EXAMPLE)).toStrictEqual(DESIGN_DOC_EXAMPLE_CONFIG);
   });
 
   it('parses the same pipeline written as JSON, from bytes as well as text', () => {
@@ -142,8 +143,8 @@ describe('parsePipelineConfig: valid configs', () => {
       null,
       '\t',
     );
-    expect(configOf(json)).toStrictEqual(DESIGN_EXAMPLE_CONFIG);
-    expect(configOf(new TextEncoder().encode(json))).toStrictEqual(DESIGN_EXAMPLE_CONFIG);
+    expect(configOf(json)).toStrictEqual(DESIGN_DOC_EXAMPLE_CONFIG);
+    expect(configOf(new TextEncoder().encode(json))).toStrictEqual(DESIGN_DOC_EXAMPLE_CONFIG);
   });
 
   it('fills in defaults for a minimal config', () => {
@@ -464,7 +465,7 @@ const malformed: MalformedCase[] = [
     errors: ['tasks[1]: expected a mapping of task fields (id, image …), got null'],
   },
   {
-    name: 'missing image (DESIGN example)',
+    name: 'missing image (docs/design.md example)',
     text: 'id: demo\ntasks:\n  - id: a\n',
     errors: ['tasks[0].image: required'],
   },
@@ -580,7 +581,7 @@ const malformed: MalformedCase[] = [
     errors: ['tasks[1].depends_on.greet: must be one of success, failure, any'],
   },
   {
-    name: 'unknown dependency (DESIGN example)',
+    name: 'unknown dependency (docs/design.md example)',
     text: yaml`
       id: demo
       tasks:
@@ -602,7 +603,7 @@ const malformed: MalformedCase[] = [
     errors: ['tasks[0].depends_on.loop: a task cannot depend on itself'],
   },
   {
-    name: 'two-task cycle (DESIGN example)',
+    name: 'two-task cycle (docs/design.md example)',
     text: yaml`
       id: demo
       tasks:

@@ -1,7 +1,7 @@
 import type { ConfigIssue } from './config-issue.js';
 
 /**
- * What a task needs from one parent before it runs (DESIGN §2):
+ * What a task needs from one parent before it runs (docs/design.md §2):
  * - `success`: the parent ended successful;
  * - `failure`: the parent ended failed;
  * - `any`: the parent ended successful, failed or skipped (a cancelled parent does not satisfy it).
@@ -99,7 +99,7 @@ export type ParseResult = { ok: true; config: PipelineConfig } | { ok: false; er
 
 /**
  * A pipeline config as users write it in YAML or JSON (snake_case), e.g. what the SDK builds.
- * See DESIGN §2 for an example.
+ * See docs/design.md §2 for an example.
  */
 export interface PipelineDocument {
   id: string;
@@ -132,7 +132,7 @@ export interface TaskDocument {
   resources?: { cpu?: number | string; memory?: string | number };
 }
 
-/** Pipeline ids: 3 to 32 of `a-z 0-9 _ -`, starting with a letter or digit (DESIGN §2). */
+/** Pipeline ids: 3 to 32 of `a-z 0-9 _ -`, starting with a letter or digit (docs/design.md §2). */
 export const PIPELINE_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{2,31}$/;
 
 /**

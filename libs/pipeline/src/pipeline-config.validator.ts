@@ -55,7 +55,7 @@ const FIELD_ORDER = ['id', 'name', 'description', 'parallelism', 'tasks', 'trigg
  * found by counting before any entry is looked at. The work is linear in the document's size: guesses
  * (did you mean …) are made for reported problems only, within {@link MAX_SUGGESTION_COMPARISONS}.
  *
- * Beyond the fields of DESIGN §2: no string, nor key, may hold a NUL character or a lone UTF-16
+ * Beyond the fields of docs/design.md §2: no string, nor key, may hold a NUL character or a lone UTF-16
  * surrogate (Postgres and environment variables take neither); top-level fields starting with `x-`
  * are ignored, so YAML anchors can be kept there (`x-defaults: &defaults …`) as in Docker Compose;
  * `script:` becomes `entrypoint: [/bin/sh, -c]` plus `command: [script]`; `name` defaults to the id

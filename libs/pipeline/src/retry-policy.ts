@@ -3,7 +3,7 @@ import { PIPELINE_LIMITS, type RetryPolicy } from './pipeline-config.js';
 /**
  * How long to wait before trying a task again after attempt `failedAttempt` (1 = the first try)
  * failed, or `undefined` when that was the last attempt allowed. The wait starts at `backoffMs` and
- * doubles with each attempt (DESIGN §2: "exponential from backoff"), capped at
+ * doubles with each attempt (docs/design.md §2: "exponential from backoff"), capped at
  * {@link PIPELINE_LIMITS.maxRetryDelayMs}.
  */
 export function retryDelayMs(retries: RetryPolicy, failedAttempt: number): number | undefined {

@@ -83,7 +83,7 @@ describe('isoTime', () => {
 });
 
 describe('runJson', () => {
-  it('has exactly the DESIGN §9 shape', () => {
+  it('has exactly the docs/design.md §9 shape', () => {
     expect(runJson(run())).toStrictEqual({
       namespace: 'default',
       pipeline: 'hello',

@@ -1,4 +1,4 @@
-// The `--output json` shapes of DESIGN §9: snake_case keys, lower-case enum values without their
+// The `--output json` shapes of docs/design.md §9: snake_case keys, lower-case enum values without their
 // prefix (null when unspecified), ISO timestamps (null when unset). Pure functions over API messages.
 import type { Event, Namespace, ObjectInfo, Pipeline, PipelineConfig, Run, Secret, StatusReason, TaskRun, Token } from '@gofer/proto';
 
@@ -64,7 +64,7 @@ export function pipelineConfigJson(c: PipelineConfig) {
   };
 }
 
-/** JSON of a run (DESIGN §9). */
+/** JSON of a run (docs/design.md §9). */
 export function runJson(r: Run) {
   return {
     namespace: r.namespaceId,

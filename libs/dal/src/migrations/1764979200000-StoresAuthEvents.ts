@@ -1,6 +1,6 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
-/** Object and secret stores, API tokens and the event log (DESIGN §7, §8). */
+/** Object and secret stores, API tokens and the event log (docs/design.md §7, §8). */
 export class StoresAuthEvents1764979200000 implements MigrationInterface {
   name = 'StoresAuthEvents1764979200000';
 
