@@ -95,11 +95,18 @@ tasks:
       Image: 'busybox:latest', Cmd: ['sleep', '300'], Labels: { 'gofer.cluster': 'someone-else' }, HostConfig: { NetworkMode: 'host' },
     });
     await foreign.start();
+    // A container of this cluster whose labels name no attempt (a trigger's service, say) is not a task's.
+    const unnamed = await docker.createContainer({
+      Image: 'busybox:latest', Cmd: ['sleep', '300'], Labels: { 'gofer.cluster': clusterId }, HostConfig: { NetworkMode: 'host' },
+    });
+    await unnamed.start();
     try {
       await waitFor('the reaper', async () => ((await leftover.inspect().catch(() => null)) ? undefined : true), 60_000);
       expect((await foreign.inspect()).State.Running).toBe(true);
+      expect((await unnamed.inspect()).State.Running).toBe(true);
     } finally {
       await foreign.remove({ force: true });
+      await unnamed.remove({ force: true });
       await leftover.remove({ force: true }).catch(() => undefined);
     }
   });

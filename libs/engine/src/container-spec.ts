@@ -6,7 +6,7 @@ import type { ContainerSpec } from '@gofer/scheduler';
 /** Raised when a task's container spec cannot be built; the task fails with `failed_precondition`. */
 export class SpecError extends Error {}
 
-/** What a task's interpolations name, by kind (DESIGN §2). */
+/** What a task's interpolations name, by kind (docs/design.md §2). */
 export interface InterpolationNeeds {
   pipelineSecrets: string[];
   globalSecrets: string[];
@@ -81,9 +81,28 @@ export function containerLabels(clusterId: string, key: TaskAttemptKey): Record<
   };
 }
 
+const LABEL_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+const LABEL_NUMBER = /^[1-9]\d{0,9}$/;
+
+/**
+ * The attempt a container's labels name ({@link containerLabels} read back), or undefined when they do
+ * not name one completely and validly: such a container is something else of the cluster's (a trigger's
+ * service, say) or was labelled by hand, and whoever cleans up task containers must leave it alone.
+ */
+export function attemptOfLabels(labels: Readonly<Record<string, string | undefined>>): TaskAttemptKey | undefined {
+  const namespaceId = labels['gofer.namespace'];
+  const pipelineId = labels['gofer.pipeline'];
+  const taskId = labels['gofer.task'];
+  const run = labels['gofer.run'];
+  const attempt = labels['gofer.attempt'];
+  if (![namespaceId, pipelineId, taskId].every((id) => id !== undefined && LABEL_ID.test(id))) return undefined;
+  if (![run, attempt].every((n) => n !== undefined && LABEL_NUMBER.test(n))) return undefined;
+  return { namespaceId: namespaceId!, pipelineId: pipelineId!, runId: Number(run), taskId: taskId!, attempt: Number(attempt) };
+}
+
 /**
  * The container of one attempt, with every interpolation replaced by its looked-up value. Environment
- * precedence (DESIGN §9): pipeline (task) variables over run variables (incl. trigger variables) over
+ * precedence (docs/design.md §9): pipeline (task) variables over run variables (incl. trigger variables) over
  * system variables.
  */
 export function buildContainerSpec(options: {

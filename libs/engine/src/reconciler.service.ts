@@ -6,6 +6,7 @@ import type { TaskLogs } from '@gofer/logs';
 import type { Scheduler } from '@gofer/scheduler';
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
+import { attemptOfLabels } from './container-spec.js';
 import { DATA_SOURCE, LOGGER, SCHEDULER, TASK_LOGS } from './engine.tokens.js';
 import { GoferMetrics } from './metrics.js';
 import { EventLog } from './event-log.service.js';
@@ -167,11 +168,11 @@ export class Reconciler {
     const containers = await this.scheduler.list({ 'gofer.cluster': this.clusterId });
     const leftovers: typeof containers = [];
     for (const container of containers) {
-      const labels = container.labels;
-      const key: TaskAttemptKey = {
-        namespaceId: labels['gofer.namespace'], pipelineId: labels['gofer.pipeline'], runId: Number(labels['gofer.run']),
-        taskId: labels['gofer.task'], attempt: Number(labels['gofer.attempt']),
-      };
+      const key = attemptOfLabels(container.labels);
+      if (!key) {
+        this.logger.debug({ container_id: container.id }, 'not a task container (its labels name no attempt); leaving it alone');
+        continue;
+      }
       const row = await this.db.manager.findOneBy(TaskRunEntity, {
         namespaceId: key.namespaceId, pipelineId: key.pipelineId, runId: key.runId, taskId: key.taskId,
       });
