@@ -28,6 +28,16 @@ describe('loadConfig', () => {
     [{ GOFER_UPLOAD_IDLE_TIMEOUT: '0s' }, 'GOFER_UPLOAD_IDLE_TIMEOUT="0s": must be longer than 0'],
     [{ GOFER_UPLOAD_IDLE_TIMEOUT: '30' }, 'GOFER_UPLOAD_IDLE_TIMEOUT="30": "30" is not a duration'],
   ];
+
+  it('never echoes a secret in its message: a URL keeps all but its password', () => {
+    expect(() => loadConfig({ GOFER_REDIS_URL: 'redis://:hunter2@127.0.0.1:port' })).toThrow(ConfigError);
+    try {
+      loadConfig({ GOFER_REDIS_URL: 'redis://:hunter2@127.0.0.1:port', GOFER_OBJECT_STORE: 's3://UPPER?password=hunter2' });
+    } catch (error) {
+      expect((error as Error).message).toMatch(/GOFER_REDIS_URL="redis:\/\/:\*\*\*@127\.0\.0\.1:port"/);
+      expect((error as Error).message).not.toContain('hunter2');
+    }
+  });
   it.each(bad)('rejects %j naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);

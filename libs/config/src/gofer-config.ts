@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { redactUrl } from './redact-url.js';
 import { z } from 'zod';
 
 const duration = (fallback: string) =>
@@ -140,6 +141,9 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
+/** Variables whose values are secrets, never shown in an error message. */
+const SECRET_VARIABLES = new Set(['GOFER_ENCRYPTION_KEY', 'GOFER_PREVIOUS_ENCRYPTION_KEYS', 'GOFER_S3_SECRET_ACCESS_KEY']);
+
 /** Reads and validates the GOFER_* environment. Throws {@link ConfigError} naming each bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): GoferConfig {
   const relevant = Object.fromEntries(
@@ -149,7 +153,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GoferConfig {
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => {
       const name = String(issue.path[0] ?? 'environment');
-      return `${name}=${JSON.stringify(relevant[name] ?? '')}: ${issue.message}`;
+      // Never echo a secret: keys are hidden whole, URLs keep everything but their credentials.
+      const shown = SECRET_VARIABLES.has(name) ? '***' : redactUrl(String(relevant[name] ?? ''));
+      return `${name}=${JSON.stringify(shown)}: ${issue.message}`;
     });
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
   }

@@ -1,1 +1,2 @@
 export * from './gofer-config.js';
+export * from './redact-url.js';

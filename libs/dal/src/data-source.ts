@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { DataSource } from 'typeorm';
+import { redactUrl } from '@gofer/config';
 import { ClusterEntity } from './entities/cluster.entity.js';
 import { EventEntity } from './entities/event.entity.js';
 import { NamespaceEntity } from './entities/namespace.entity.js';
@@ -30,12 +31,6 @@ const MIGRATION_LOCK_ID = 7_271_804_001;
 /** Postgres could not be reached or used; the message says where Gofer looked and what to do. */
 export class DatabaseUnavailableError extends Error {
   override readonly name = 'DatabaseUnavailableError';
-}
-
-function redact(url: string): string {
-  const parsed = new URL(url);
-  if (parsed.password) parsed.password = '***';
-  return parsed.toString();
 }
 
 function describe(error: unknown): string {
@@ -75,7 +70,7 @@ export async function openDataSource(url: string, options: { poolSize?: number }
     await ensureDatabase(url);
   } catch (error) {
     throw new DatabaseUnavailableError(
-      `cannot reach Postgres at ${redact(url)}: ${describe(error)}. ` +
+      `cannot reach Postgres at ${redactUrl(url)}: ${describe(error)}. ` +
         'Is it running? Set GOFER_DATABASE_URL to postgres://USER:PASSWORD@HOST:PORT/DATABASE.',
     );
   }
@@ -91,7 +86,7 @@ export async function openDataSource(url: string, options: { poolSize?: number }
   try {
     await dataSource.initialize();
   } catch (error) {
-    throw new DatabaseUnavailableError(`cannot connect to Postgres at ${redact(url)}: ${describe(error)}`);
+    throw new DatabaseUnavailableError(`cannot connect to Postgres at ${redactUrl(url)}: ${describe(error)}`);
   }
   try {
     await migrate(dataSource);

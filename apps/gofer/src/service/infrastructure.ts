@@ -1,4 +1,4 @@
-import type { GoferConfig } from '@gofer/config';
+import { redactUrl, type GoferConfig } from '@gofer/config';
 import { openDataSource } from '@gofer/dal';
 import { TaskLogs, type LogArchive } from '@gofer/logs';
 import { createObjectStore, type ObjectStore } from '@gofer/object-store';
@@ -20,16 +20,6 @@ export interface Infrastructure {
 /** A dependency is missing or misconfigured: the message says which, where Gofer looked, and the fix. */
 export class StartupError extends Error {
   override readonly name = 'StartupError';
-}
-
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url;
-  }
 }
 
 export async function connectRedis(url: string): Promise<Redis> {
