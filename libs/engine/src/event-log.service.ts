@@ -4,7 +4,7 @@ import { GOFER_CONFIG, type GoferConfig } from '@gofer/config';
 import { EventEntity } from '@gofer/dal';
 import type { DataSource, EntityManager } from 'typeorm';
 import { DATA_SOURCE } from './engine.tokens.js';
-import { literal, type Tx } from './sql.js';
+import { literal } from './sql.js';
 
 /** A state change to record. Never put a secret value or an object's content in `details`. */
 export interface NewEvent {
@@ -47,11 +47,6 @@ export class EventLog {
   /** Records an event inside the caller's transaction. */
   async append(m: EntityManager, event: NewEvent): Promise<void> {
     await m.query(eventSql(event));
-  }
-
-  /** Records an event with the transaction's COMMIT (no extra round trip). */
-  defer(tx: Tx, event: NewEvent): void {
-    tx.defer(eventSql(event));
   }
 
   async list(afterId: number, filter: EventFilter, limit = PAGE): Promise<EventEntity[]> {

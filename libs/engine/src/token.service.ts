@@ -157,11 +157,6 @@ export class TokenService {
     });
     this.cache.clear();
   }
-
-  /** Revokes the tokens injected into a run's tasks (the run completed). */
-  async revokeRunTokens(m: EntityManager, run: { namespaceId: string; pipelineId: string; runId: number }): Promise<void> {
-    await m.delete(TokenEntity, { runNamespaceId: run.namespaceId, runPipelineId: run.pipelineId, runId: run.runId });
-  }
 }
 
 export function hashSecret(secret: string): Buffer {
