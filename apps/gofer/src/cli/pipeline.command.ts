@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { ConfigFormat, PipelineState, RunStatus } from '@gofer/proto';
 import type { CliContext, ContextFor } from './context.js';
 import { CliError, EXIT_FAILURE } from './errors.js';
@@ -8,7 +8,7 @@ import { enumValue, isoTime, pipelineJson, runJson, taskRunJson } from './json-v
 import { objectCommand } from './object.command.js';
 import { pipelineDetail, pipelineTable, runOutcome, runSummary, taskRunOutcome } from './plain-view.js';
 import { waitForRun } from './run-wait.js';
-import { parseCount, parseVariable } from './variables.js';
+import { parseConfigVersion, parseCount, parseVariable } from './variables.js';
 
 /** `gofer pipeline …`: apply configs, inspect, enable/disable/delete pipelines, start runs. */
 export function pipelineCommand(contextFor: ContextFor): Command {
@@ -175,12 +175,6 @@ Examples:
   pipeline.addCommand(objectCommand('pipeline', contextFor));
 
   return pipeline;
-}
-
-function parseConfigVersion(arg: string): number {
-  const version = Number(arg);
-  if (!/^\d+$/.test(arg) || !Number.isSafeInteger(version) || version < 1) throw new InvalidArgumentError('a config version is a positive integer (1 is the first)');
-  return version;
 }
 
 /** The stored config of one version (the latest when none is given), as applied. */

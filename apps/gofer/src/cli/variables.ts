@@ -18,21 +18,21 @@ export function parseVariable(arg: string, previous: Readonly<Record<string, str
   return { ...previous, [key]: arg.slice(eq + 1) };
 }
 
-/** Commander argument parser for a run id: a positive integer. */
-export function parseRunId(arg: string): number {
-  const id = Number(arg);
-  if (!/^\d+$/.test(arg) || !Number.isSafeInteger(id) || id < 1) {
-    throw new InvalidArgumentError(`a run id is a positive integer (1, 2, 3 …)`);
-  }
-  return id;
+/** A commander argument parser for a positive integer, refusing anything else with `message`. */
+function positiveInteger(message: string): (arg: string) => number {
+  return (arg) => {
+    const n = Number(arg);
+    if (!/^\d+$/.test(arg) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(message);
+    return n;
+  };
 }
 
-/** Commander argument parser for `--attempt`: a positive integer. */
-export function parseAttempt(arg: string): number {
-  const n = Number(arg);
-  if (!/^\d+$/.test(arg) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('an attempt is a positive integer (1 is the first)');
-  return n;
-}
+/** Commander argument parser for a run id. */
+export const parseRunId = positiveInteger('a run id is a positive integer (1, 2, 3 …)');
+/** Commander argument parser for `--attempt`. */
+export const parseAttempt = positiveInteger('an attempt is a positive integer (1 is the first)');
+/** Commander argument parser for a config version. */
+export const parseConfigVersion = positiveInteger('a config version is a positive integer (1 is the first)');
 
 /** Commander argument parser for `--limit`/`--offset`: a non-negative integer. */
 export function parseCount(arg: string): number {
