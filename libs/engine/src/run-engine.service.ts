@@ -80,8 +80,11 @@ const TRANSACTION_ATTEMPTS = 5;
 const MAX_VARIABLES = 256;
 const MAX_VARIABLES_BYTES = 64 * 1024;
 
-// Statements of the less frequent transitions (per run rather than per task).
-const RUN_SQL = {
+/**
+ * Statements of the less frequent transitions (per run rather than per task). Exported for the
+ * statement snapshot (test/engine/statements.spec.ts), which pins their exact text.
+ */
+export const RUN_SQL = {
   admissionNeeded: {
     name: 'gofer_admission_needed',
     text: `SELECT parallelism, EXISTS (SELECT 1 FROM runs WHERE namespace_id = $1 AND pipeline_id = $2 AND state = 'pending') AS has_pending
