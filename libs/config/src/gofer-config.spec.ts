@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { advertiseAddressProblem, ConfigError, loadConfig, splitAddress } from './gofer-config.js';
+import { advertiseAddressProblem, CONFIG_VARIABLES, ConfigError, loadConfig, splitAddress } from './gofer-config.js';
 
 describe('loadConfig', () => {
   it('applies defaults for an empty environment', () => {
@@ -75,5 +77,15 @@ describe('advertiseAddressProblem', () => {
     const found = advertiseAddressProblem({ advertiseAddr, dockerNetwork });
     if (problem) expect(found).toMatch(/GOFER_DOCKER_NETWORK=host, or set GOFER_ADVERTISE_ADDR/);
     else expect(found).toBeUndefined();
+  });
+});
+
+describe('CONFIG_VARIABLES', () => {
+  it("matches the README's Service configuration table, one row per variable the schema declares", () => {
+    const readme = readFileSync(resolve(import.meta.dirname, '../../../README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Service configuration'), readme.indexOf('### Limits'));
+    // The first cell of each table row names the variable(s) it documents.
+    const documented = [...section.matchAll(/^\| ([^|]+) \|/gm)].flatMap(([, cell]) => cell!.match(/GOFER_[A-Z0-9_]+/g) ?? []);
+    expect([...documented].sort()).toEqual([...CONFIG_VARIABLES].sort());
   });
 });

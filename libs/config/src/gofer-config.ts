@@ -28,10 +28,10 @@ const integer = (fallback: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
 
 /**
- * Every environment variable the service reads, validated once at startup. A bad value stops the
- * process with a message naming the variable (see {@link loadConfig}).
+ * Every environment variable the service reads, each declared once here, validated once at startup. A
+ * bad value stops the process with a message naming the variable (see {@link loadConfig}).
  */
-const schema = z.object({
+const environment = z.object({
   // Source of truth for every state; the database is created if it does not exist.
   GOFER_DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/gofer'),
   // Carries only "which task to run now" (BullMQ) and live logs; must use maxmemory-policy noeviction.
@@ -104,37 +104,49 @@ const schema = z.object({
   GOFER_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
 
-/** The validated service configuration. */
-export interface GoferConfig {
-  databaseUrl: string;
-  redisUrl: string;
-  grpcAddr: string;
-  httpAddr: string;
-  advertiseAddr: string;
-  scheduler: 'docker';
-  dockerHost: string;
-  dockerNetwork: string;
-  objectStore: string;
-  s3: { endpoint?: string; region: string; accessKeyId?: string; secretAccessKey?: string; forcePathStyle: boolean };
-  objectMaxBytes: number;
-  uploadIdleTimeoutMs: number;
-  pipelineObjectLimit: number;
-  runObjectExpiry: number;
-  encryptionKey: string | undefined;
-  previousEncryptionKeys: string | undefined;
-  eventRetentionMs: number;
-  workerConcurrency: number;
-  workerId: string;
-  redisPrefix: string;
-  logCapBytes: number;
-  maxLogFollowers: number;
-  maxEventFollowers: number;
-  maxFollowsPerToken: number;
-  stopGraceMs: number;
-  reconcileIntervalMs: number;
-  workerDeadAfterMs: number;
-  logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
-}
+/** Names of every variable the service reads, in the schema's order (for help text and docs checks). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(environment.shape);
+
+/** The environment as the code uses it: camelCase fields, durations in milliseconds, derived defaults. */
+const configSchema = environment.transform((e) => ({
+  databaseUrl: e.GOFER_DATABASE_URL,
+  redisUrl: e.GOFER_REDIS_URL,
+  grpcAddr: e.GOFER_GRPC_ADDR,
+  httpAddr: e.GOFER_HTTP_ADDR,
+  advertiseAddr: e.GOFER_ADVERTISE_ADDR ?? e.GOFER_GRPC_ADDR,
+  scheduler: e.GOFER_SCHEDULER,
+  dockerHost: e.GOFER_DOCKER_HOST,
+  dockerNetwork: e.GOFER_DOCKER_NETWORK,
+  objectStore: e.GOFER_OBJECT_STORE,
+  s3: {
+    endpoint: e.GOFER_S3_ENDPOINT,
+    region: e.GOFER_S3_REGION,
+    accessKeyId: e.GOFER_S3_ACCESS_KEY_ID,
+    secretAccessKey: e.GOFER_S3_SECRET_ACCESS_KEY,
+    forcePathStyle: e.GOFER_S3_FORCE_PATH_STYLE ? e.GOFER_S3_FORCE_PATH_STYLE === 'true' : e.GOFER_S3_ENDPOINT !== undefined,
+  },
+  objectMaxBytes: e.GOFER_OBJECT_MAX_BYTES,
+  uploadIdleTimeoutMs: e.GOFER_UPLOAD_IDLE_TIMEOUT,
+  pipelineObjectLimit: e.GOFER_PIPELINE_OBJECT_LIMIT,
+  runObjectExpiry: e.GOFER_RUN_OBJECT_EXPIRY,
+  encryptionKey: e.GOFER_ENCRYPTION_KEY,
+  previousEncryptionKeys: e.GOFER_PREVIOUS_ENCRYPTION_KEYS,
+  eventRetentionMs: e.GOFER_EVENT_RETENTION,
+  workerConcurrency: e.GOFER_WORKER_CONCURRENCY,
+  workerId: e.GOFER_WORKER_ID,
+  redisPrefix: e.GOFER_REDIS_PREFIX,
+  logCapBytes: e.GOFER_LOG_CAP_BYTES,
+  maxLogFollowers: e.GOFER_MAX_LOG_FOLLOWERS,
+  maxEventFollowers: e.GOFER_MAX_EVENT_FOLLOWERS,
+  maxFollowsPerToken: e.GOFER_MAX_FOLLOWS_PER_TOKEN,
+  stopGraceMs: e.GOFER_STOP_GRACE,
+  reconcileIntervalMs: e.GOFER_RECONCILE_INTERVAL,
+  workerDeadAfterMs: e.GOFER_WORKER_DEAD_AFTER,
+  logLevel: e.GOFER_LOG_LEVEL,
+}));
+
+/** The validated service configuration; its type follows from the schema above. */
+export type GoferConfig = z.output<typeof configSchema>;
 
 /** Thrown when the environment is invalid; the message names every bad variable, one per line. */
 export class ConfigError extends Error {
@@ -149,7 +161,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GoferConfig {
   const relevant = Object.fromEntries(
     Object.entries(env).filter(([key, value]) => key.startsWith('GOFER_') && value !== undefined && value !== ''),
   );
-  const parsed = schema.safeParse(relevant);
+  const parsed = configSchema.safeParse(relevant);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => {
       const name = String(issue.path[0] ?? 'environment');
@@ -159,43 +171,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GoferConfig {
     });
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
   }
-  const e = parsed.data;
-  return {
-    databaseUrl: e.GOFER_DATABASE_URL,
-    redisUrl: e.GOFER_REDIS_URL,
-    grpcAddr: e.GOFER_GRPC_ADDR,
-    httpAddr: e.GOFER_HTTP_ADDR,
-    advertiseAddr: e.GOFER_ADVERTISE_ADDR ?? e.GOFER_GRPC_ADDR,
-    scheduler: e.GOFER_SCHEDULER,
-    dockerHost: e.GOFER_DOCKER_HOST,
-    dockerNetwork: e.GOFER_DOCKER_NETWORK,
-    objectStore: e.GOFER_OBJECT_STORE,
-    s3: {
-      endpoint: e.GOFER_S3_ENDPOINT,
-      region: e.GOFER_S3_REGION,
-      accessKeyId: e.GOFER_S3_ACCESS_KEY_ID,
-      secretAccessKey: e.GOFER_S3_SECRET_ACCESS_KEY,
-      forcePathStyle: e.GOFER_S3_FORCE_PATH_STYLE ? e.GOFER_S3_FORCE_PATH_STYLE === 'true' : e.GOFER_S3_ENDPOINT !== undefined,
-    },
-    objectMaxBytes: e.GOFER_OBJECT_MAX_BYTES,
-    uploadIdleTimeoutMs: e.GOFER_UPLOAD_IDLE_TIMEOUT,
-    pipelineObjectLimit: e.GOFER_PIPELINE_OBJECT_LIMIT,
-    runObjectExpiry: e.GOFER_RUN_OBJECT_EXPIRY,
-    encryptionKey: e.GOFER_ENCRYPTION_KEY,
-    previousEncryptionKeys: e.GOFER_PREVIOUS_ENCRYPTION_KEYS,
-    eventRetentionMs: e.GOFER_EVENT_RETENTION,
-    workerConcurrency: e.GOFER_WORKER_CONCURRENCY,
-    workerId: e.GOFER_WORKER_ID,
-    redisPrefix: e.GOFER_REDIS_PREFIX,
-    logCapBytes: e.GOFER_LOG_CAP_BYTES,
-    maxLogFollowers: e.GOFER_MAX_LOG_FOLLOWERS,
-    maxEventFollowers: e.GOFER_MAX_EVENT_FOLLOWERS,
-    maxFollowsPerToken: e.GOFER_MAX_FOLLOWS_PER_TOKEN,
-    stopGraceMs: e.GOFER_STOP_GRACE,
-    reconcileIntervalMs: e.GOFER_RECONCILE_INTERVAL,
-    workerDeadAfterMs: e.GOFER_WORKER_DEAD_AFTER,
-    logLevel: e.GOFER_LOG_LEVEL,
-  };
+  return parsed.data;
 }
 
 /** Splits HOST:PORT (IPv6 in brackets) into its parts. */
@@ -220,3 +196,6 @@ export function advertiseAddressProblem(config: Pick<GoferConfig, 'advertiseAddr
 
 /** Injection token for {@link GoferConfig} in Nest modules. */
 export const GOFER_CONFIG = Symbol('GOFER_CONFIG');
+
+/** Injection token of the process's pino logger. */
+export const LOGGER = Symbol('LOGGER');

@@ -29,7 +29,7 @@ export interface ContainerSpec {
 
 /** A container the scheduler started or adopted. */
 export interface ContainerRef {
-  /** Engine id (Docker container id). */
+  /** The engine's id for the container, opaque to callers (Docker's full container id). */
   id: string;
   /** The name from {@link ContainerSpec.name}. */
   name: string;
@@ -38,7 +38,7 @@ export interface ContainerRef {
 /** A container's state as the engine reports it. */
 export interface ContainerInfo {
   id: string;
-  /** Container name, without Docker's leading `/`. */
+  /** The name from {@link ContainerSpec.name}, exactly as given (no engine prefix or decoration). */
   name: string;
   labels: Record<string, string>;
   running: boolean;
@@ -80,7 +80,8 @@ export interface Scheduler {
   start(spec: ContainerSpec, signal?: AbortSignal): Promise<ContainerRef & { adopted: boolean }>;
 
   /**
-   * Resolves with the exit code when the container stops; immediately if it already exited.
+   * Resolves with the exit code when the container stops; immediately if it already exited. A container
+   * ended by a signal reports 128 + its number (137 after the SIGKILL of {@link Scheduler.stop}).
    * Rejects with the signal's reason when `signal` aborts (the container keeps running).
    */
   wait(id: string, signal?: AbortSignal): Promise<{ exitCode: number }>;

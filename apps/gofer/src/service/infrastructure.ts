@@ -3,7 +3,7 @@ import { openDataSource } from '@gofer/dal';
 import { TaskLogs, type LogArchive } from '@gofer/logs';
 import { createObjectStore, type ObjectStore } from '@gofer/object-store';
 import { EncryptionKeyError, Keyring } from '@gofer/secrets';
-import { createDockerScheduler, type Scheduler } from '@gofer/scheduler';
+import { createScheduler, type Scheduler } from '@gofer/scheduler';
 import { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 
@@ -74,10 +74,13 @@ export async function openInfrastructure(
     if (options.scheduler && options.schedulerOverride) {
       scheduler = options.schedulerOverride;
     } else if (options.scheduler) {
-      scheduler = createDockerScheduler({ host: config.dockerHost, network: config.dockerNetwork || undefined });
-      await scheduler.ping().catch((error: Error) => {
-        throw new StartupError(`${error.message}. Is Docker running? Set GOFER_DOCKER_HOST to its socket (unix:///var/run/docker.sock).`);
-      });
+      try {
+        scheduler = createScheduler(config);
+        await scheduler.ping();
+      } catch (error) {
+        // The scheduler's message names the engine, where Gofer looked and the variable to set.
+        throw new StartupError((error as Error).message);
+      }
     }
     if (config.encryptionKey) {
       try {

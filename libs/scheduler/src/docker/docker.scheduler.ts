@@ -459,7 +459,7 @@ function toContainerInfo(raw: Docker.ContainerInspectInfo): ContainerInfo {
   const running = raw.State.Running;
   return {
     id: raw.Id,
-    name: raw.Name.replace(/^\//, ''),
+    name: raw.Name.replace(/^\//, ''), // the engine reports names as "/name"
     labels: raw.Config.Labels ?? {},
     running,
     ...(!running && startedAt && { exitCode: raw.State.ExitCode }),

@@ -1,0 +1,28 @@
+import type { GoferConfig } from '@gofer/config';
+import { createDockerScheduler } from './docker/docker.scheduler.js';
+import type { Scheduler } from './scheduler.js';
+
+/** The settings that choose the engine (`GOFER_SCHEDULER`) and say where it is. */
+export type SchedulerConfig = Pick<GoferConfig, 'scheduler' | 'dockerHost' | 'dockerNetwork'>;
+
+/**
+ * Builds the {@link Scheduler} that `GOFER_SCHEDULER` names: the one place an engine is chosen. Nothing
+ * is contacted yet: call {@link Scheduler.ping} at startup to check the engine answers.
+ *
+ * @throws Error when the engine's address cannot be used, e.g. a `GOFER_DOCKER_HOST` of `ssh://…`;
+ *   the message names the variable.
+ */
+export function createScheduler(config: SchedulerConfig): Scheduler {
+  switch (config.scheduler) {
+    case 'docker':
+      // An empty GOFER_DOCKER_NETWORK means the engine's default network.
+      return createDockerScheduler({ host: config.dockerHost, network: config.dockerNetwork || undefined });
+    default:
+      return unknownScheduler(config.scheduler);
+  }
+}
+
+// Fails to compile when GOFER_SCHEDULER gains a value the switch above does not handle.
+function unknownScheduler(kind: never): never {
+  throw new Error(`GOFER_SCHEDULER "${String(kind)}" is not a scheduler this build knows`);
+}

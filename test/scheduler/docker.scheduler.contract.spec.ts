@@ -1,0 +1,47 @@
+// The scheduler contract (scheduler.contract.ts) against the real Docker engine, with the scheduler built
+// as the service builds it: loadConfig → createScheduler. Needs busybox:latest (`node scripts/test-images.mjs`).
+import { createServer } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import Docker from 'dockerode';
+import { beforeAll } from 'vitest';
+import { loadConfig } from '@gofer/config';
+import { createScheduler } from '@gofer/scheduler';
+import { describeSchedulerContract } from './scheduler.contract.js';
+
+const IMAGE = 'busybox:latest';
+// Direct engine access, only to check preconditions and to clean up whatever the scheduler left.
+const docker = new Docker({ socketPath: '/var/run/docker.sock' });
+const env = { GOFER_SCHEDULER: 'docker', GOFER_DOCKER_HOST: process.env.GOFER_DOCKER_HOST, GOFER_DOCKER_NETWORK: 'host' };
+
+beforeAll(async () => {
+  const images = await docker.listImages({ filters: JSON.stringify({ reference: [IMAGE] }) });
+  if (images.length === 0) throw new Error(`image ${IMAGE} is missing: run \`node scripts/test-images.mjs\` first`);
+});
+
+describeSchedulerContract({
+  kind: 'docker',
+  scheduler: createScheduler(loadConfig(env)),
+  image: IMAGE,
+  async unreachable() {
+    const port = await closedPort();
+    const socket = `/nonexistent/${randomUUID()}/docker.sock`;
+    return [
+      { label: 'closed loopback port', scheduler: createScheduler(loadConfig({ ...env, GOFER_DOCKER_HOST: `tcp://127.0.0.1:${port}` })), address: `tcp://127.0.0.1:${port}` },
+      { label: 'missing socket', scheduler: createScheduler(loadConfig({ ...env, GOFER_DOCKER_HOST: `unix://${socket}` })), address: socket },
+    ];
+  },
+  async cleanup(labels) {
+    const filters = JSON.stringify({ label: Object.entries(labels).map(([key, value]) => `${key}=${value}`) });
+    const leftovers = await docker.listContainers({ all: true, filters });
+    await Promise.all(leftovers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+  },
+});
+
+/** A loopback port nothing listens on: bound by the OS, then released. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
