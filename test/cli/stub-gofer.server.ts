@@ -191,6 +191,7 @@ export async function startStubGofer(): Promise<StubGofer> {
       variables: { WHO: 'world' },
       configVersion: 3,
       retryOf: 0,
+      startedBy: 'token/tok_0123456789abcdef',
     };
   };
 

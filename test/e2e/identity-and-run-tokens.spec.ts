@@ -74,6 +74,25 @@ describe('pipeline identity across delete and re-create', () => {
     expect((await client.getPipeline({ namespaceId: 'default', id: 'racer' })).pipeline?.latestConfigVersion).toBe(3);
   });
 
+  it('StartRun with an idempotency key starts one run however often it is repeated, and each run records who started it', async () => {
+    await apply(client, 'id: keyed\ntasks:\n  - { id: a, image: "busybox:latest", script: "true" }\n');
+    const { token } = await client.whoAmI({});
+    const start = () => client.startRun({ namespaceId: 'default', pipelineId: 'keyed', variables: {}, idempotencyKey: 'delivery-7' });
+    const answers = await Promise.all([start(), start(), start()]);
+    const ids = new Set(answers.map((answer) => answer.run?.id));
+    expect(ids.size).toBe(1);
+    const first = answers[0]!.run!;
+    expect(first.startedBy).toBe(`token/${token!.id}`);
+    expect((await start()).run?.id).toBe(first.id);
+    expect((await client.listRuns({ namespaceId: 'default', pipelineId: 'keyed', limit: 0, offset: 0 })).runs).toHaveLength(1);
+    expect((await waitForRun(client, 'keyed', first.id)).run.status).toBe('RUN_STATUS_SUCCESSFUL');
+    const retried = (await client.retryRun({ namespaceId: 'default', pipelineId: 'keyed', runId: first.id })).run!;
+    expect(retried.startedBy).toBe(`token/${token!.id}`);
+    const oversized = await client.startRun({ namespaceId: 'default', pipelineId: 'keyed', variables: {}, idempotencyKey: 'k'.repeat(257) })
+      .catch((e: { code: number; details: string }) => e);
+    expect(oversized).toMatchObject({ code: GrpcStatus.INVALID_ARGUMENT, details: expect.stringContaining('idempotency_key') });
+  });
+
   it('a force-deleted and re-created namespace does not inherit its predecessor\'s runs', async () => {
     await client.createNamespace({ id: 'phoenix', name: '', description: '' });
     const yaml = (word: string) => Buffer.from(`id: bird\ntasks:\n  - { id: say, image: "busybox:latest", script: 'echo ${word} $RV' }\n`);

@@ -2,6 +2,7 @@ import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Docker from 'dockerode';
+import { parseTaskAttemptLabels } from '@gofer/queue';
 import { TestCluster, waitFor } from '../support/gofer-process.js';
 import { ContainerCreations } from '../support/docker-events.js';
 import { apply, readLogs, startRun, waitForRun } from '../support/runs.js';
@@ -83,31 +84,36 @@ tasks:
   it('the reaper removes containers of finished or unknown attempts', async () => {
     const docker = new Docker({ socketPath: '/var/run/docker.sock' });
     const clusterId = await cluster.clusterId();
-    // A leftover from an attempt Postgres knows nothing about (e.g. a crash before the row existed).
-    const leftover = await docker.createContainer({
-      Image: 'busybox:latest', Cmd: ['sleep', '300'], name: `gofer-test-leftover-${Date.now()}`,
-      Labels: { 'gofer.cluster': clusterId, 'gofer.namespace': 'default', 'gofer.pipeline': 'gone', 'gofer.run': '1', 'gofer.task': 'x', 'gofer.attempt': '1' },
-      HostConfig: { NetworkMode: 'host' },
-    });
-    await leftover.start();
+    const sleeper = async (labels: Record<string, string>, name?: string) => {
+      const container = await docker.createContainer({ Image: 'busybox:latest', Cmd: ['sleep', '300'], name, Labels: labels, HostConfig: { NetworkMode: 'host' } });
+      await container.start();
+      return container;
+    };
+    // The labels of an attempt Postgres knows nothing about: a task container with them is reaped.
+    const unknownAttempt = { 'gofer.cluster': clusterId, 'gofer.namespace': 'default', 'gofer.pipeline': 'gone', 'gofer.run': '1', 'gofer.task': 'x', 'gofer.attempt': '1' };
+    // The containers to leave alone are made first: the reaper pass that removes the leftover (made
+    // last) listed them too.
     // A container of another cluster must be left alone.
-    const foreign = await docker.createContainer({
-      Image: 'busybox:latest', Cmd: ['sleep', '300'], Labels: { 'gofer.cluster': 'someone-else' }, HostConfig: { NetworkMode: 'host' },
-    });
-    await foreign.start();
+    const foreign = await sleeper({ 'gofer.cluster': 'someone-else' });
     // A container of this cluster whose labels name no attempt (a trigger's service, say) is not a task's.
-    const unnamed = await docker.createContainer({
-      Image: 'busybox:latest', Cmd: ['sleep', '300'], Labels: { 'gofer.cluster': clusterId }, HostConfig: { NetworkMode: 'host' },
-    });
-    await unnamed.start();
+    const unnamed = await sleeper({ 'gofer.cluster': clusterId });
+    // Nor is one whose gofer.* labels are an attempt's and more (a trigger's service, say), or one whose
+    // attempt label is malformed: the reaper never acts on labels parseTaskAttemptLabels rejects.
+    const trigger = await sleeper({ ...unknownAttempt, 'gofer.kind': 'trigger' });
+    const malformed = await sleeper({ ...unknownAttempt, 'gofer.attempt': '-1' });
+    // A leftover from an attempt Postgres knows nothing about (e.g. a crash before the row existed).
+    const leftover = await sleeper(unknownAttempt, `gofer-test-leftover-${Date.now()}`);
     try {
+      expect(parseTaskAttemptLabels(unknownAttempt)).toBeDefined();
+      expect(parseTaskAttemptLabels((await trigger.inspect()).Config.Labels)).toBeUndefined();
+      expect(parseTaskAttemptLabels((await malformed.inspect()).Config.Labels)).toBeUndefined();
       await waitFor('the reaper', async () => ((await leftover.inspect().catch(() => null)) ? undefined : true), 60_000);
       expect((await foreign.inspect()).State.Running).toBe(true);
       expect((await unnamed.inspect()).State.Running).toBe(true);
+      expect((await trigger.inspect()).State.Running).toBe(true);
+      expect((await malformed.inspect()).State.Running).toBe(true);
     } finally {
-      await foreign.remove({ force: true });
-      await unnamed.remove({ force: true });
-      await leftover.remove({ force: true }).catch(() => undefined);
+      for (const container of [foreign, unnamed, trigger, malformed, leftover]) await container.remove({ force: true }).catch(() => undefined);
     }
   });
 

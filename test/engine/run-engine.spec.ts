@@ -1,11 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '@gofer/config';
-import { openDataSource, RunEntity, TaskRunEntity } from '@gofer/dal';
-import { ConfigParser, EventLog, GoferMetrics, PipelineService, RunEngine, TaskQueue } from '@gofer/engine';
+import { EventsRepository, openDataSource, RunEntity, TaskRunEntity } from '@gofer/dal';
+import { ConfigParser, PipelineService } from '@gofer/catalog';
+import { EngineMetrics, RunEngine, TaskQueue } from '@gofer/engine';
+import { EventLog } from '@gofer/events';
 import { taskJobId } from '@gofer/queue';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
+import { Registry } from 'prom-client';
 import type { DataSource } from 'typeorm';
 import { createTestDatabase } from '../support/database.js';
 
@@ -25,8 +28,8 @@ describe('RunEngine transitions under concurrency', () => {
     redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: null });
     const config = loadConfig({ GOFER_REDIS_PREFIX: `goferEngine_${randomBytes(3).toString('hex')}` });
     queue = new TaskQueue(redis, config);
-    engine = new RunEngine(dataSource, queue, logger, new GoferMetrics());
-    pipelines = new PipelineService(dataSource, logger, new EventLog(dataSource, config), new ConfigParser());
+    engine = new RunEngine(dataSource, queue, logger, new EngineMetrics(new Registry(), queue));
+    pipelines = new PipelineService(dataSource, logger, new EventLog(new EventsRepository(dataSource), config), new ConfigParser());
   });
   afterAll(async () => {
     await queue.queue.obliterate({ force: true });
@@ -57,6 +60,28 @@ describe('RunEngine transitions under concurrency', () => {
       expect((await run('serial', first.id)).status).toBe('successful');
       expect((await run('serial', second.id)).status).toBe('cancelled');
     }
+  });
+
+  it('a start with an idempotency key returns the first run, however many starts race, and records who started it', async () => {
+    await apply('id: keyed\nparallelism: 0\ntasks:\n  - { id: a, image: "busybox:latest" }\n');
+    const started = await Promise.all(Array.from({ length: 8 }, () =>
+      engine.startRun('default', 'keyed', { N: '1' }, { idempotencyKey: 'delivery-1', startedBy: 'trigger/github' }),
+    ));
+    expect(new Set(started.map((r) => r.id)).size).toBe(1);
+    const again = await engine.startRun('default', 'keyed', {}, { idempotencyKey: 'delivery-1', startedBy: 'token/other' });
+    expect(again.id).toBe(started[0]!.id);
+    expect((await run('keyed', again.id)).startedBy).toBe('trigger/github');
+    const runs = await dataSource.manager.findBy(RunEntity, { namespaceId: 'default', pipelineId: 'keyed' });
+    expect(runs).toHaveLength(1);
+    expect(await dataSource.manager.countBy(TaskRunEntity, { namespaceId: 'default', pipelineId: 'keyed' })).toBe(1);
+    // Another key, or none, starts a new run; the run ids lost to refused duplicates are never reused.
+    const other = await engine.startRun('default', 'keyed', {}, { idempotencyKey: 'delivery-2', startedBy: 'token/tok_1' });
+    const plain = await engine.startRun('default', 'keyed', {});
+    expect(other.id).not.toBe(again.id);
+    expect(plain.id).toBeGreaterThan(other.id);
+    expect(plain.startedBy).toBe('');
+    await expect(engine.startRun('default', 'keyed', {}, { idempotencyKey: 'x'.repeat(257) })).rejects.toThrow(/idempotency_key: at most 256/);
+    await expect(engine.startRun('default', 'keyed', {}, { idempotencyKey: 'a\nb' })).rejects.toThrow(/idempotency_key: control characters/);
   });
 
   it('cancelling a task of a pending run does not start the run early', async () => {

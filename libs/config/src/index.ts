@@ -1,2 +1,3 @@
 export * from './gofer-config.js';
 export * from './redact-url.js';
+export * from './metrics-registry.js';

@@ -18,12 +18,14 @@ import { StoresAuthEvents1764979200000 } from './migrations/1764979200000-Stores
 import { PendingRunsIndex1765584000000 } from './migrations/1765584000000-PendingRunsIndex.js';
 import { RetiredPipelines1766188800000 } from './migrations/1766188800000-RetiredPipelines.js';
 import { RunTokens1766188800001 } from './migrations/1766188800001-RunTokens.js';
+import { RunStartedBy1766275200000 } from './migrations/1766275200000-RunStartedBy.js';
 
 export const ENTITIES = [
   ClusterEntity, NamespaceEntity, PipelineEntity, PipelineConfigEntity, RunEntity, TaskRunEntity, WorkerEntity,
   TokenEntity, ObjectEntity, SecretEntity, EventEntity, RetiredPipelineEntity,
 ];
-export const MIGRATIONS = [Init1764172800000, StoresAuthEvents1764979200000, PendingRunsIndex1765584000000, RetiredPipelines1766188800000, RunTokens1766188800001];
+export const MIGRATIONS = [Init1764172800000, StoresAuthEvents1764979200000, PendingRunsIndex1765584000000, RetiredPipelines1766188800000, RunTokens1766188800001,
+  RunStartedBy1766275200000];
 
 /** Arbitrary constant: the advisory lock every replica takes to run migrations one at a time. */
 const MIGRATION_LOCK_ID = 7_271_804_001;
@@ -64,6 +66,18 @@ async function ensureDatabase(url: string): Promise<void> {
   }
 }
 
+const pools = new WeakMap<DataSource, pg.Pool>();
+
+/**
+ * The connection pool of a data source opened by {@link openDataSource}: the hot path's named
+ * statements run on it directly (TypeORM's query runner costs more than they do).
+ */
+export function poolOf(dataSource: DataSource): pg.Pool {
+  const pool = pools.get(dataSource);
+  if (!pool) throw new Error('this data source was not opened by openDataSource: it has no pool of Gofer\'s');
+  return pool;
+}
+
 /** Connects to Postgres and runs pending migrations under an advisory lock. */
 export async function openDataSource(url: string, options: { poolSize?: number } = {}): Promise<DataSource> {
   try {
@@ -74,15 +88,20 @@ export async function openDataSource(url: string, options: { poolSize?: number }
         'Is it running? Set GOFER_DATABASE_URL to postgres://USER:PASSWORD@HOST:PORT/DATABASE.',
     );
   }
+  // One pool per process, owned here: TypeORM (the cold path) and the named statements (the hot path)
+  // share it. TypeORM builds its pool with `new driver.Pool(options)`; this driver hands it ours.
+  const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 20, connectionTimeoutMillis: 10_000 });
+  const driver = { ...pg, Pool: function OwnedPool() { return pool; } };
   const dataSource = new DataSource({
     type: 'postgres',
     url,
+    driver,
     entities: ENTITIES,
     migrations: MIGRATIONS,
     synchronize: false,
     migrationsRun: false,
-    extra: { max: options.poolSize ?? 20, connectionTimeoutMillis: 10_000 },
   });
+  pools.set(dataSource, pool);
   try {
     await dataSource.initialize();
   } catch (error) {
@@ -108,4 +127,9 @@ export async function migrate(dataSource: DataSource): Promise<void> {
     await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]).catch(() => undefined);
     await runner.release();
   }
+}
+
+/** Answers when Postgres does (a readiness probe: one trivial statement on the pool). */
+export async function pingDatabase(dataSource: DataSource): Promise<void> {
+  await poolOf(dataSource).query('SELECT 1');
 }

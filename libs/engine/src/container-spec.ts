@@ -1,6 +1,6 @@
 import type { RunEntity } from '@gofer/dal';
 import { interpolate, scanInterpolations, type TaskConfig } from '@gofer/pipeline';
-import type { TaskAttemptKey } from '@gofer/queue';
+import { taskContainerLabels, taskContainerName, type TaskAttemptKey } from '@gofer/queue';
 import type { ContainerSpec } from '@gofer/scheduler';
 
 /** Raised when a task's container spec cannot be built; the task fails with `failed_precondition`. */
@@ -65,41 +65,6 @@ export function interpolationNeeds(options: { key: TaskAttemptKey; task: TaskCon
   };
 }
 
-/** Container name of a task attempt: deterministic, so a second worker finds (adopts) it. */
-export function containerName(clusterId: string, key: TaskAttemptKey): string {
-  return `gofer.${clusterId.slice(0, 8)}.${key.namespaceId}.${key.pipelineId}.${key.runId}.${key.taskId}.${key.attempt}`;
-}
-
-export function containerLabels(clusterId: string, key: TaskAttemptKey): Record<string, string> {
-  return {
-    'gofer.cluster': clusterId,
-    'gofer.namespace': key.namespaceId,
-    'gofer.pipeline': key.pipelineId,
-    'gofer.run': String(key.runId),
-    'gofer.task': key.taskId,
-    'gofer.attempt': String(key.attempt),
-  };
-}
-
-const LABEL_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
-const LABEL_NUMBER = /^[1-9]\d{0,9}$/;
-
-/**
- * The attempt a container's labels name ({@link containerLabels} read back), or undefined when they do
- * not name one completely and validly: such a container is something else of the cluster's (a trigger's
- * service, say) or was labelled by hand, and whoever cleans up task containers must leave it alone.
- */
-export function attemptOfLabels(labels: Readonly<Record<string, string | undefined>>): TaskAttemptKey | undefined {
-  const namespaceId = labels['gofer.namespace'];
-  const pipelineId = labels['gofer.pipeline'];
-  const taskId = labels['gofer.task'];
-  const run = labels['gofer.run'];
-  const attempt = labels['gofer.attempt'];
-  if (![namespaceId, pipelineId, taskId].every((id) => id !== undefined && LABEL_ID.test(id))) return undefined;
-  if (![run, attempt].every((n) => n !== undefined && LABEL_NUMBER.test(n))) return undefined;
-  return { namespaceId: namespaceId!, pipelineId: pipelineId!, runId: Number(run), taskId: taskId!, attempt: Number(attempt) };
-}
-
 /**
  * The container of one attempt, with every interpolation replaced by its looked-up value. Environment
  * precedence (docs/design.md §9): pipeline (task) variables over run variables (incl. trigger variables) over
@@ -134,12 +99,12 @@ export function buildContainerSpec(options: {
     pass: substitute('registry_auth.pass', task.registryAuth.pass),
   };
   return {
-    name: containerName(options.clusterId, key),
+    name: taskContainerName(options.clusterId, key),
     image: task.image,
     entrypoint: task.entrypoint,
     command: task.command,
     env,
-    labels: containerLabels(options.clusterId, key),
+    labels: taskContainerLabels(options.clusterId, key),
     registryAuth,
     resources: task.resources,
   };

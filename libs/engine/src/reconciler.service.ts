@@ -1,15 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { GOFER_CONFIG, type GoferConfig } from '@gofer/config';
-import { ClusterEntity, TaskRunEntity, WorkerEntity } from '@gofer/dal';
-import { attemptLogFields, taskJobId, type TaskAttemptKey } from '@gofer/queue';
-import type { TaskLogs } from '@gofer/logs';
-import type { Scheduler } from '@gofer/scheduler';
+import { GOFER_CONFIG, LOGGER, type GoferConfig } from '@gofer/config';
+import { ClusterEntity, DATA_SOURCE, RunRepository, TaskRunEntity, TaskRunsRepository, WorkersRepository } from '@gofer/dal';
+import { EventLog } from '@gofer/events';
+import { TASK_LOGS, type TaskLogs } from '@gofer/logs';
+import { attemptLogFields, clusterLabels, parseTaskAttemptLabels, taskJobId, type TaskAttemptKey } from '@gofer/queue';
+import { SCHEDULER, type Scheduler } from '@gofer/scheduler';
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
-import { attemptOfLabels } from './container-spec.js';
-import { DATA_SOURCE, LOGGER, SCHEDULER, TASK_LOGS } from './engine.tokens.js';
-import { GoferMetrics } from './metrics.js';
-import { EventLog } from './event-log.service.js';
+import { EngineMetrics } from './engine.metrics.js';
 import { RunEngine } from './run-engine.service.js';
 import { TaskProcessor } from './task.processor.js';
 import { TaskQueue } from './task-queue.service.js';
@@ -46,9 +44,12 @@ export class Reconciler {
     private readonly engine: RunEngine,
     private readonly queue: TaskQueue,
     private readonly processor: TaskProcessor,
-    private readonly metrics: GoferMetrics,
+    private readonly metrics: EngineMetrics,
     @Inject(TASK_LOGS) private readonly logs: TaskLogs,
     private readonly events: EventLog,
+    private readonly workers: WorkersRepository,
+    private readonly taskRuns: TaskRunsRepository,
+    private readonly runs: RunRepository,
   ) {}
 
   async start(): Promise<void> {
@@ -67,21 +68,12 @@ export class Reconciler {
   }
 
   private async heartbeat(): Promise<void> {
-    await this.db.query(
-      `INSERT INTO workers (id, started, last_seen) VALUES ($1, now(), now())
-       ON CONFLICT (id) DO UPDATE SET last_seen = now()`,
-      [this.config.workerId],
-    );
+    await this.workers.heartbeat(this.config.workerId);
   }
 
   private async pollCancellations(): Promise<void> {
     if (this.processor.activeKeys().length === 0) return;
-    const rows: Array<{ namespace_id: string; pipeline_id: string; run_id: number; task_id: string; attempt: number }> =
-      await this.db.query(
-        `SELECT namespace_id, pipeline_id, run_id, task_id, attempt FROM task_runs
-         WHERE state = 'running' AND worker_id = $1 AND cancel_requested`,
-        [this.config.workerId],
-      );
+    const rows = await this.taskRuns.cancelRequested(this.config.workerId);
     for (const row of rows) this.processor.stopActive(toKey(row), 'cancelled');
   }
 
@@ -94,17 +86,7 @@ export class Reconciler {
   private async sweepOnce(): Promise<void> {
     // Attempts that should be in the queue: waiting ones, and running ones whose worker is gone
     // (or is this worker, which is not running them).
-    const rows: Array<{
-      namespace_id: string; pipeline_id: string; run_id: number; task_id: string; attempt: number;
-      state: string; worker_id: string | null; ready_at: Date | null;
-    }> = await this.db.query(
-      `SELECT t.namespace_id, t.pipeline_id, t.run_id, t.task_id, t.attempt, t.state, t.worker_id, t.ready_at
-       FROM task_runs t LEFT JOIN workers w ON w.id = t.worker_id
-       WHERE t.state = 'waiting'
-          OR (t.state = 'running' AND (w.id IS NULL OR w.last_seen < now() - make_interval(secs => $1) OR t.worker_id = $2))
-       LIMIT 10000`,
-      [this.config.workerDeadAfterMs / 1000, this.config.workerId],
-    );
+    const rows = await this.taskRuns.maybeLost(this.config.workerDeadAfterMs / 1000, this.config.workerId);
     const candidates = rows.filter(
       (row) => !(row.state === 'running' && row.worker_id === this.config.workerId && this.processor.isActive(toKey(row))),
     );
@@ -118,9 +100,7 @@ export class Reconciler {
     }
     this.metrics.reconcilerRequeued.inc(lost.length);
     const requeued = lost.length;
-    const pending: Array<{ namespace_id: string; pipeline_id: string }> = await this.db.query(
-      `SELECT DISTINCT namespace_id, pipeline_id FROM runs WHERE state = 'pending'`,
-    );
+    const pending = await this.runs.pipelinesWithPendingRuns();
     for (const pipeline of pending) await this.engine.admitPipeline(pipeline.namespace_id, pipeline.pipeline_id);
     // Listing containers costs the engine a call per container: reap on every REAP_EVERY-th pass only.
     if (this.passes++ % REAP_EVERY === 0) {
@@ -129,7 +109,7 @@ export class Reconciler {
       const pruned = await this.events.prune();
       if (pruned > 0) this.logger.info({ pruned }, 'old events pruned');
     }
-    await this.db.query(`DELETE FROM workers WHERE last_seen < now() - interval '1 day'`);
+    await this.workers.deleteLongGone();
     if (requeued > 0) this.logger.info({ requeued }, 'reconcile pass done');
   }
 
@@ -138,13 +118,7 @@ export class Reconciler {
    * stays in Redis for a day (see TaskLogs.expireLive), so they can still be saved within that time.
    */
   private async archiveLeftoverLogs(): Promise<void> {
-    const rows: Array<{ namespace_id: string; pipeline_id: string; run_id: number; task_id: string; attempt: number }> =
-      await this.db.query(
-        `SELECT namespace_id, pipeline_id, run_id, task_id, attempt FROM task_runs
-         WHERE state = 'complete' AND NOT logs_archived AND log_bytes > 0 AND reused_from_run IS NULL
-           AND ended BETWEEN now() - interval '1 day' AND now() - interval '5 seconds'
-         LIMIT 100`,
-      );
+    const rows = await this.taskRuns.logsNotArchived();
     for (const row of rows) {
       const key = toKey(row);
       try {
@@ -154,23 +128,23 @@ export class Reconciler {
         return; // the store is most likely still down: try the rest on a later pass
       }
       await this.logs.expireLive(key, { archived: true });
-      await this.db.query(
-        `UPDATE task_runs SET logs_archived = true
-         WHERE namespace_id = $1 AND pipeline_id = $2 AND run_id = $3 AND task_id = $4 AND attempt = $5`,
-        [key.namespaceId, key.pipelineId, key.runId, key.taskId, key.attempt],
-      );
+      await this.taskRuns.markLogsArchived(key);
       this.logger.info(attemptLogFields(key), 'archived logs that could not be archived when the task ended');
     }
   }
 
-  /** Removes containers whose attempt is finished (and was not cleaned up by its worker) or superseded. */
+  /**
+   * Removes containers whose attempt is finished (and was not cleaned up by its worker) or superseded.
+   * Only a container whose labels are exactly a task attempt's (parseTaskAttemptLabels) is ever touched:
+   * the cluster's other containers (triggers' services) and hand-labelled ones are left alone.
+   */
   private async reap(): Promise<void> {
-    const containers = await this.scheduler.list({ 'gofer.cluster': this.clusterId });
+    const containers = await this.scheduler.list(clusterLabels(this.clusterId));
     const leftovers: typeof containers = [];
     for (const container of containers) {
-      const key = attemptOfLabels(container.labels);
+      const key = parseTaskAttemptLabels(container.labels);
       if (!key) {
-        this.logger.debug({ container_id: container.id }, 'not a task container (its labels name no attempt); leaving it alone');
+        this.logger.debug({ container_id: container.id }, 'not a task container (its labels are not a task attempt\'s); leaving it alone');
         continue;
       }
       const row = await this.db.manager.findOneBy(TaskRunEntity, {
@@ -202,7 +176,7 @@ export class Reconciler {
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
     await this.sweeping?.catch(() => undefined);
-    await this.db.query(`DELETE FROM workers WHERE id = $1`, [this.config.workerId]).catch(() => undefined);
+    await this.workers.delete(this.config.workerId).catch(() => undefined);
   }
 }
 

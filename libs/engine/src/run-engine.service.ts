@@ -1,6 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
-  PipelineConfigEntity, PipelineEntity, RunEntity, TaskRunEntity,
+  advanceSql, attemptArrays, attemptValues, completeAndReadBatchSql, DATA_SOURCE, deleteRunTokensSql, eventSql, GroupCommit,
+  insertRunSql, insertTaskRunsSql, lockRunSql, lockRunsSql, lockUnfinishedRunsSql, nextRunIdSql, PipelineConfigEntity, PipelineEntity,
+  RUN_SQL, RunEntity, TASK_RUN_SQL, TaskRunEntity, Transactions,
+  type NewTaskRun, type NextRunId, type RunKey, type Statement, type Tx,
   type RunReason, type RunState, type RunStatus, type StatusReason, type TaskRunReason, type TaskRunState, type TaskRunStatus,
 } from '@gofer/dal';
 import {
@@ -8,20 +11,25 @@ import {
 } from '@gofer/pipeline';
 import { attemptLogFields, taskJobId, type TaskAttemptKey } from '@gofer/queue';
 import type { Logger } from 'pino';
-import type { Pool } from 'pg';
 import type { DataSource, EntityManager } from 'typeorm';
-import { DATA_SOURCE, LOGGER } from './engine.tokens.js';
-import { failedPrecondition, invalidArgument, notFound } from './errors.js';
-import { eventSql } from './event-log.service.js';
-import { GoferMetrics } from './metrics.js';
-import { GroupCommit } from './group-commit.js';
-import { advanceSql, attemptArrays, attemptValues, ClientTx, completeAndReadBatchSql, literal, lockRunSql, lockRunsSql, lockUnfinishedRunsSql, poolOf, run as runStatement, SQL, txOf, type Statement, type Tx } from './sql.js';
+import { LOGGER } from '@gofer/config';
+import { failedPrecondition, invalidArgument, notFound } from '@gofer/errors';
+import { EngineMetrics } from './engine.metrics.js';
 import { TaskQueue, type ReadyTask } from './task-queue.service.js';
 
-export interface RunKey {
-  namespaceId: string;
-  pipelineId: string;
-  runId: number;
+export type { RunKey } from '@gofer/dal';
+
+/** How a run is started, beyond its variables. */
+export interface StartRunOptions {
+  /** The complete run this one retries: its successful task results are re-used. */
+  retryOf?: number;
+  /**
+   * Makes the start idempotent per pipeline: a start with a key an earlier run of the pipeline was
+   * started with returns that run instead of creating one (a redelivered trigger event, a retried call).
+   */
+  idempotencyKey?: string;
+  /** Who starts it, recorded on the run: `token/<token id>` or `trigger/<label>`. */
+  startedBy?: string;
 }
 
 /** How a task attempt ended, as the worker saw it. */
@@ -76,70 +84,9 @@ interface RunRecord {
   started: Date | null;
 }
 
-const TRANSACTION_ATTEMPTS = 5;
 const MAX_VARIABLES = 256;
 const MAX_VARIABLES_BYTES = 64 * 1024;
 
-/**
- * Statements of the less frequent transitions (per run rather than per task). Exported for the
- * statement snapshot (test/engine/statements.spec.ts), which pins their exact text.
- */
-export const RUN_SQL = {
-  admissionNeeded: {
-    name: 'gofer_admission_needed',
-    text: `SELECT parallelism, EXISTS (SELECT 1 FROM runs WHERE namespace_id = $1 AND pipeline_id = $2 AND state = 'pending') AS has_pending
-             FROM pipelines WHERE namespace_id = $1 AND id = $2`,
-  },
-  pipelineExists: {
-    name: 'gofer_pipeline_exists',
-    text: 'SELECT 1 AS found FROM pipelines WHERE namespace_id = $1 AND id = $2',
-  },
-  lockPipeline: {
-    name: 'gofer_lock_pipeline',
-    text: 'SELECT parallelism FROM pipelines WHERE namespace_id = $1 AND id = $2 FOR UPDATE',
-  },
-  countRunning: {
-    name: 'gofer_count_running',
-    text: `SELECT count(*)::int AS running FROM runs WHERE namespace_id = $1 AND pipeline_id = $2 AND state = 'running'`,
-  },
-  // SKIP LOCKED: a pending run locked by a concurrent cancel is that cancel's business (it completes
-  // the run); waiting for it would deadlock (cancel holds the run and wants the pipeline row).
-  admitPending: {
-    name: 'gofer_admit_pending',
-    text: `WITH next AS (
-             SELECT namespace_id, pipeline_id, id FROM runs
-              WHERE namespace_id = $1 AND pipeline_id = $2 AND state = 'pending'
-              ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
-           UPDATE runs r SET state = 'running', started = $4 FROM next
-            WHERE r.namespace_id = next.namespace_id AND r.pipeline_id = next.pipeline_id AND r.id = next.id
-        RETURNING r.namespace_id, r.pipeline_id, r.id, r.config_version, r.state, r.cancel_requested, r.started`,
-  },
-  firstFailure: {
-    name: 'gofer_first_failure',
-    text: `SELECT task_id, status_reason FROM task_runs
-            WHERE namespace_id = $1 AND pipeline_id = $2 AND run_id = $3 AND status = 'failed'
-            ORDER BY ended NULLS LAST, task_id LIMIT 1`,
-  },
-  completeRun: {
-    name: 'gofer_complete_run',
-    text: `UPDATE runs SET state = 'complete', status = $4, status_reason = $5::jsonb, ended = $6
-            WHERE namespace_id = $1 AND pipeline_id = $2 AND id = $3 AND state = 'running' RETURNING id`,
-  },
-  attemptForRetry: {
-    name: 'gofer_attempt_for_retry',
-    text: `SELECT scheduler_id, started, cancel_requested FROM task_runs
-            WHERE namespace_id = $1 AND pipeline_id = $2 AND run_id = $3 AND task_id = $4 AND attempt = $5
-              AND state = 'running' AND worker_id = $6`,
-  },
-  retryAttempt: {
-    name: 'gofer_retry_attempt',
-    text: `UPDATE task_runs SET attempt = attempt + 1, state = 'waiting', ready_at = $7, worker_id = NULL,
-                  scheduler_id = NULL, exit_code = NULL, started = NULL, log_bytes = 0, logs_truncated = false,
-                  logs_archived = false, past_attempts = past_attempts || jsonb_build_array($8::jsonb)
-            WHERE namespace_id = $1 AND pipeline_id = $2 AND run_id = $3 AND task_id = $4 AND attempt = $5
-              AND state = 'running' AND worker_id = $6 RETURNING attempt`,
-  },
-} satisfies Record<string, Statement>;
 
 /**
  * The run state machine. Every transition is a compare-and-set in Postgres; the work that becomes
@@ -153,7 +100,7 @@ export class RunEngine {
   private readonly configs = new Map<string, PipelineConfig>();
   /** Nor do a run's variables and config version: every attempt of the run needs them. */
   private readonly runInputs = new Map<string, RunInputs>();
-  private readonly pool: Pool;
+  private readonly transactions: Transactions;
   // The per-attempt writes of many attempts that arrive together share one statement (group commit).
   private readonly claims = new GroupCommit((items: readonly AttemptOf[]) => this.claimBatch(items), BATCHING);
   private readonly schedulerIds = new GroupCommit((items: readonly SchedulerIdOf[]) => this.recordSchedulerIdBatch(items), BATCHING);
@@ -167,61 +114,19 @@ export class RunEngine {
     @Inject(DATA_SOURCE) private readonly db: DataSource,
     private readonly queue: TaskQueue,
     @Inject(LOGGER) private readonly logger: Logger,
-    private readonly metrics: GoferMetrics,
+    private readonly metrics: EngineMetrics,
   ) {
-    this.pool = poolOf(db);
+    this.transactions = new Transactions(db, logger);
   }
 
-  /**
-   * A TypeORM transaction (for the entity-shaped work of creating and cancelling runs) whose
-   * {@link Tx} runs raw statements on the same connection; effects run only if it commits.
-   */
-  private async transaction<T>(work: (m: EntityManager, tx: Tx) => Promise<T>): Promise<T> {
-    return this.retrying(async () => {
-      const { result, effects } = await this.db.transaction(async (m) => {
-        const tx = await txOf(m);
-        const result = await work(m, tx);
-        await tx.flush();
-        return { result, effects: tx.effects };
-      });
-      for (const effect of effects) effect();
-      return result;
-    });
+  private transaction<T>(work: (m: EntityManager, tx: Tx) => Promise<T>): Promise<T> {
+    return this.transactions.entity(work);
   }
 
-  /** A transaction on a pooled connection, without TypeORM: the path every task attempt takes. */
-  private async rawTransaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
-    return this.retrying(async () => {
-      const client = await this.pool.connect();
-      const tx = new ClientTx(client);
-      let broken: Error | undefined;
-      try {
-        const result = await work(tx);
-        await tx.commit();
-        for (const effect of tx.effects) effect();
-        return result;
-      } catch (error) {
-        await tx.rollback().catch((rollbackError: Error) => (broken = rollbackError));
-        throw error;
-      } finally {
-        client.release(broken); // a connection that could not roll back is discarded
-      }
-    });
+  private rawTransaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.transactions.raw(work);
   }
 
-  /** Deadlocks and serialization failures abort the whole transaction, so running it again is safe. */
-  private async retrying<T>(work: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await work();
-      } catch (error) {
-        const code = (error as { driverError?: { code?: string }; code?: string }).driverError?.code ?? (error as { code?: string }).code;
-        if ((code !== '40P01' && code !== '40001') || attempt >= TRANSACTION_ATTEMPTS) throw error;
-        this.logger.debug({ code, attempt }, 'transaction conflicted; retrying');
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
-      }
-    }
-  }
 
   async config(namespaceId: string, pipelineId: string, version: number): Promise<PipelineConfig> {
     const cacheKey = `${namespaceId}/${pipelineId}/${version}`;
@@ -268,9 +173,33 @@ export class RunEngine {
     namespaceId: string,
     pipelineId: string,
     variables: Record<string, string>,
-    options: { retryOf?: number } = {},
+    options: StartRunOptions = {},
   ): Promise<RunEntity> {
     validateVariables(variables);
+    const idempotencyKey = options.idempotencyKey || null;
+    if (idempotencyKey !== null) {
+      validateIdempotencyKey(idempotencyKey);
+      const earlier = await this.db.manager.findOneBy(RunEntity, { namespaceId, pipelineId, idempotencyKey });
+      if (earlier) return earlier;
+    }
+    try {
+      return await this.createRun(namespaceId, pipelineId, variables, options, idempotencyKey);
+    } catch (error) {
+      // Two starts with one key at once: the unique index lets one through; the other gets its run.
+      if (idempotencyKey === null || (error as { constraint?: string }).constraint !== 'runs_idempotency_key') throw error;
+      const earlier = await this.db.manager.findOneBy(RunEntity, { namespaceId, pipelineId, idempotencyKey });
+      if (!earlier) throw error;
+      return earlier;
+    }
+  }
+
+  private async createRun(
+    namespaceId: string,
+    pipelineId: string,
+    variables: Record<string, string>,
+    options: StartRunOptions,
+    idempotencyKey: string | null,
+  ): Promise<RunEntity> {
     // A retried run is complete, so it never changes: it is read before the lock.
     let retried: { version: number; reused: Map<string, TaskRunEntity> } | undefined;
     if (options.retryOf !== undefined) {
@@ -287,11 +216,7 @@ export class RunEngine {
       retried = { version: old.configVersion, reused };
     }
     const { runId, ready } = await this.rawTransaction(async (tx) => {
-      const [pipeline] = await tx.queryText<{ state: string; parallelism: number; latest_version: number; run_id: number }>(
-        `UPDATE pipelines SET last_run_id = last_run_id + 1, updated = now()
-          WHERE namespace_id = ${literal(namespaceId)} AND id = ${literal(pipelineId)}
-      RETURNING state, parallelism, latest_version, last_run_id AS run_id`,
-      );
+      const [pipeline] = await tx.queryText<NextRunId>(nextRunIdSql(namespaceId, pipelineId));
       if (!pipeline) throw notFound(`pipeline "${pipelineId}" not found in namespace "${namespaceId}"`);
       if (pipeline.state === 'disabled') {
         throw failedPrecondition(`pipeline "${pipelineId}" is disabled; enable it with: gofer pipeline enable ${pipelineId}`);
@@ -300,29 +225,21 @@ export class RunEngine {
       const config = await this.config(namespaceId, pipelineId, version);
       const runId = pipeline.run_id;
       const nodes: Record<string, TaskNode> = {};
-      const taskRows = config.tasks.map((task) => {
+      const taskRows = config.tasks.map((task): NewTaskRun => {
         const old = retried?.reused.get(task.id);
         nodes[task.id] = old ? { state: 'complete', status: 'successful' } : { state: 'processing' };
-        return `(${[
-          literal(namespaceId), literal(pipelineId), literal(runId), literal(task.id), literal(old?.attempt ?? 1),
-          literal(old ? 'complete' : 'processing'), literal(old ? 'successful' : null), `${literal(old?.exitCode ?? null)}::int`,
-          literal(task.image), literal(old?.schedulerId ?? null), literal(old?.workerId ?? null),
-          `${literal(old ? (old.reusedFromRun ?? old.runId) : null)}::int`, `${literal(old?.logBytes ?? '0')}::bigint`,
-          literal(old?.logsTruncated ?? false), literal(old?.logsArchived ?? false),
-          `${literal(old?.started ?? null)}::timestamptz`, `${literal(old?.ended ?? null)}::timestamptz`,
-        ].join(', ')})`;
+        return { taskId: task.id, image: task.image, reused: old };
       });
       await tx.queryTexts([
-        `INSERT INTO runs (namespace_id, pipeline_id, id, config_version, state, variables, retry_of, created)
-         VALUES (${literal(namespaceId)}, ${literal(pipelineId)}, ${literal(runId)}, ${literal(version)}, 'pending',
-                 ${literal(JSON.stringify(variables))}::jsonb, ${literal(options.retryOf ?? null)}::int, ${literal(new Date())})`,
-        `INSERT INTO task_runs (namespace_id, pipeline_id, run_id, task_id, attempt, state, status, exit_code, image,
-                                scheduler_id, worker_id, reused_from_run, log_bytes, logs_truncated, logs_archived, started, ended)
-         VALUES ${taskRows.join(',\n                ')}`,
+        insertRunSql({
+          namespaceId, pipelineId, id: runId, configVersion: version, variables, retryOf: options.retryOf ?? null, created: new Date(),
+          startedBy: options.startedBy ?? '', idempotencyKey,
+        }),
+        insertTaskRunsSql({ namespaceId, pipelineId, runId }, taskRows),
       ]);
       tx.defer(eventSql({
         kind: 'run_created', namespaceId, pipelineId, runId,
-        details: { config_version: version, retry_of: options.retryOf ?? null, variables: Object.keys(variables) },
+        details: { config_version: version, retry_of: options.retryOf ?? null, variables: Object.keys(variables), started_by: options.startedBy ?? '' },
       }));
       const ready = await this.admit(tx, namespaceId, pipelineId, pipeline.parallelism, { runId, nodes });
       return { runId, ready };
@@ -375,7 +292,7 @@ export class RunEngine {
     const config = await this.config(run.namespaceId, run.pipelineId, run.configVersion);
     if (!nodes) {
       nodes = {};
-      for (const row of await tx.query<{ task_id: string; state: TaskRunState; status: TaskRunStatus | null }>(SQL.taskStates, [run.namespaceId, run.pipelineId, run.id])) {
+      for (const row of await tx.query<{ task_id: string; state: TaskRunState; status: TaskRunStatus | null }>(TASK_RUN_SQL.taskStates, [run.namespaceId, run.pipelineId, run.id])) {
         nodes[row.task_id] = { state: row.state, status: row.status ?? undefined };
       }
     }
@@ -425,7 +342,7 @@ export class RunEngine {
     if (completed.length === 0) throw new Error(`run ${run.id} of "${run.pipelineId}" was not running when it completed`);
     run.state = 'complete';
     // Tokens injected into the run's tasks (inject_api_token) end with it.
-    tx.defer(`DELETE FROM tokens WHERE run_namespace_id = ${literal(run.namespaceId)} AND run_pipeline_id = ${literal(run.pipelineId)} AND run_id = ${literal(run.id)}`);
+    tx.defer(deleteRunTokensSql({ namespaceId: run.namespaceId, pipelineId: run.pipelineId, runId: run.id }));
     tx.defer(eventSql({
       kind: 'run_completed', namespaceId: run.namespaceId, pipelineId: run.pipelineId, runId: run.id,
       details: { status, reason: statusReason?.reason ?? null },
@@ -472,7 +389,7 @@ export class RunEngine {
         const status = (await m.findOneBy(RunEntity, { namespaceId: run.namespaceId, pipelineId: run.pipelineId, id: run.id }))?.status;
         throw failedPrecondition(`run ${run.id} is already complete (${status}); nothing to cancel`);
       }
-      return this.cancelLocked(m, tx, key.namespaceId, key.pipelineId, [run]);
+      return this.cancelLocked(tx, key.namespaceId, key.pipelineId, [run]);
     });
     await this.queue.enqueue(ready);
     this.logger.info({ namespace_id: key.namespaceId, pipeline_id: key.pipelineId, run_id: key.runId }, 'run cancel requested');
@@ -492,7 +409,7 @@ export class RunEngine {
       if (!pipeline) throw notFound(`pipeline "${pipelineId}" not found in namespace "${namespaceId}"`);
       // A run already cancelled is stopping its containers: it is not this call's to cancel again.
       const runs = (await tx.queryText<RunRecord>(lockUnfinishedRunsSql(namespaceId, pipelineId))).map(toRunRow).filter((run) => !run.cancelRequested);
-      const ready = await this.cancelLocked(m, tx, namespaceId, pipelineId, runs);
+      const ready = await this.cancelLocked(tx, namespaceId, pipelineId, runs);
       return { ready, ids: runs.map((run) => run.id) };
     });
     await this.queue.enqueue(ready);
@@ -506,32 +423,20 @@ export class RunEngine {
    * whose tasks are all complete now completes. Set-based, so cancelling hundreds of runs is a few
    * statements plus one per completed run.
    */
-  private async cancelLocked(m: EntityManager, tx: Tx, namespaceId: string, pipelineId: string, runs: RunRow[]): Promise<ReadyTask[]> {
+  private async cancelLocked(tx: Tx, namespaceId: string, pipelineId: string, runs: RunRow[]): Promise<ReadyTask[]> {
     if (runs.length === 0) return [];
     const ids = runs.map((run) => run.id);
     const now = new Date();
     const neverStarted = { reason: 'cancelled' as const, description: 'the run was cancelled before this task started' };
-    await m.query(
-      `UPDATE runs SET cancel_requested = true,
-              state = CASE WHEN state = 'pending' THEN 'running' ELSE state END, started = COALESCE(started, $4)
-        WHERE namespace_id = $1 AND pipeline_id = $2 AND id = ANY($3::int[])`,
-      [namespaceId, pipelineId, ids, now],
+    const runs3 = [namespaceId, pipelineId, ids];
+    await tx.query(RUN_SQL.requestCancel, [...runs3, now]);
+    const cancelled = await tx.query<{ run_id: number; task_id: string; attempt: number }>(
+      TASK_RUN_SQL.cancelNotStarted, [...runs3, JSON.stringify(neverStarted), now],
     );
-    const [cancelled] = (await m.query(
-      `UPDATE task_runs SET state = 'complete', status = 'cancelled', status_reason = $4::jsonb, ended = $5
-        WHERE namespace_id = $1 AND pipeline_id = $2 AND run_id = ANY($3::int[]) AND state IN ('processing', 'waiting')
-    RETURNING run_id, task_id, attempt`,
-      [namespaceId, pipelineId, ids, JSON.stringify(neverStarted), now],
-    )) as [Array<{ run_id: number; task_id: string; attempt: number }>, number];
-    await m.query(
-      `UPDATE task_runs SET cancel_requested = true
-        WHERE namespace_id = $1 AND pipeline_id = $2 AND run_id = ANY($3::int[]) AND state = 'running'`,
-      [namespaceId, pipelineId, ids],
+    await tx.query(TASK_RUN_SQL.requestStop, runs3);
+    const states = await tx.query<{ run_id: number; task_id: string; state: TaskRunState; status: TaskRunStatus | null }>(
+      TASK_RUN_SQL.statesOfRuns, runs3,
     );
-    const states = (await m.query(
-      `SELECT run_id, task_id, state, status FROM task_runs WHERE namespace_id = $1 AND pipeline_id = $2 AND run_id = ANY($3::int[])`,
-      [namespaceId, pipelineId, ids],
-    )) as Array<{ run_id: number; task_id: string; state: TaskRunState; status: TaskRunStatus | null }>;
     const nodesByRun = new Map<number, Record<string, TaskNode>>(ids.map((id) => [id, {}]));
     for (const row of states) nodesByRun.get(row.run_id)![row.task_id] = { state: row.state, status: row.status ?? undefined };
     for (const run of runs) {
@@ -609,7 +514,7 @@ export class RunEngine {
       }
       return { kind: 'claimed', attempt: toClaimed(claimed, null) };
     }
-    const [adopted] = await runStatement<ClaimRow & { previous_worker: string | null }>(this.pool, SQL.adopt, [...attemptValues(key), workerId]);
+    const [adopted] = await this.transactions.run<ClaimRow & { previous_worker: string | null }>(TASK_RUN_SQL.adopt, [...attemptValues(key), workerId]);
     if (adopted) return { kind: 'adopted', attempt: toClaimed(adopted, adopted.previous_worker) };
     return { kind: 'stale' };
   }
@@ -619,8 +524,8 @@ export class RunEngine {
     const results = new Map<AttemptOf, ClaimRow & AttemptRow>();
     for (const [workerId, group] of byWorker(items)) {
       const rows = group.length === 1
-        ? await runStatement<ClaimRow & AttemptRow>(this.pool, SQL.claim, [...attemptValues(group[0]!.key), workerId])
-        : await runStatement<ClaimRow & AttemptRow>(this.pool, SQL.claimBatch, [...attemptArrays(group.map((item) => item.key)), workerId]);
+        ? await this.transactions.run<ClaimRow & AttemptRow>(TASK_RUN_SQL.claim, [...attemptValues(group[0]!.key), workerId])
+        : await this.transactions.run<ClaimRow & AttemptRow>(TASK_RUN_SQL.claimBatch, [...attemptArrays(group.map((item) => item.key)), workerId]);
       matchRows(group, rows, results);
     }
     return items.map((item) => results.get(item));
@@ -635,8 +540,8 @@ export class RunEngine {
     const recorded = new Map<AttemptOf, AttemptRow>();
     for (const [workerId, group] of byWorker(items)) {
       const rows = group.length === 1
-        ? await runStatement<AttemptRow>(this.pool, SQL.recordSchedulerId, [...attemptValues(group[0]!.key), workerId, group[0]!.schedulerId])
-        : await runStatement<AttemptRow>(this.pool, SQL.recordSchedulerIdBatch, [
+        ? await this.transactions.run<AttemptRow>(TASK_RUN_SQL.recordSchedulerId, [...attemptValues(group[0]!.key), workerId, group[0]!.schedulerId])
+        : await this.transactions.run<AttemptRow>(TASK_RUN_SQL.recordSchedulerIdBatch, [
           ...attemptArrays(group.map((item) => item.key)), workerId, group.map((item) => item.schedulerId),
         ]);
       matchRows(group, rows, recorded);
@@ -897,6 +802,16 @@ function unmetRequirement(requirements: Record<string, string>, nodes: Record<st
     }
   }
   return 'a dependency requirement can no longer be met';
+}
+
+/** The longest idempotency key a start accepts (a trigger's fire time or delivery id is far shorter). */
+const MAX_IDEMPOTENCY_KEY = 256;
+
+function validateIdempotencyKey(key: string): void {
+  if (key.length > MAX_IDEMPOTENCY_KEY) {
+    throw invalidArgument(`idempotency_key: at most ${MAX_IDEMPOTENCY_KEY} characters (got ${key.length})`);
+  }
+  if (/[\u0000-\u001f\u007f]/.test(key)) throw invalidArgument('idempotency_key: control characters are not allowed');
 }
 
 function validateVariables(variables: Record<string, string>): void {

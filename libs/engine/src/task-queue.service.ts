@@ -3,7 +3,7 @@ import { GOFER_CONFIG, type GoferConfig } from '@gofer/config';
 import { QueueName, taskJobId, type TaskAttemptKey } from '@gofer/queue';
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { REDIS } from './engine.tokens.js';
+import { REDIS } from '@gofer/queue';
 
 /** A task attempt that became ready, and how long it must wait first (retry backoff). */
 export interface ReadyTask {

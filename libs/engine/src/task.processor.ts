@@ -11,13 +11,17 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import { buildContainerSpec, interpolationNeeds, SpecError } from './container-spec.js';
-import { DATA_SOURCE, LOGGER, REDIS, SCHEDULER, TASK_LOGS } from './engine.tokens.js';
-import { GoferError } from './errors.js';
-import { GoferMetrics } from './metrics.js';
-import { ObjectService } from './object.service.js';
+import { DATA_SOURCE } from '@gofer/dal';
+import { LOGGER } from '@gofer/config';
+import { REDIS } from '@gofer/queue';
+import { SCHEDULER } from '@gofer/scheduler';
+import { TASK_LOGS } from '@gofer/logs';
+import { GoferError } from '@gofer/errors';
+import { EngineMetrics } from './engine.metrics.js';
+import { ObjectService } from '@gofer/object-store';
 import { RunEngine, type AttemptResult, type RunInputs } from './run-engine.service.js';
-import { SecretService } from './secret.service.js';
-import { TokenService } from './token.service.js';
+import { SecretService } from '@gofer/secrets';
+import { TokenService } from '@gofer/auth';
 
 /** Why a running attempt is being stopped by Gofer. */
 type StopReason = 'cancelled' | 'timeout' | 'shutdown';
@@ -50,11 +54,13 @@ export class TaskProcessor implements OnModuleDestroy {
     @Inject(TASK_LOGS) private readonly logs: TaskLogs,
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly engine: RunEngine,
-    private readonly metrics: GoferMetrics,
+    metrics: EngineMetrics,
     private readonly secrets: SecretService,
     private readonly objects: ObjectService,
     private readonly tokens: TokenService,
-  ) {}
+  ) {
+    metrics.sampleActiveContainers(() => this.active.size);
+  }
 
   get workerId(): string {
     return this.config.workerId;
@@ -102,7 +108,6 @@ export class TaskProcessor implements OnModuleDestroy {
     const abort = new AbortController();
     let stopReason: StopReason | undefined;
     const name = taskJobId(key);
-    this.metrics.activeContainers.inc();
     this.active.set(name, {
       key,
       stop: (reason) => {
@@ -134,7 +139,6 @@ export class TaskProcessor implements OnModuleDestroy {
       return this.handOver(job, token);
     } finally {
       this.active.delete(name);
-      this.metrics.activeContainers.dec();
     }
   }
 
@@ -189,7 +193,7 @@ export class TaskProcessor implements OnModuleDestroy {
       return {
         result: {
           status: 'failed', reason: 'orphaned',
-          description: `its container ${previousContainer.slice(0, 12)} disappeared while its worker was down`,
+          description: `its container ${previousContainer} disappeared while its worker was down`,
         },
       };
     }

@@ -1,16 +1,11 @@
+import { taskLiveLogKey, taskLogArchiveKey, type TaskAttemptKey } from '@gofer/queue';
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { LogArchive } from './log-archive.js';
 import type { LogChunk } from './log-chunk.js';
 import { decodeFrames, encodeFrame } from './log-frames.js';
 
-/** Which task attempt a log belongs to. */
-export interface LogKey {
-  namespaceId: string;
-  pipelineId: string;
-  runId: number;
-  taskId: string;
-  attempt: number;
-}
+/** Which task attempt a log belongs to: the attempt's key (its live and archive keys are spelled there). */
+export type LogKey = TaskAttemptKey;
 
 const FLUSH_BYTES = 64 * 1024;
 const FLUSH_MS = 50;
@@ -19,10 +14,6 @@ const KEEP_BYTES = 256 * 1024;
 /** Live streams outlive their task briefly so followers attached near the end can finish reading. */
 const LIVE_TTL_SECONDS = 15 * 60;
 const UNARCHIVED_TTL_SECONDS = 24 * 60 * 60;
-
-export function archiveKey(key: LogKey): string {
-  return `logs/${key.namespaceId}/${key.pipelineId}/${key.runId}/${key.taskId}.${key.attempt}.log`;
-}
 
 /**
  * Task logs: while a task runs they live in a Redis stream (so any API replica can follow them live);
@@ -37,7 +28,7 @@ export class TaskLogs {
   ) {}
 
   private liveKey(key: LogKey): string {
-    return `${this.prefix}:logs:${key.namespaceId}:${key.pipelineId}:${key.runId}:${key.taskId}:${key.attempt}`;
+    return taskLiveLogKey(this.prefix, key);
   }
 
   /**
@@ -62,7 +53,7 @@ export class TaskLogs {
     }
     const kept = writer.kept;
     if (kept) {
-      const error = await this.archive.put(archiveKey(key), framed(kept)).then(() => undefined, (e: unknown) => e ?? new Error('archive failed'));
+      const error = await this.archive.put(taskLogArchiveKey(key), framed(kept)).then(() => undefined, (e: unknown) => e ?? new Error('archive failed'));
       await writer.close(error ? UNARCHIVED_TTL_SECONDS : LIVE_TTL_SECONDS);
       return error ? { archived: false, error } : { archived: true };
     }
@@ -79,7 +70,7 @@ export class TaskLogs {
   /** Copies the live log into the archive (after the writer closed), keeping each chunk's stream. */
   async archiveLive(key: LogKey): Promise<number> {
     const live = this.readLiveChunks(key, { follow: false });
-    return this.archive.put(archiveKey(key), framed(live));
+    return this.archive.put(taskLogArchiveKey(key), framed(live));
   }
 
   /**
@@ -92,7 +83,7 @@ export class TaskLogs {
 
   /** The archived log of a finished attempt, chunk by chunk with its stream; undefined if none exists. */
   async openArchived(key: LogKey, signal?: AbortSignal): Promise<AsyncIterable<LogChunk> | undefined> {
-    const file = await this.archive.get(archiveKey(key));
+    const file = await this.archive.get(taskLogArchiveKey(key));
     if (!file) return undefined;
     signal?.addEventListener('abort', () => file.destroy(), { once: true });
     return decodeFrames(file);

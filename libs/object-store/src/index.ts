@@ -15,3 +15,6 @@ export {
   type ObjectStoreLocation,
   type S3ConnectionOptions,
 } from './create-object-store.js';
+export { OBJECT_STORE } from './object-store.tokens.js';
+export * from './object.service.js';
+export * from './objects.module.js';

@@ -20,6 +20,21 @@ export {
 } from './dag.js';
 export { formatDuration, parseDuration } from './duration.js';
 export {
+  EXTENSION_NAME,
+  idProblem,
+  type IdProblemOptions,
+  type IdRule,
+  idRuleHint,
+  isValidId,
+  LABEL,
+  NAMESPACE_ID,
+  PIPELINE_ID,
+  TASK_ID,
+  TOKEN_ID,
+  VARIABLE_NAME,
+  VARIABLE_NAME_PATTERN,
+} from './ids.js';
+export {
   interpolate,
   INTERPOLATION_KEY_PATTERN,
   INTERPOLATION_KINDS,
@@ -32,22 +47,17 @@ export { formatMemorySize, parseMemorySize } from './memory-size.js';
 export {
   DEPENDS_ON_VALUES,
   type DependsOn,
-  EXTENSION_NAME_PATTERN,
-  LABEL_PATTERN,
   type NotifierSubscription,
   type ParseResult,
   type PipelineConfig,
   type PipelineDocument,
-  PIPELINE_ID_PATTERN,
   PIPELINE_LIMITS,
   type RegistryAuth,
   type RetryPolicy,
-  TASK_ID_PATTERN,
   type TaskConfig,
   type TaskDocument,
   type TaskResources,
   type TriggerSubscription,
-  VARIABLE_NAME_PATTERN,
 } from './pipeline-config.js';
 export {
   type ConfigTextFormat,

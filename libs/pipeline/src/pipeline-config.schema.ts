@@ -7,15 +7,8 @@ import { quoteForMessage } from './config-issue.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { scanInterpolations } from './interpolation.js';
 import { formatMemorySize, parseMemorySize } from './memory-size.js';
-import {
-  DEPENDS_ON_VALUES,
-  EXTENSION_NAME_PATTERN,
-  LABEL_PATTERN,
-  PIPELINE_ID_PATTERN,
-  PIPELINE_LIMITS as LIMITS,
-  TASK_ID_PATTERN,
-  VARIABLE_NAME_PATTERN,
-} from './pipeline-config.js';
+import { EXTENSION_NAME, type IdRule, isValidId, LABEL, PIPELINE_ID, TASK_ID, VARIABLE_NAME } from './ids.js';
+import { DEPENDS_ON_VALUES, PIPELINE_LIMITS as LIMITS } from './pipeline-config.js';
 
 /** Carried in `params` of the issue raised for a field the schema does not know. */
 export interface UnknownFieldParams {
@@ -70,12 +63,12 @@ function text(options: { max?: number; nonEmpty?: boolean; nullMeans?: NullMeans
   return z.preprocess(scalarToText, schema);
 }
 
-function matching(pattern: RegExp, describe: (value: string) => string) {
-  return text().refine((value) => pattern.test(value), { error: (issue) => describe(String(issue.input)) });
+/** A string following `rule` (see ids.ts); `what` names it in the message, e.g. `trigger name`. */
+function identifier(rule: IdRule, what = rule.name) {
+  return text().refine((value) => isValidId(rule, value), {
+    error: (issue) => `invalid ${what} ${quoteForMessage(String(issue.input))}: use ${rule.howTo}`,
+  });
 }
-
-const idRule = (what: string, lengths: string) => (value: string) =>
-  `invalid ${what} ${quoteForMessage(value)}: use ${lengths} characters a-z, 0-9, _ or -, starting with a letter or digit`;
 
 /** A mapping with known fields; any other field is reported (with a suggestion) at its own path. */
 function fields<Shape extends z.core.$ZodLooseShape>(shape: Shape, what: string, nullMeans: NullMeans = 'missing') {
@@ -117,9 +110,7 @@ function mapOf<T>(what: string, value: z.ZodType<T>, checkKey?: (key: string) =>
 }
 
 const checkVariableName = (kind: string) => (key: string) =>
-  VARIABLE_NAME_PATTERN.test(key)
-    ? undefined
-    : `invalid ${kind} name ${quoteForMessage(key)}: use letters, digits and _, not starting with a digit`;
+  isValidId(VARIABLE_NAME, key) ? undefined : `invalid ${kind} name ${quoteForMessage(key)}: use ${VARIABLE_NAME.howTo}`;
 
 /** A string that may hold `pipeline_secret{{KEY}}`-style interpolations, checked for syntax. */
 function interpolated(options: { nonEmpty?: boolean; nullMeans?: NullMeans }) {
@@ -200,7 +191,7 @@ const argumentList = (field: string) =>
 
 const taskSchema = fields(
   {
-    id: matching(TASK_ID_PATTERN, idRule('task id', '1 to 64')),
+    id: identifier(TASK_ID),
     description: text({ max: LIMITS.maxDescriptionLength }).nullish(),
     image: text({ nonEmpty: true, max: LIMITS.maxImageLength }).refine((image) => !/\s/.test(image), {
       error: (issue) => `invalid image reference ${quoteForMessage(String(issue.input))}: it must not contain spaces`,
@@ -248,8 +239,8 @@ const settings = mapOf('a mapping of setting names to strings', text({ nullMeans
 
 const triggerSchema = fields(
   {
-    trigger: matching(EXTENSION_NAME_PATTERN, idRule('trigger name', '1 to 32')),
-    label: matching(LABEL_PATTERN, idRule('label', '1 to 32')),
+    trigger: identifier(EXTENSION_NAME, 'trigger name'),
+    label: identifier(LABEL),
     settings: settings.nullish(),
   },
   'a mapping such as { trigger: cron, label: nightly }',
@@ -258,8 +249,8 @@ const triggerSchema = fields(
 
 const notifierSchema = fields(
   {
-    notifier: matching(EXTENSION_NAME_PATTERN, idRule('notifier name', '1 to 32')),
-    label: matching(LABEL_PATTERN, idRule('label', '1 to 32')),
+    notifier: identifier(EXTENSION_NAME, 'notifier name'),
+    label: identifier(LABEL),
     settings: settings.nullish(),
   },
   'a mapping such as { notifier: log, label: console }',
@@ -269,7 +260,7 @@ const notifierSchema = fields(
 /** The whole pipeline document (snake_case, as written), with field-level rules. */
 export const pipelineDocumentSchema = fields(
   {
-    id: matching(PIPELINE_ID_PATTERN, idRule('pipeline id', '3 to 32')),
+    id: identifier(PIPELINE_ID),
     name: text({ max: LIMITS.maxNameLength }).nullish(),
     description: text({ max: LIMITS.maxDescriptionLength }).nullish(),
     parallelism: integer(

@@ -132,25 +132,6 @@ export interface TaskDocument {
   resources?: { cpu?: number | string; memory?: string | number };
 }
 
-/** Pipeline ids: 3 to 32 of `a-z 0-9 _ -`, starting with a letter or digit (docs/design.md §2). */
-export const PIPELINE_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{2,31}$/;
-
-/**
- * Task ids: 1 to 64 of `a-z 0-9 _ -`, starting with a letter or digit. Shorter ids than pipelines
- * allow (`db`, `qa` are natural task names); the same alphabet keeps them safe in container names,
- * labels and queue job ids.
- */
-export const TASK_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
-
-/** Names of installed triggers and notifiers (`cron`, `github`, `log` …): like task ids, up to 32. */
-export const EXTENSION_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,31}$/;
-
-/** Labels of a pipeline's trigger and notifier subscriptions: like task ids, up to 32. */
-export const LABEL_PATTERN = /^[a-z0-9][a-z0-9_-]{0,31}$/;
-
-/** Variable and setting names: POSIX environment variable names. */
-export const VARIABLE_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
 /** Bounds that keep configs, the database rows made from them and the scheduler sane. */
 export const PIPELINE_LIMITS = {
   /** Default cap on the size of a config file. */

@@ -7,9 +7,9 @@ import {
   type ParseResult,
   type PipelineConfig,
   PIPELINE_LIMITS as LIMITS,
-  TASK_ID_PATTERN,
   type TaskConfig,
 } from './pipeline-config.js';
+import { isValidId, TASK_ID } from './ids.js';
 import {
   type CheckedPipelineDocument,
   type CheckedTaskDocument,
@@ -250,7 +250,7 @@ function crossFieldFindings(document: Record<string, unknown>): Finding[] {
  */
 function describeCycle(cycle: readonly string[]): string {
   // Ids that are not valid (reported on their own) may be anything: quoted and cut short.
-  const shown = (id: string) => (TASK_ID_PATTERN.test(id) ? id : quoteForMessage(id));
+  const shown = (id: string) => (isValidId(TASK_ID, id) ? id : quoteForMessage(id));
   const tasks = cycle.length - 1;
   if (tasks <= MAX_CYCLE_SHOWN) return `cycle ${cycle.map(shown).join(' -> ')}`;
   const head = cycle.slice(0, MAX_CYCLE_SHOWN - 4).map(shown);

@@ -13,6 +13,12 @@ import type * as v1 from './gen/gofer/v1/gofer.js';
 import { GOFER_PACKAGE, GOFER_SERVICE, loadGoferPackageDefinition } from './gofer-proto.js';
 
 /**
+ * A request whose fields `K` a caller may leave out: proto3 sends an absent field as its default, so
+ * fields added to a request later stay optional for the clients written before them.
+ */
+export type WithOptional<T, K extends keyof T> = Omit<T, K> & Partial<Pick<T, K>>;
+
+/**
  * Every unary RPC of `gofer.v1.Gofer`, by its camelCase client method name, as
  * `[request, response]`. Adding an RPC to the proto means adding it here (and the type check fails
  * until the client exposes it).
@@ -26,7 +32,7 @@ export interface GoferUnaryMethods {
   disablePipeline: [v1.DisablePipelineRequest, v1.DisablePipelineResponse];
   deletePipeline: [v1.DeletePipelineRequest, v1.DeletePipelineResponse];
   listPipelineConfigs: [v1.ListPipelineConfigsRequest, v1.ListPipelineConfigsResponse];
-  startRun: [v1.StartRunRequest, v1.StartRunResponse];
+  startRun: [WithOptional<v1.StartRunRequest, 'idempotencyKey'>, v1.StartRunResponse];
   getRun: [v1.GetRunRequest, v1.GetRunResponse];
   listRuns: [v1.ListRunsRequest, v1.ListRunsResponse];
   cancelRun: [v1.CancelRunRequest, v1.CancelRunResponse];

@@ -1,1 +1,3 @@
 export * from './job.interface.js';
+export * from './queue.tokens.js';
+export * from './task-attempt-key.js';

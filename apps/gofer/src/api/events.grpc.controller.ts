@@ -1,13 +1,15 @@
 import { Controller } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
-import { EventLog, invalidArgument, mayUseNamespace, permissionDenied, TokenService } from '@gofer/engine';
+import { Authorize, mayUseNamespace, TokenService } from '@gofer/auth';
+import { invalidArgument, permissionDenied } from '@gofer/errors';
+import { EventLog } from '@gofer/events';
 import type * as pb from '@gofer/proto';
 import type { Metadata, ServerWritableStream } from '@grpc/grpc-js';
 import type { Observable } from 'rxjs';
 import { FollowSlots } from './follow-slots.js';
 import { holdingSlot, pacedStream, whileAuthorized } from './grpc-stream.js';
 import { toEvent } from './proto-mapping.js';
-import { principalOf } from './rpc.gateway.js';
+import { principalOf } from './authorization.guard.js';
 
 @Controller()
 export class EventsGrpcController {
@@ -21,6 +23,7 @@ export class EventsGrpcController {
    * Stored events the token may see, oldest first; with `follow`, new ones as they commit. A follow
    * holds a follow slot, and any stream ends once its token is deleted, disabled or expired.
    */
+  @Authorize('authenticated') // filtered to what the token may see
   @GrpcMethod('Gofer', 'ListEvents')
   listEvents(request: pb.ListEventsRequest, metadata: Metadata, call: ServerWritableStream<unknown, unknown>): Observable<pb.ListEventsResponse> {
     const principal = principalOf(metadata);

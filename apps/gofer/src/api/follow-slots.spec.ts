@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { GoferError } from '@gofer/engine';
+import { GoferError } from '@gofer/errors';
 import { FollowSlots, type FollowKind } from './follow-slots.js';
 
 const limits = { maxLogFollowers: 3, maxEventFollowers: 2, maxFollowsPerToken: 2 };

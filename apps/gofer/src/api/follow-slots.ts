@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { GOFER_CONFIG, type GoferConfig } from '@gofer/config';
-import { GoferError } from '@gofer/engine';
+import { GoferError } from '@gofer/errors';
 
 /** The long-lived follows an API process serves: live task logs and the event log. */
 export type FollowKind = 'logs' | 'events';

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { Metadata } from '@grpc/grpc-js';
-import { unauthenticated } from '@gofer/engine';
+import { unauthenticated } from '@gofer/errors';
 import { Observable, of, Subject, throwError } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { holdingSlot, pacedStream, whileAuthorized } from './grpc-stream.js';

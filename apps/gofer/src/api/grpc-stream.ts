@@ -1,9 +1,9 @@
 import { once } from 'node:events';
 import type { Metadata } from '@grpc/grpc-js';
-import { GoferError } from '@gofer/engine';
+import { GoferError } from '@gofer/errors';
 import { defer, finalize, Observable } from 'rxjs';
 import type { ReleaseSlot } from './follow-slots.js';
-import { bearer } from './rpc.gateway.js';
+import { bearer } from './authorization.guard.js';
 
 /** The part of a grpc-js server call that pacing needs. */
 export interface PacedCall {

@@ -1,5 +1,7 @@
 import { Controller, Get, HttpException, HttpStatus, Inject } from '@nestjs/common';
-import { DATA_SOURCE, REDIS } from '@gofer/engine';
+import { Authorize } from '@gofer/auth';
+import { DATA_SOURCE, pingDatabase } from '@gofer/dal';
+import { REDIS } from '@gofer/queue';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 
@@ -11,12 +13,14 @@ export class HealthController {
     @Inject(REDIS) private readonly redis: Redis,
   ) {}
 
+  @Authorize('public')
   @Get('healthz')
   healthz(): { status: string } {
     return { status: 'ok' };
   }
 
   /** Ready only while Postgres and Redis both answer. */
+  @Authorize('public')
   @Get('readyz')
   async readyz(): Promise<{ status: string; checks: Record<string, string> }> {
     const checks: Record<string, string> = {};
@@ -28,7 +32,7 @@ export class HealthController {
         checks[name] = (error as Error).message;
       }
     };
-    await Promise.all([probe('postgres', () => this.db.query('SELECT 1')), probe('redis', () => this.redis.ping())]);
+    await Promise.all([probe('postgres', () => pingDatabase(this.db)), probe('redis', () => this.redis.ping())]);
     const ready = Object.values(checks).every((value) => value === 'ok');
     if (!ready) throw new HttpException({ status: 'unavailable', checks }, HttpStatus.SERVICE_UNAVAILABLE);
     return { status: 'ok', checks };

@@ -1,23 +1,17 @@
-import { Controller, Get, Header } from '@nestjs/common';
-import { GoferMetrics, TaskQueue } from '@gofer/engine';
+import { Controller, Get, Header, Inject } from '@nestjs/common';
+import { Authorize } from '@gofer/auth';
+import { METRICS_REGISTRY } from '@gofer/config';
+import type { Registry } from 'prom-client';
 
-/** `GET /metrics` in the Prometheus text format. */
+/** `GET /metrics` in the Prometheus text format: every subsystem's metrics, on the process's one registry. */
 @Controller()
 export class MetricsController {
-  constructor(
-    private readonly metrics: GoferMetrics,
-    private readonly queue: TaskQueue,
-  ) {}
+  constructor(@Inject(METRICS_REGISTRY) private readonly registry: Registry) {}
 
+  @Authorize('public')
   @Get('metrics')
   @Header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')
   async metricsText(): Promise<string> {
-    try {
-      const counts = await this.queue.queue.getJobCounts('waiting', 'delayed', 'active', 'prioritized');
-      for (const [state, count] of Object.entries(counts)) this.metrics.queueJobs.set({ state }, count);
-    } catch {
-      // Redis unavailable: the other metrics are still worth serving.
-    }
-    return this.metrics.registry.metrics();
+    return this.registry.metrics();
   }
 }

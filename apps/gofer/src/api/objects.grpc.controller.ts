@@ -1,16 +1,17 @@
 import { Controller, Inject } from '@nestjs/common';
 import { GrpcMethod, GrpcStreamCall, RpcException } from '@nestjs/microservices';
 import { GOFER_CONFIG, type GoferConfig } from '@gofer/config';
-import { assertNamespace, assertRunTokenScope, invalidArgument, LOGGER, ObjectService, TokenService, type ObjectScope } from '@gofer/engine';
+import { assertNamespace, assertRunTokenScope, Authorize, TokenService } from '@gofer/auth';
+import { invalidArgument } from '@gofer/errors';
+import { ObjectService, type ObjectScope } from '@gofer/object-store';
 import { GrpcStatus, OBJECT_CHUNK_BYTES } from '@gofer/proto';
 import type * as pb from '@gofer/proto';
 import type { Metadata, sendUnaryData, ServerReadableStream, ServerWritableStream } from '@grpc/grpc-js';
-import type { Logger } from 'pino';
 import type { Observable } from 'rxjs';
 import { pacedStream, whileAuthorized } from './grpc-stream.js';
 import { toObjectInfo } from './proto-mapping.js';
 import { pipelineRef, runRef } from './request.js';
-import { grpcErrorOf, principalOf } from './rpc.gateway.js';
+import { principalOf } from './authorization.guard.js';
 
 /** One message of an upload: which oneof member it carries (proto-loader's `oneofs: true`). */
 type UploadMessage<H> = { header?: H | null; chunk?: Uint8Array | null; part?: 'header' | 'chunk' };
@@ -83,48 +84,42 @@ export class ObjectsGrpcController {
     private readonly objects: ObjectService,
     private readonly tokens: TokenService,
     @Inject(GOFER_CONFIG) private readonly config: GoferConfig,
-    @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
-  /** Client-streaming handlers answer through grpc-js' callback (Nest's interceptors do not). */
-  private async answer<T>(callback: sendUnaryData<T>, work: () => Promise<T>): Promise<void> {
-    try {
-      callback(null, await work());
-    } catch (error) {
-      callback(grpcErrorOf(error, this.logger) as never);
-    }
-  }
-
+  /**
+   * Uploads are client-streaming: they answer through grpc-js' callback, and an error they throw is
+   * answered through it by RpcErrorFilter (rpc.gateway.ts). The namespace is in the first message, so
+   * the handler checks it (`checked-by-handler`).
+   */
+  @Authorize('checked-by-handler')
   @GrpcStreamCall('Gofer', 'PutPipelineObject')
   async putPipelineObject(
     call: ServerReadableStream<pb.PutPipelineObjectRequest, pb.PutPipelineObjectResponse>,
     callback: sendUnaryData<pb.PutPipelineObjectResponse>,
   ): Promise<void> {
-    await this.answer(callback, async () => {
-      const { header, body, signal } = await readUpload<pb.PutPipelineObjectHeader>(call, this.config.uploadIdleTimeoutMs);
-      const ref = pipelineRef(header, header.pipelineId);
-      assertNamespace(principalOf(call.metadata), ref.namespaceId);
-      assertRunTokenScope(principalOf(call.metadata), 'putPipelineObject', ref);
-      const { object, evicted } = await this.objects.put(ref, objectKey(header.key), body, signal);
-      return { object: toObjectInfo(object), evicted };
-    });
+    const { header, body, signal } = await readUpload<pb.PutPipelineObjectHeader>(call, this.config.uploadIdleTimeoutMs);
+    const ref = pipelineRef(header, header.pipelineId);
+    assertNamespace(principalOf(call.metadata), ref.namespaceId);
+    assertRunTokenScope(principalOf(call.metadata), 'putPipelineObject', ref);
+    const { object, evicted } = await this.objects.put(ref, objectKey(header.key), body, signal);
+    callback(null, { object: toObjectInfo(object), evicted });
   }
 
+  @Authorize('checked-by-handler')
   @GrpcStreamCall('Gofer', 'PutRunObject')
   async putRunObject(
     call: ServerReadableStream<pb.PutRunObjectRequest, pb.PutRunObjectResponse>,
     callback: sendUnaryData<pb.PutRunObjectResponse>,
   ): Promise<void> {
-    await this.answer(callback, async () => {
-      const { header, body, signal } = await readUpload<pb.PutRunObjectHeader>(call, this.config.uploadIdleTimeoutMs);
-      const ref = runRef(header);
-      assertNamespace(principalOf(call.metadata), ref.namespaceId);
-      assertRunTokenScope(principalOf(call.metadata), 'putRunObject', ref);
-      const { object } = await this.objects.put(ref, objectKey(header.key), body, signal);
-      return { object: toObjectInfo(object) };
-    });
+    const { header, body, signal } = await readUpload<pb.PutRunObjectHeader>(call, this.config.uploadIdleTimeoutMs);
+    const ref = runRef(header);
+    assertNamespace(principalOf(call.metadata), ref.namespaceId);
+    assertRunTokenScope(principalOf(call.metadata), 'putRunObject', ref);
+    const { object } = await this.objects.put(ref, objectKey(header.key), body, signal);
+    callback(null, { object: toObjectInfo(object) });
   }
 
+  @Authorize('namespace')
   @GrpcMethod('Gofer', 'GetPipelineObject')
   async getPipelineObject(
     request: pb.GetPipelineObjectRequest,
@@ -134,6 +129,7 @@ export class ObjectsGrpcController {
     return this.download(pipelineRef(request, request.pipelineId), objectKey(request.key), metadata, call);
   }
 
+  @Authorize('namespace')
   @GrpcMethod('Gofer', 'GetRunObject')
   async getRunObject(
     request: pb.GetRunObjectRequest,
@@ -157,22 +153,26 @@ export class ObjectsGrpcController {
     return whileAuthorized(stream, this.tokens, metadata);
   }
 
+  @Authorize('namespace')
   @GrpcMethod('Gofer', 'ListPipelineObjects')
   async listPipelineObjects(request: pb.ListPipelineObjectsRequest): Promise<pb.ListPipelineObjectsResponse> {
     return { objects: (await this.objects.list(pipelineRef(request, request.pipelineId))).map(toObjectInfo) };
   }
 
+  @Authorize('namespace')
   @GrpcMethod('Gofer', 'ListRunObjects')
   async listRunObjects(request: pb.ListRunObjectsRequest): Promise<pb.ListRunObjectsResponse> {
     return { objects: (await this.objects.list(runRef(request))).map(toObjectInfo) };
   }
 
+  @Authorize('namespace')
   @GrpcMethod('Gofer', 'DeletePipelineObject')
   async deletePipelineObject(request: pb.DeletePipelineObjectRequest): Promise<pb.DeletePipelineObjectResponse> {
     await this.objects.delete(pipelineRef(request, request.pipelineId), objectKey(request.key));
     return {};
   }
 
+  @Authorize('namespace')
   @GrpcMethod('Gofer', 'DeleteRunObject')
   async deleteRunObject(request: pb.DeleteRunObjectRequest): Promise<pb.DeleteRunObjectResponse> {
     await this.objects.delete(runRef(request), objectKey(request.key));

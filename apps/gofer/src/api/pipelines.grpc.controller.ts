@@ -1,6 +1,9 @@
 import { Controller } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
-import { invalidArgument, ObjectService, PipelineService, RunEngine } from '@gofer/engine';
+import { Authorize } from '@gofer/auth';
+import { PipelineService } from '@gofer/catalog';
+import { UseCases } from '@gofer/engine';
+import { invalidArgument } from '@gofer/errors';
 import type { ConfigTextFormat } from '@gofer/pipeline';
 import { ConfigFormat } from '@gofer/proto';
 import type * as pb from '@gofer/proto';
@@ -30,10 +33,10 @@ function configFormatOf(format: pb.ApplyPipelineConfigRequest['format'] | number
 export class PipelinesGrpcController {
   constructor(
     private readonly pipelines: PipelineService,
-    private readonly objects: ObjectService,
-    private readonly engine: RunEngine,
+    private readonly useCases: UseCases,
   ) {}
 
+  @Authorize('namespace')
   @GrpcMethod('Gofer', 'ApplyPipelineConfig')
   async applyPipelineConfig(request: pb.ApplyPipelineConfigRequest): Promise<pb.ApplyPipelineConfigResponse> {
     const check = new RequestCheck();
@@ -45,19 +48,19 @@ export class PipelinesGrpcController {
     if (config.length > MAX_CONFIG_BYTES) {
       throw invalidArgument(`config: ${config.length} bytes is larger than the ${MAX_CONFIG_BYTES}-byte limit`);
     }
-    const { pipeline, version } = await this.pipelines.apply(namespace, config, format);
-    // A raised (or removed) parallelism limit starts waiting runs now, not at the next run's end. The
-    // config is stored either way; if this fails, the reconciler admits them on its next pass.
-    await this.engine.admitPipeline(namespace, pipeline.id).catch(() => undefined);
+    // A raised (or removed) parallelism limit starts waiting runs now, not at the next run's end.
+    const { pipeline, version } = await this.useCases.applyPipeline(namespace, config, format);
     return { pipeline: toPipeline(pipeline), version };
   }
 
+  @Authorize('namespace')
   @GrpcMethod('Gofer', 'GetPipeline')
   async getPipeline(request: pb.GetPipelineRequest): Promise<pb.GetPipelineResponse> {
     const { namespaceId, pipelineId } = pipelineRef(request, request.id, 'id');
     return { pipeline: toPipeline(await this.pipelines.get(namespaceId, pipelineId)) };
   }
 
+  @Authorize('namespace')
   @GrpcMethod('Gofer', 'ListPipelines')
   async listPipelines(request: pb.ListPipelinesRequest): Promise<pb.ListPipelinesResponse> {
     const check = new RequestCheck();
@@ -68,11 +71,13 @@ export class PipelinesGrpcController {
     return { pipelines: all.slice(offset, offset + limit).map(toPipeline) };
   }
 
+  @Authorize('namespace')
   @GrpcMethod('Gofer', 'EnablePipeline')
   async enablePipeline(request: pb.EnablePipelineRequest): Promise<pb.EnablePipelineResponse> {
     return { pipeline: toPipeline(await this.setState(request, 'enabled')) };
   }
 
+  @Authorize('namespace')
   @GrpcMethod('Gofer', 'DisablePipeline')
   async disablePipeline(request: pb.DisablePipelineRequest): Promise<pb.DisablePipelineResponse> {
     return { pipeline: toPipeline(await this.setState(request, 'disabled')) };
@@ -83,14 +88,15 @@ export class PipelinesGrpcController {
     return this.pipelines.setState(namespaceId, pipelineId, state);
   }
 
+  @Authorize('namespace')
   @GrpcMethod('Gofer', 'DeletePipeline')
   async deletePipeline(request: pb.DeletePipelineRequest): Promise<pb.DeletePipelineResponse> {
     const { namespaceId, pipelineId } = pipelineRef(request, request.id, 'id');
-    await this.pipelines.delete(namespaceId, pipelineId);
-    await this.objects.removePipelineContent(namespaceId, pipelineId);
+    await this.useCases.deletePipeline(namespaceId, pipelineId);
     return {};
   }
 
+  @Authorize('namespace')
   @GrpcMethod('Gofer', 'ListPipelineConfigs')
   async listPipelineConfigs(request: pb.ListPipelineConfigsRequest): Promise<pb.ListPipelineConfigsResponse> {
     const { limit, offset } = page(request, MAX_PAGE);

@@ -69,6 +69,7 @@ export function toRun(row: RunEntity): Run {
     variables: row.variables,
     configVersion: row.configVersion,
     retryOf: row.retryOf ?? 0,
+    startedBy: row.startedBy,
   };
 }
 

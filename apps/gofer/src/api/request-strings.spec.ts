@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { GoferError } from '@gofer/engine';
+import { GoferError } from '@gofer/errors';
 import { assertNoNulCharacters, nulCharacterProblems } from './request-strings.js';
 
 describe('nulCharacterProblems', () => {

@@ -1,4 +1,4 @@
-import { invalidArgument } from '@gofer/engine';
+import { invalidArgument } from '@gofer/errors';
 
 // Requests are flat messages whose deepest fields are maps; anything deeper is not looked into.
 const MAX_DEPTH = 8;

@@ -1,6 +1,6 @@
-import { invalidArgument } from '@gofer/engine';
+import { invalidArgument } from '@gofer/errors';
+import { idProblem, idRuleHint, NAMESPACE_ID, PIPELINE_ID, TASK_ID, type IdRule } from '@gofer/pipeline';
 
-const ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 /** Run ids are Postgres `int`s. */
 const MAX_RUN_ID = 2 ** 31 - 1;
 /** The longest page a list call returns. */
@@ -9,18 +9,28 @@ export const MAX_PAGE = 1000;
 /** Collects every problem with a request, so a client learns about all of them at once. */
 export class RequestCheck {
   private readonly errors: string[] = [];
+  private readonly brokenRules = new Set<IdRule>();
 
   /** `namespace_id` defaults to "default" when empty, as the CLI does. */
   namespace(value: string | undefined): string {
     const namespace = value || 'default';
-    if (!ID.test(namespace)) this.errors.push(`namespace_id: "${clip(namespace)}" is not a valid id`);
+    this.checkId(NAMESPACE_ID, 'namespace_id', namespace);
     return namespace;
   }
 
-  id(field: string, value: string | undefined): string {
+  /** A required id following `rule` (libs/pipeline/src/ids.ts), e.g. `PIPELINE_ID` for `pipeline_id`. */
+  id(rule: IdRule, field: string, value: string | undefined): string {
     if (!value) this.errors.push(`${field}: required`);
-    else if (!ID.test(value)) this.errors.push(`${field}: "${clip(value)}" is not a valid id (lower-case letters, digits, - and _)`);
+    else this.checkId(rule, field, value);
     return value ?? '';
+  }
+
+  /** Lists a malformed id; how to write one is said once, after every problem (see {@link done}). */
+  private checkId(rule: IdRule, field: string, value: string): void {
+    const problem = idProblem(rule, field, value, { explain: false });
+    if (problem === undefined) return;
+    this.errors.push(problem);
+    this.brokenRules.add(rule);
   }
 
   runId(field: string, value: number | undefined): number {
@@ -43,20 +53,16 @@ export class RequestCheck {
     return { limit: Math.min(limit > 0 ? limit : fallback, max), offset: Math.max(offset, 0) };
   }
 
-  /** Throws INVALID_ARGUMENT listing every problem found. */
+  /** Throws INVALID_ARGUMENT listing every problem found, then how to write each id rule broken. */
   done(): void {
-    if (this.errors.length > 0) throw invalidArgument(this.errors.join('\n'));
+    if (this.errors.length > 0) throw invalidArgument([...this.errors, ...[...this.brokenRules].map(idRuleHint)].join('\n'));
   }
-}
-
-function clip(value: string): string {
-  return value.length > 70 ? `${value.slice(0, 67)}...` : value;
 }
 
 /** Names one pipeline: `{ namespaceId, <field> }` checked, all problems reported together. */
 export function pipelineRef(request: { namespaceId: string }, id: string | undefined, field = 'pipeline_id') {
   const check = new RequestCheck();
-  const ref = { namespaceId: check.namespace(request.namespaceId), pipelineId: check.id(field, id) };
+  const ref = { namespaceId: check.namespace(request.namespaceId), pipelineId: check.id(PIPELINE_ID, field, id) };
   check.done();
   return ref;
 }
@@ -66,7 +72,7 @@ export function runRef(request: { namespaceId: string; pipelineId: string; runId
   const check = new RequestCheck();
   const ref = {
     namespaceId: check.namespace(request.namespaceId),
-    pipelineId: check.id('pipeline_id', request.pipelineId),
+    pipelineId: check.id(PIPELINE_ID, 'pipeline_id', request.pipelineId),
     runId: check.runId('run_id', request.runId),
   };
   check.done();
@@ -78,9 +84,9 @@ export function taskRef(request: { namespaceId: string; pipelineId: string; runI
   const check = new RequestCheck();
   const ref = {
     namespaceId: check.namespace(request.namespaceId),
-    pipelineId: check.id('pipeline_id', request.pipelineId),
+    pipelineId: check.id(PIPELINE_ID, 'pipeline_id', request.pipelineId),
     runId: check.runId('run_id', request.runId),
-    taskId: check.id('task_id', request.taskId),
+    taskId: check.id(TASK_ID, 'task_id', request.taskId),
   };
   check.done();
   return ref;

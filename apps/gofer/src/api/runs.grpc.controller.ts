@@ -1,8 +1,12 @@
 import { Controller } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
-import { ObjectService, RunEngine, RunRepository } from '@gofer/engine';
-import type { RunEntity } from '@gofer/dal';
+import { Metadata } from '@grpc/grpc-js';
+import { Authorize, type Principal } from '@gofer/auth';
+import { RunRepository } from '@gofer/dal';
+import { RunEngine, UseCases } from '@gofer/engine';
+import { PIPELINE_ID } from '@gofer/pipeline';
 import type * as pb from '@gofer/proto';
+import { principalOf } from './authorization.guard.js';
 import { toRun } from './proto-mapping.js';
 import { pipelineRef, RequestCheck, runRef } from './request.js';
 
@@ -11,51 +15,60 @@ export class RunsGrpcController {
   constructor(
     private readonly engine: RunEngine,
     private readonly runs: RunRepository,
-    private readonly objects: ObjectService,
+    private readonly useCases: UseCases,
   ) {}
 
-  /** A new run pushes the oldest run past the pipeline's last N: its run objects expire. */
-  private async started(run: RunEntity): Promise<pb.StartRunResponse> {
-    await this.objects.expireRunObjects(run.namespaceId, run.pipelineId, run.id);
+  @Authorize('namespace')
+  @GrpcMethod('Gofer', 'StartRun')
+  async startRun(request: pb.StartRunRequest, metadata: Metadata): Promise<pb.StartRunResponse> {
+    const { namespaceId, pipelineId } = pipelineRef(request, request.pipelineId);
+    const run = await this.useCases.startRun(namespaceId, pipelineId, request.variables ?? {}, {
+      idempotencyKey: request.idempotencyKey || undefined,
+      startedBy: startedBy(principalOf(metadata)),
+    });
     return { run: toRun(run) };
   }
 
-  @GrpcMethod('Gofer', 'StartRun')
-  async startRun(request: pb.StartRunRequest): Promise<pb.StartRunResponse> {
-    const { namespaceId, pipelineId } = pipelineRef(request, request.pipelineId);
-    return this.started(await this.engine.startRun(namespaceId, pipelineId, request.variables ?? {}));
-  }
-
+  @Authorize('namespace')
   @GrpcMethod('Gofer', 'GetRun')
   async getRun(request: pb.GetRunRequest): Promise<pb.GetRunResponse> {
     return { run: toRun(await this.runs.getRun(runRef(request))) };
   }
 
+  @Authorize('namespace')
   @GrpcMethod('Gofer', 'ListRuns')
   async listRuns(request: pb.ListRunsRequest): Promise<pb.ListRunsResponse> {
     const check = new RequestCheck();
-    const ref = { namespaceId: check.namespace(request.namespaceId), pipelineId: check.id('pipeline_id', request.pipelineId) };
+    const ref = { namespaceId: check.namespace(request.namespaceId), pipelineId: check.id(PIPELINE_ID, 'pipeline_id', request.pipelineId) };
     const { limit, offset } = check.page(request, 50);
     check.done();
     const runs = await this.runs.listRuns(ref.namespaceId, ref.pipelineId, limit, offset);
     return { runs: runs.map(toRun) };
   }
 
+  @Authorize('namespace')
   @GrpcMethod('Gofer', 'CancelRun')
   async cancelRun(request: pb.CancelRunRequest): Promise<pb.CancelRunResponse> {
     await this.engine.cancelRun(runRef(request));
     return {};
   }
 
+  @Authorize('namespace')
   @GrpcMethod('Gofer', 'CancelAllRuns')
   async cancelAllRuns(request: pb.CancelAllRunsRequest): Promise<pb.CancelAllRunsResponse> {
     const { namespaceId, pipelineId } = pipelineRef(request, request.pipelineId);
     return { runIds: await this.engine.cancelAllRuns(namespaceId, pipelineId) };
   }
 
+  @Authorize('namespace')
   @GrpcMethod('Gofer', 'RetryRun')
-  async retryRun(request: pb.RetryRunRequest): Promise<pb.RetryRunResponse> {
+  async retryRun(request: pb.RetryRunRequest, metadata: Metadata): Promise<pb.RetryRunResponse> {
     const key = runRef(request);
-    return this.started(await this.engine.startRun(key.namespaceId, key.pipelineId, {}, { retryOf: key.runId }));
+    return { run: toRun(await this.useCases.retryRun(key.namespaceId, key.pipelineId, key.runId, startedBy(principalOf(metadata)))) };
   }
+}
+
+/** How a run records the API caller who started it. */
+function startedBy(principal: Principal): string {
+  return `token/${principal.tokenId}`;
 }

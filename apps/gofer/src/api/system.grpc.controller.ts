@@ -1,8 +1,9 @@
 import { Controller, Inject } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
+import { Authorize } from '@gofer/auth';
 import { GOFER_CONFIG, type GoferConfig } from '@gofer/config';
 import { ClusterEntity } from '@gofer/dal';
-import { DATA_SOURCE } from '@gofer/engine';
+import { DATA_SOURCE } from '@gofer/dal';
 import type * as pb from '@gofer/proto';
 import type { DataSource } from 'typeorm';
 import { GOFER_VERSION } from '../version.js';
@@ -15,10 +16,11 @@ export class SystemGrpcController {
   ) {}
 
   /**
-   * Public (see POLICIES in rpc.gateway.ts): a client checks it reaches Gofer and which version answers,
+   * Public: a client checks it reaches Gofer and which version answers,
    * and a new cluster's operator whether it still needs `gofer service token bootstrap`, before holding
    * a token. Nothing here is secret; BootstrapToken, public too, already tells whether a token was issued.
    */
+  @Authorize('public')
   @GrpcMethod('Gofer', 'GetSystemInfo')
   async getSystemInfo(_request: pb.GetSystemInfoRequest): Promise<pb.GetSystemInfoResponse> {
     const cluster = await this.db.manager.findOneByOrFail(ClusterEntity, { singleton: 1 });

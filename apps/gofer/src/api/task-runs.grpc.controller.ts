@@ -2,7 +2,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Controller, Inject } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
 import type { TaskRunEntity } from '@gofer/dal';
-import { LOGGER, notFound, RunEngine, RunRepository, TASK_LOGS, TokenService } from '@gofer/engine';
+import { Authorize, TokenService } from '@gofer/auth';
+import { LOGGER } from '@gofer/config';
+import { RunRepository } from '@gofer/dal';
+import { RunEngine } from '@gofer/engine';
+import { notFound } from '@gofer/errors';
+import { TASK_LOGS } from '@gofer/logs';
 import type { Logger } from 'pino';
 import type { LogChunk, LogKey, TaskLogs } from '@gofer/logs';
 import { LogStream, type GetTaskRunLogsResponse } from '@gofer/proto';
@@ -12,7 +17,7 @@ import type { Observable } from 'rxjs';
 import { FollowSlots } from './follow-slots.js';
 import { holdingSlot, pacedStream, whileAuthorized } from './grpc-stream.js';
 import { toPastTaskRun, toTaskRun } from './proto-mapping.js';
-import { principalOf } from './rpc.gateway.js';
+import { principalOf } from './authorization.guard.js';
 import { runRef, taskRef } from './request.js';
 
 const POLL_MS = 500;
@@ -34,6 +39,7 @@ export class TaskRunsGrpcController {
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
+  @Authorize('namespace')
   @GrpcMethod('Gofer', 'GetTaskRun')
   async getTaskRun(request: pb.GetTaskRunRequest): Promise<pb.GetTaskRunResponse> {
     const row = await this.runs.getTaskRun(taskRef(request));
@@ -43,11 +49,13 @@ export class TaskRunsGrpcController {
     return { taskRun: toPastTaskRun(row, past) };
   }
 
+  @Authorize('namespace')
   @GrpcMethod('Gofer', 'ListTaskRuns')
   async listTaskRuns(request: pb.ListTaskRunsRequest): Promise<pb.ListTaskRunsResponse> {
     return { taskRuns: (await this.runs.listTaskRuns(runRef(request))).map(toTaskRun) };
   }
 
+  @Authorize('namespace')
   @GrpcMethod('Gofer', 'CancelTaskRun')
   async cancelTaskRun(request: pb.CancelTaskRunRequest): Promise<pb.CancelTaskRunResponse> {
     await this.engine.cancelTaskRun(taskRef(request));
@@ -58,6 +66,7 @@ export class TaskRunsGrpcController {
    * Archived logs for finished attempts; the live Redis stream (optionally followed) otherwise. A
    * follow holds a follow slot, and any stream ends once its token is deleted, disabled or expired.
    */
+  @Authorize('namespace')
   @GrpcMethod('Gofer', 'GetTaskRunLogs')
   async getTaskRunLogs(
     request: pb.GetTaskRunLogsRequest,

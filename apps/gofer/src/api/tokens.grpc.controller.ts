@@ -1,17 +1,18 @@
 import { Controller } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
-import { invalidArgument, TokenService } from '@gofer/engine';
+import { Authorize, TokenService } from '@gofer/auth';
+import { invalidArgument } from '@gofer/errors';
+import { idProblem, TOKEN_ID } from '@gofer/pipeline';
 import { TokenKind } from '@gofer/proto';
 import type * as pb from '@gofer/proto';
 import type { Metadata } from '@grpc/grpc-js';
 import { toToken } from './proto-mapping.js';
-import { principalOf } from './rpc.gateway.js';
-
-const TOKEN_ID = /^tok_[0-9a-f]{16}$/;
+import { principalOf } from './authorization.guard.js';
 
 function tokenId(id: string | undefined): string {
   if (!id) throw invalidArgument('id: required');
-  if (!TOKEN_ID.test(id)) throw invalidArgument(`id: "${id.slice(0, 64)}" is not a token id (tok_ followed by 16 hex digits)`);
+  const problem = idProblem(TOKEN_ID, 'id', id, { what: TOKEN_ID.name });
+  if (problem) throw invalidArgument(problem);
   return id;
 }
 
@@ -19,12 +20,14 @@ function tokenId(id: string | undefined): string {
 export class TokensGrpcController {
   constructor(private readonly tokens: TokenService) {}
 
+  @Authorize('public')
   @GrpcMethod('Gofer', 'BootstrapToken')
   async bootstrapToken(_request: pb.BootstrapTokenRequest): Promise<pb.BootstrapTokenResponse> {
     const { token, secret } = await this.tokens.bootstrap();
     return { token: toToken(token), secret };
   }
 
+  @Authorize('management')
   @GrpcMethod('Gofer', 'CreateToken')
   async createToken(request: pb.CreateTokenRequest): Promise<pb.CreateTokenResponse> {
     const kinds: Record<string, 'management' | 'client' | undefined> = {
@@ -39,33 +42,39 @@ export class TokensGrpcController {
     return { token: toToken(token), secret };
   }
 
+  @Authorize('management')
   @GrpcMethod('Gofer', 'ListTokens')
   async listTokens(_request: pb.ListTokensRequest): Promise<pb.ListTokensResponse> {
     return { tokens: (await this.tokens.list()).map(toToken) };
   }
 
+  @Authorize('management')
   @GrpcMethod('Gofer', 'GetToken')
   async getToken(request: pb.GetTokenRequest): Promise<pb.GetTokenResponse> {
     return { token: toToken(await this.tokens.get(tokenId(request.id))) };
   }
 
+  @Authorize('authenticated')
   @GrpcMethod('Gofer', 'WhoAmI')
   async whoAmI(_request: pb.WhoAmIRequest, metadata: Metadata): Promise<pb.WhoAmIResponse> {
     return { token: toToken(await this.tokens.get(principalOf(metadata).tokenId)) };
   }
 
+  @Authorize('management')
   @GrpcMethod('Gofer', 'DeleteToken')
   async deleteToken(request: pb.DeleteTokenRequest): Promise<pb.DeleteTokenResponse> {
     await this.tokens.delete(tokenId(request.id));
     return {};
   }
 
+  @Authorize('management')
   @GrpcMethod('Gofer', 'EnableToken')
   async enableToken(request: pb.EnableTokenRequest): Promise<pb.EnableTokenResponse> {
     await this.tokens.setDisabled(tokenId(request.id), false);
     return {};
   }
 
+  @Authorize('management')
   @GrpcMethod('Gofer', 'DisableToken')
   async disableToken(request: pb.DisableTokenRequest): Promise<pb.DisableTokenResponse> {
     await this.tokens.setDisabled(tokenId(request.id), true);

@@ -40,6 +40,7 @@ const run = (over: Partial<Run> = {}): Run => ({
   variables: { WHO: 'world' },
   configVersion: 2,
   retryOf: 0,
+  startedBy: 'token/tok_0123456789abcdef',
   ...over,
 });
 

@@ -147,20 +147,23 @@ Examples:
     // No default value: commander would print it in --help as "(default: {})".
     .option('-v, --var <KEY=VALUE>', 'run variable, visible to every task (repeatable)', parseVariable)
     .option('-w, --wait', 'wait for the run to complete, print its summary, exit 0 only if it succeeded')
+    .option('--idempotency-key <KEY>', 'start at most one run per KEY: repeating the command returns the first run (safe to retry)')
     .addHelpText(
       'after',
       `
 Examples:
   $ gofer pipeline run hello
   $ gofer pipeline run hello -v WHO=world -v LEVEL=debug --wait
-  $ gofer pipeline run hello --wait --output json      final run and task runs as JSON`,
+  $ gofer pipeline run hello --wait --output json      final run and task runs as JSON
+  $ gofer pipeline run hello --idempotency-key deploy-42   run once, however often this is repeated`,
     )
-    .action(async (id: string, opts: { var?: Record<string, string>; wait?: boolean }, command: Command) => {
+    .action(async (id: string, opts: { var?: Record<string, string>; wait?: boolean; idempotencyKey?: string }, command: Command) => {
       const ctx = contextFor(command);
       const { run } = await ctx.client.startRun({
         namespaceId: ctx.globals.namespace,
         pipelineId: id,
         variables: opts.var ?? {},
+        idempotencyKey: opts.idempotencyKey ?? '',
       });
       if (!run) throw new CliError(`Gofer returned no run for ${id}`);
       if (!opts.wait) {

@@ -42,6 +42,7 @@ const run = (over: Partial<Run> = {}): Run => ({
   variables: {},
   configVersion: 2,
   retryOf: 0,
+  startedBy: 'token/tok_0123456789abcdef',
   ...over,
 });
 

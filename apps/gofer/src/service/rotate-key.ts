@@ -1,6 +1,7 @@
 import { loadConfig } from '@gofer/config';
-import { openDataSource } from '@gofer/dal';
-import { EncryptionKeyMismatchError, EventLog, SecretService } from '@gofer/engine';
+import { EventsRepository, openDataSource } from '@gofer/dal';
+import { EventLog } from '@gofer/events';
+import { EncryptionKeyMismatchError, SecretService } from '@gofer/secrets';
 import { EncryptionKeyError } from '@gofer/secrets';
 import { StartupError } from './infrastructure.js';
 import { createLogger } from './logger.js';
@@ -20,7 +21,7 @@ export async function rotateKey(env: NodeJS.ProcessEnv = process.env): Promise<n
     throw new StartupError(error.message);
   });
   try {
-    const secrets = new SecretService(db, config, logger, new EventLog(db, config));
+    const secrets = new SecretService(db, config, logger, new EventLog(new EventsRepository(db), config));
     await secrets.verifyKey(); // every stored secret must open with one of the configured keys first
     return await secrets.rotate();
   } catch (error) {

@@ -1,18 +1,27 @@
 import {
-  Inject, Module, type BeforeApplicationShutdown, type DynamicModule, type OnApplicationBootstrap, type OnApplicationShutdown,
+  Global, Inject, Module, type BeforeApplicationShutdown, type DynamicModule, type OnApplicationBootstrap, type OnApplicationShutdown,
   type Provider,
 } from '@nestjs/common';
-import { APP_INTERCEPTOR } from '@nestjs/core';
-import { GOFER_CONFIG, type GoferConfig } from '@gofer/config';
-import {
-  ConfigParser, DATA_SOURCE, EventLog, GoferMetrics, LOGGER, NamespaceService, OBJECT_STORE, ObjectService, PipelineService, REDIS, Reconciler,
-  RunEngine, RunRepository, SCHEDULER, SecretService, TASK_LOGS, TaskProcessor, TaskQueue, TokenService,
-} from '@gofer/engine';
+import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
+import { AuthModule } from '@gofer/auth';
+import { CatalogModule } from '@gofer/catalog';
+import { GOFER_CONFIG, LOGGER, METRICS_REGISTRY, type GoferConfig } from '@gofer/config';
+import { DalModule, DATA_SOURCE } from '@gofer/dal';
+import { EngineModule, Reconciler, TaskProcessor, WorkerModule } from '@gofer/engine';
+import { EventsModule } from '@gofer/events';
+import { TASK_LOGS } from '@gofer/logs';
+import { OBJECT_STORE, ObjectsModule } from '@gofer/object-store';
+import { REDIS } from '@gofer/queue';
+import { SCHEDULER } from '@gofer/scheduler';
+import { SecretsModule } from '@gofer/secrets';
 import type { Logger } from 'pino';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { ApiMetrics } from '../api/api.metrics.js';
 import { HealthController } from '../api/health.controller.js';
 import { MetricsController } from '../api/metrics.controller.js';
 import { PipelinesGrpcController } from '../api/pipelines.grpc.controller.js';
 import { FollowSlots } from '../api/follow-slots.js';
+import { AuthorizationGuard } from '../api/authorization.guard.js';
 import { RpcGateway } from '../api/rpc.gateway.js';
 import { RunsGrpcController } from '../api/runs.grpc.controller.js';
 import { SystemGrpcController } from '../api/system.grpc.controller.js';
@@ -59,10 +68,21 @@ class InfrastructureLifecycle implements OnApplicationShutdown {
   }
 }
 
-/** The Gofer service: the API role (gRPC + HTTP), the worker role, or both in one process. */
+/** The process's one Prometheus registry, with Node's own metrics (`gofer_process_*`, `gofer_nodejs_*`). */
+function metricsRegistry(): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'gofer_' });
+  return registry;
+}
+
+/**
+ * What the process opened at startup (configuration, logger, connections, the scheduler of a worker),
+ * provided to every lib's module under the injection tokens those libs own.
+ */
+@Global()
 @Module({})
-export class ServiceModule {
-  static forRoles(roles: Role[], config: GoferConfig, infra: Infrastructure, logger: Logger): DynamicModule {
+class InfrastructureModule {
+  static of(roles: Role[], config: GoferConfig, infra: Infrastructure, logger: Logger): DynamicModule {
     const providers: Provider[] = [
       { provide: GOFER_CONFIG, useValue: config },
       { provide: 'INFRASTRUCTURE', useValue: infra },
@@ -71,29 +91,35 @@ export class ServiceModule {
       { provide: TASK_LOGS, useValue: infra.logs },
       { provide: OBJECT_STORE, useValue: infra.objects },
       { provide: LOGGER, useValue: logger },
-      InfrastructureLifecycle,
-      GoferMetrics,
-      TaskQueue,
-      RunEngine,
-      RunRepository,
-      PipelineService, ConfigParser,
-      EventLog,
-      NamespaceService,
-      ObjectService,
-      SecretService,
-      TokenService,
+      { provide: METRICS_REGISTRY, useValue: metricsRegistry() },
     ];
+    if (roles.includes('worker')) providers.push({ provide: SCHEDULER, useValue: infra.scheduler });
+    return { module: InfrastructureModule, providers, exports: providers.map((p) => (p as { provide: unknown }).provide as symbol) };
+  }
+}
+
+/** The Gofer service: the API role (gRPC + HTTP), the worker role, or both in one process. */
+@Module({})
+export class ServiceModule {
+  static forRoles(roles: Role[], config: GoferConfig, infra: Infrastructure, logger: Logger): DynamicModule {
+    const imports: DynamicModule['imports'] = [
+      InfrastructureModule.of(roles, config, infra, logger),
+      DalModule, EventsModule, AuthModule, CatalogModule, SecretsModule, ObjectsModule, EngineModule,
+    ];
+    // Every gRPC and HTTP handler, in every role, passes it: a handler without @Authorize is refused.
+    const providers: Provider[] = [InfrastructureLifecycle, { provide: APP_GUARD, useClass: AuthorizationGuard }];
     const controllers: Array<new (...args: never[]) => unknown> = [HealthController, MetricsController];
     if (roles.includes('api')) {
       controllers.push(
         SystemGrpcController, PipelinesGrpcController, RunsGrpcController, TaskRunsGrpcController, TokensGrpcController,
         NamespacesGrpcController, ObjectsGrpcController, SecretsGrpcController, EventsGrpcController,
       );
-      providers.push({ provide: APP_INTERCEPTOR, useClass: RpcGateway }, FollowSlots);
+      providers.push({ provide: APP_INTERCEPTOR, useClass: RpcGateway }, FollowSlots, ApiMetrics);
     }
     if (roles.includes('worker')) {
-      providers.push({ provide: SCHEDULER, useValue: infra.scheduler }, TaskProcessor, Reconciler, WorkerLifecycle);
+      imports.push(WorkerModule);
+      providers.push(WorkerLifecycle);
     }
-    return { module: ServiceModule, providers, controllers };
+    return { module: ServiceModule, imports, providers, controllers };
   }
 }

@@ -7,7 +7,7 @@ import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
 import type { INestApplication } from '@nestjs/common';
 import type { Logger } from 'pino';
 import type { Scheduler } from '@gofer/scheduler';
-import { EncryptionKeyMismatchError, SecretService } from '@gofer/engine';
+import { EncryptionKeyMismatchError, SecretService } from '@gofer/secrets';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { RpcErrorFilter } from '../api/rpc.gateway.js';

@@ -17,6 +17,10 @@ export class RunEntity {
   @Column({ type: 'jsonb' }) variables!: Record<string, string>;
   /** Set on runs made by RetryRun: the run whose successful results this one re-uses. */
   @Column({ name: 'retry_of', type: 'int', nullable: true }) retryOf!: number | null;
+  /** Who started the run: `token/<token id>` (or `trigger/<label>`); empty for runs from before it was recorded. */
+  @Column({ name: 'started_by', type: 'text' }) startedBy!: string;
+  /** The key a start was made idempotent with: a second start with it returns this run. */
+  @Column({ name: 'idempotency_key', type: 'text', nullable: true }) idempotencyKey!: string | null;
   @Column({ name: 'cancel_requested', type: 'boolean' }) cancelRequested!: boolean;
   @Column({ type: 'timestamptz' }) created!: Date;
   @Column({ type: 'timestamptz', nullable: true }) started!: Date | null;

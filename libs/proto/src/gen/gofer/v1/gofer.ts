@@ -207,6 +207,8 @@ export interface Run {
   configVersion: number;
   /** Id of the run this one retries; 0 if none. */
   retryOf: number;
+  /** Who started the run: "token/<token id>" or "trigger/<label>"; empty for runs from before it was recorded. */
+  startedBy: string;
 }
 
 export interface Run_VariablesEntry {
@@ -385,6 +387,11 @@ export interface StartRunRequest {
   pipelineId: string;
   /** Run variables, visible to every task (pipeline variables take precedence). */
   variables: { [key: string]: string };
+  /**
+   * Optional, at most 256 characters: a start with a key that an earlier run of this pipeline was started
+   * with returns that run instead of starting another (safe to repeat after a lost answer).
+   */
+  idempotencyKey: string;
 }
 
 export interface StartRunRequest_VariablesEntry {
@@ -392,7 +399,7 @@ export interface StartRunRequest_VariablesEntry {
   value: string;
 }
 
-/** The new run. */
+/** The new run (or, for a repeated idempotency key, the run the key started first). */
 export interface StartRunResponse {
   /** The run, usually pending or running. */
   run: Run | null;

@@ -1,0 +1,1 @@
+export * from './gofer-error.js';

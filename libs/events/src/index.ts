@@ -1,0 +1,2 @@
+export * from './event-log.service.js';
+export * from './events.module.js';
