@@ -135,12 +135,13 @@ export function instrumentLibraries() {
 /** Wraps the engine's services inside a booted Gofer (`bootService`'s result). */
 export async function instrumentService(service) {
   const engine = await import('@gofer/engine');
+  const { TASK_LOGS } = await import('@gofer/logs');
   const runEngine = service.app.get(engine.RunEngine, { strict: false });
   for (const method of ['claimAttempt', 'completeAttempt', 'taskConfig', 'recordSchedulerId', 'startRun']) {
     timeMethod(runEngine, method, `engine.${method}`);
   }
   timeMethod(service.app.get(engine.TaskQueue, { strict: false }), 'enqueue', 'queue.enqueue');
-  const logs = service.app.get(engine.TASK_LOGS, { strict: false });
+  const logs = service.app.get(TASK_LOGS, { strict: false });
   for (const method of ['writer', 'finish', 'archiveLive', 'expireLive']) timeMethod(logs, method, `logs.${method}`);
   // The whole attempt as the worker sees it: claim, container, logs, completion.
   timeMethod(service.app.get(engine.TaskProcessor, { strict: false }), 'process', 'worker.process (whole attempt)');
