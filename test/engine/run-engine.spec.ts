@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '@gofer/config';
-import { EventsRepository, openDataSource, RunEntity, TaskRunEntity } from '@gofer/dal';
+import {
+  EventsRepository, NamespacesRepository, openDataSource, PipelineConfigsRepository, PipelinesRepository, RunEntity, RunRepository, TaskRunEntity,
+  TaskRunsRepository, Transactions,
+} from '@gofer/dal';
 import { ConfigParser, PipelineService } from '@gofer/catalog';
 import { EngineMetrics, RunEngine, TaskQueue } from '@gofer/engine';
 import { EventLog } from '@gofer/events';
@@ -28,8 +31,18 @@ describe('RunEngine transitions under concurrency', () => {
     redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: null });
     const config = loadConfig({ GOFER_REDIS_PREFIX: `goferEngine_${randomBytes(3).toString('hex')}` });
     queue = new TaskQueue(redis, config);
-    engine = new RunEngine(dataSource, queue, logger, new EngineMetrics(new Registry(), queue));
-    pipelines = new PipelineService(dataSource, logger, new EventLog(new EventsRepository(dataSource), config), new ConfigParser());
+    engine = new RunEngine(
+      new Transactions(dataSource, logger), queue, logger, new EngineMetrics(new Registry(), queue), new RunRepository(dataSource), new TaskRunsRepository(dataSource),
+      new PipelineConfigsRepository(dataSource),
+    );
+    pipelines = new PipelineService(
+      new PipelinesRepository(dataSource),
+      new PipelineConfigsRepository(dataSource),
+      new NamespacesRepository(dataSource),
+      logger,
+      new EventLog(new EventsRepository(dataSource), config),
+      new ConfigParser(),
+    );
   });
   afterAll(async () => {
     await queue.queue.obliterate({ force: true });

@@ -1,10 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { ClusterEntity, TokenEntity, type TokenKind } from '@gofer/dal';
+import { TokensRepository, type EntityManager, type TokenEntity, type TokenKind } from '@gofer/dal';
 import type { Logger } from 'pino';
 import { RE2JS } from 're2js';
-import { IsNull, type DataSource, type EntityManager } from 'typeorm';
-import { DATA_SOURCE } from '@gofer/dal';
 import { LOGGER } from '@gofer/config';
 import { failedPrecondition, invalidArgument, notFound, permissionDenied, unauthenticated } from '@gofer/errors';
 import { EventLog } from '@gofer/events';
@@ -46,16 +44,15 @@ export class TokenService {
   private readonly lookups = new Map<string, Promise<TokenEntity | null>>();
 
   constructor(
-    @Inject(DATA_SOURCE) private readonly db: DataSource,
+    private readonly tokens: TokensRepository,
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly events: EventLog,
   ) {}
 
   /** Issues the first management token; refused once one was ever issued this way. */
   async bootstrap(): Promise<{ token: TokenEntity; secret: string }> {
-    return this.db.transaction(async (m) => {
-      const claimed = await m.update(ClusterEntity, { singleton: 1, bootstrapped: IsNull() }, { bootstrapped: new Date() });
-      if (!claimed.affected) {
+    return this.tokens.transaction(async (m) => {
+      if (!(await this.tokens.claimBootstrap(m))) {
         throw failedPrecondition('the bootstrap token was already issued; ask a holder of a management token for a token (gofer token create)');
       }
       const issued = await this.insert(m, { kind: 'management', metadata: { bootstrap: 'true' } });
@@ -65,7 +62,7 @@ export class TokenService {
   }
 
   async create(spec: NewToken & { kind: 'management' | 'client' }): Promise<{ token: TokenEntity; secret: string }> {
-    return this.db.transaction((m) => this.insert(m, spec));
+    return this.tokens.transaction((m) => this.insert(m, spec));
   }
 
   /**
@@ -73,7 +70,7 @@ export class TokenService {
    * run (see {@link RUN_TOKEN_SCOPES}), deleted when the run completes.
    */
   async createForRun(run: NonNullable<Principal['run']>, metadata: Record<string, string>): Promise<{ token: TokenEntity; secret: string }> {
-    return this.db.transaction((m) => this.insert(m, { kind: 'run', namespaces: [run.namespaceId], metadata }, run));
+    return this.tokens.transaction((m) => this.insert(m, { kind: 'run', namespaces: [run.namespaceId], metadata }, run));
   }
 
   private async insert(m: EntityManager, spec: NewToken, run?: Principal['run']): Promise<{ token: TokenEntity; secret: string }> {
@@ -85,7 +82,7 @@ export class TokenService {
     else if (expiresIn > MAX_LIFETIME_SECONDS) problems.push(`expires_in_seconds: at most ${MAX_LIFETIME_SECONDS} (100 years); 0 means never`);
     if (problems.length > 0) throw invalidArgument(problems.join('\n'));
     const secret = `${SECRET_PREFIX}${randomBytes(32).toString('base64url')}`;
-    const token = m.create(TokenEntity, {
+    const token = await this.tokens.insert(m, {
       id: `tok_${randomBytes(8).toString('hex')}`, // TOKEN_ID in libs/pipeline/src/ids.ts
       hash: hashSecret(secret),
       kind: spec.kind,
@@ -98,7 +95,6 @@ export class TokenService {
       runPipelineId: run?.pipelineId ?? null,
       runId: run?.runId ?? null,
     });
-    await m.insert(TokenEntity, token);
     await this.events.append(m, { kind: 'token_created', details: { token_id: token.id, token_kind: token.kind, namespaces } });
     return { token, secret };
   }
@@ -116,7 +112,7 @@ export class TokenService {
       // Calls and stream re-checks arriving together with one token share one lookup.
       let lookup = this.lookups.get(hash);
       if (!lookup) {
-        lookup = this.db.manager.findOneBy(TokenEntity, { hash: hashSecret(secret) }).finally(() => this.lookups.delete(hash));
+        lookup = this.tokens.findByHash(hashSecret(secret)).finally(() => this.lookups.delete(hash));
         this.lookups.set(hash, lookup);
       }
       const row = await lookup;
@@ -133,28 +129,26 @@ export class TokenService {
   }
 
   async list(): Promise<TokenEntity[]> {
-    return this.db.manager.find(TokenEntity, { order: { created: 'ASC', id: 'ASC' } });
+    return this.tokens.list();
   }
 
   async get(id: string): Promise<TokenEntity> {
-    const token = await this.db.manager.findOneBy(TokenEntity, { id });
+    const token = await this.tokens.find(id);
     if (!token) throw notFound(`token "${id}" not found`);
     return token;
   }
 
   async delete(id: string): Promise<void> {
-    await this.db.transaction(async (m) => {
-      const deleted = await m.delete(TokenEntity, { id });
-      if (!deleted.affected) throw notFound(`token "${id}" not found`);
+    await this.tokens.transaction(async (m) => {
+      if (!(await this.tokens.delete(m, id))) throw notFound(`token "${id}" not found`);
       await this.events.append(m, { kind: 'token_deleted', details: { token_id: id } });
     });
     this.cache.clear();
   }
 
   async setDisabled(id: string, disabled: boolean): Promise<void> {
-    await this.db.transaction(async (m) => {
-      const updated = await m.update(TokenEntity, { id }, { disabled });
-      if (!updated.affected) throw notFound(`token "${id}" not found`);
+    await this.tokens.transaction(async (m) => {
+      if (!(await this.tokens.setDisabled(m, id, disabled))) throw notFound(`token "${id}" not found`);
       await this.events.append(m, { kind: disabled ? 'token_disabled' : 'token_enabled', details: { token_id: id } });
     });
     this.cache.clear();

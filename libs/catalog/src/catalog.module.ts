@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { DalModule } from '@gofer/dal';
 import { EventsModule } from '@gofer/events';
 import { ConfigParser } from './config-parser.js';
 import { NamespaceService } from './namespace.service.js';
@@ -6,7 +7,7 @@ import { PipelineService } from './pipeline.service.js';
 
 /** What exists: namespaces, pipelines and their config versions. */
 @Module({
-  imports: [EventsModule],
+  imports: [DalModule, EventsModule],
   providers: [NamespaceService, PipelineService, ConfigParser],
   exports: [NamespaceService, PipelineService, ConfigParser],
 })

@@ -1,19 +1,17 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { insertNamespaceIfAbsent, NamespaceEntity, PipelineEntity, RunEntity, SecretEntity } from '@gofer/dal';
+import { NamespacesRepository, PipelinesRepository, type NamespaceEntity } from '@gofer/dal';
 import type { Logger } from 'pino';
-import { In, type DataSource } from 'typeorm';
-import { DATA_SOURCE } from '@gofer/dal';
 import { LOGGER } from '@gofer/config';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '@gofer/errors';
 import { EventLog } from '@gofer/events';
 import { idProblem, NAMESPACE_ID } from '@gofer/pipeline';
-import { retirePipelines } from './pipeline.service.js';
 
 /** Namespaces: every pipeline, run, object and secret lives in exactly one. */
 @Injectable()
 export class NamespaceService {
   constructor(
-    @Inject(DATA_SOURCE) private readonly db: DataSource,
+    private readonly namespaces: NamespacesRepository,
+    private readonly pipelines: PipelinesRepository,
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly events: EventLog,
   ) {}
@@ -24,24 +22,24 @@ export class NamespaceService {
     if (name.length > 128) problems.push('name: at most 128 characters');
     if (description.length > 1024) problems.push('description: at most 1024 characters');
     if (problems.length > 0) throw invalidArgument(problems.join('\n'));
-    return this.db.transaction(async (m) => {
+    return this.namespaces.transaction(async (m) => {
       const now = new Date();
-      const inserted = await insertNamespaceIfAbsent(m, { id, name: name || id, description, created: now });
+      const inserted = await this.namespaces.insertIfAbsent(m, { id, name: name || id, description, created: now });
       if (!inserted) throw alreadyExists(`namespace "${id}" already exists`);
       await this.events.append(m, { kind: 'namespace_created', namespaceId: id });
       this.logger.info({ namespace_id: id }, 'namespace created');
-      return m.findOneByOrFail(NamespaceEntity, { id });
+      return this.namespaces.getIn(m, id);
     });
   }
 
   async get(id: string): Promise<NamespaceEntity> {
-    const namespace = await this.db.manager.findOneBy(NamespaceEntity, { id });
+    const namespace = await this.namespaces.find(id);
     if (!namespace) throw notFound(`namespace "${id}" not found`);
     return namespace;
   }
 
   async list(): Promise<NamespaceEntity[]> {
-    return this.db.manager.find(NamespaceEntity, { order: { id: 'ASC' } });
+    return this.namespaces.list();
   }
 
   /**
@@ -51,21 +49,19 @@ export class NamespaceService {
    */
   async delete(id: string, force: boolean): Promise<string[]> {
     if (id === 'default') throw failedPrecondition('the default namespace cannot be deleted (clients use it when they name none)');
-    const deleted = await this.db.transaction(async (m) => {
-      const namespace = await m.findOne(NamespaceEntity, { where: { id }, lock: { mode: 'pessimistic_write' } });
+    const deleted = await this.namespaces.transaction(async (m) => {
+      const namespace = await this.namespaces.lock(m, id);
       if (!namespace) throw notFound(`namespace "${id}" not found`);
-      const pipelines = await m.find(PipelineEntity, { where: { namespaceId: id }, lock: { mode: 'pessimistic_write' } });
+      const pipelines = await this.pipelines.lockAllOf(m, id);
       if (pipelines.length > 0 && !force) {
         throw failedPrecondition(
           `namespace "${id}" holds ${pipelines.length} pipeline(s) (${pipelines.slice(0, 5).map((p) => p.id).join(', ')}${pipelines.length > 5 ? ', …' : ''}); delete them first, or delete with --force`,
         );
       }
-      const unfinished = await m.countBy(RunEntity, { namespaceId: id, state: In(['pending', 'running']) });
+      const unfinished = await this.pipelines.countUnfinishedRuns(m, id);
       if (unfinished > 0) throw failedPrecondition(`namespace "${id}" has ${unfinished} unfinished run(s); cancel them first`);
-      await m.delete(SecretEntity, { namespaceId: id });
-      await retirePipelines(m, id);
-      await m.delete(PipelineEntity, { namespaceId: id }); // configs, runs, task runs and objects cascade
-      await m.delete(NamespaceEntity, { id });
+      await this.pipelines.delete(m, id); // with their secrets; configs, runs, task runs and objects cascade
+      await this.namespaces.delete(m, id);
       await this.events.append(m, { kind: 'namespace_deleted', namespaceId: id, details: { pipelines: pipelines.map((p) => p.id) } });
       return pipelines.map((p) => p.id);
     });

@@ -20,6 +20,20 @@ describe('loadConfig', () => {
     expect(config).toMatchObject({ stopGraceMs: 500, workerConcurrency: 3, reconcileIntervalMs: 120_000 });
   });
 
+  // Durations are read by the pipeline duration parser (libs/pipeline), after trimming.
+  it.each([
+    ['0s', 0],
+    [' 5s ', 5_000],
+    ['1h30m', 5_400_000],
+    ['1.5s', 1_500],
+    ['168h', 604_800_000],
+  ])('reads the duration %j as %d ms', (text, ms) => {
+    expect(loadConfig({ GOFER_STOP_GRACE: text }).stopGraceMs).toBe(ms);
+  });
+  it.each(['10', '1d', '5 s', '1s30m', '-1s', 'soon'])('rejects the duration %j', (text) => {
+    expect(() => loadConfig({ GOFER_STOP_GRACE: text })).toThrow(`"${text}" is not a duration like 500ms, 5s, 2m or 1h`);
+  });
+
   const bad: Array<[Record<string, string>, string]> = [
     [{ GOFER_GRPC_ADDR: 'localhost' }, 'GOFER_GRPC_ADDR="localhost": expected HOST:PORT, e.g. 127.0.0.1:8080'],
     [{ GOFER_STOP_GRACE: 'ten seconds' }, 'GOFER_STOP_GRACE="ten seconds": "ten seconds" is not a duration like 500ms, 5s, 2m or 1h'],

@@ -1,19 +1,20 @@
 import { hostname } from 'node:os';
+import { parseDuration } from '@gofer/pipeline';
 import { redactUrl } from './redact-url.js';
 import { z } from 'zod';
 
+/** A duration in milliseconds, written as pipelines write them (`500ms`, `5s`, `2m`, `1h30m`; libs/pipeline's parser), trimmed. */
 const duration = (fallback: string) =>
   z
     .string()
     .default(fallback)
     .transform((text, ctx) => {
-      const match = /^(\d+)(ms|s|m|h)$/.exec(text.trim());
-      if (!match) {
+      const ms = parseDuration(text.trim());
+      if (ms === undefined) {
         ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration like 500ms, 5s, 2m or 1h` });
         return z.NEVER;
       }
-      const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] as 'ms' | 's' | 'm' | 'h'];
-      return Number(match[1]) * unit;
+      return ms;
     });
 
 const address = (fallback: string) =>

@@ -1,6 +1,9 @@
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { LOGGER } from '@gofer/config';
 import type { PoolClient, QueryResult } from 'pg';
 import type { Logger } from 'pino';
 import type { DataSource, EntityManager } from 'typeorm';
+import { DATA_SOURCE } from './dal.tokens.js';
 import { poolOf } from './data-source.js';
 import { runStatement, type Statement } from './statement.js';
 
@@ -106,12 +109,13 @@ export async function txOf(m: EntityManager): Promise<Tx & { effects: Array<() =
  * takes); both run again on a deadlock or serialization failure, and run their `onCommit` effects
  * only once committed.
  */
+@Injectable()
 export class Transactions {
   private readonly pool: ReturnType<typeof poolOf>;
 
   constructor(
-    private readonly db: DataSource,
-    private readonly logger?: Logger,
+    @Inject(DATA_SOURCE) private readonly db: DataSource,
+    @Optional() @Inject(LOGGER) private readonly logger?: Logger,
   ) {
     this.pool = poolOf(db);
   }

@@ -1,12 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { GOFER_CONFIG, LOGGER, type GoferConfig } from '@gofer/config';
-import { ClusterEntity, DATA_SOURCE, RunRepository, TaskRunEntity, TaskRunsRepository, WorkersRepository } from '@gofer/dal';
+import { ClusterRepository, RunRepository, TaskRunsRepository, WorkersRepository } from '@gofer/dal';
 import { EventLog } from '@gofer/events';
 import { TASK_LOGS, type TaskLogs } from '@gofer/logs';
 import { attemptLogFields, clusterLabels, parseTaskAttemptLabels, taskJobId, type TaskAttemptKey } from '@gofer/queue';
 import { SCHEDULER, type Scheduler } from '@gofer/scheduler';
 import type { Logger } from 'pino';
-import type { DataSource } from 'typeorm';
 import { EngineMetrics } from './engine.metrics.js';
 import { RunEngine } from './run-engine.service.js';
 import { TaskProcessor } from './task.processor.js';
@@ -38,7 +37,7 @@ export class Reconciler {
 
   constructor(
     @Inject(GOFER_CONFIG) private readonly config: GoferConfig,
-    @Inject(DATA_SOURCE) private readonly db: DataSource,
+    private readonly cluster: ClusterRepository,
     @Inject(SCHEDULER) private readonly scheduler: Scheduler,
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly engine: RunEngine,
@@ -53,7 +52,7 @@ export class Reconciler {
   ) {}
 
   async start(): Promise<void> {
-    this.clusterId = (await this.db.manager.findOneByOrFail(ClusterEntity, { singleton: 1 })).id;
+    this.clusterId = await this.cluster.id();
     await this.heartbeat();
     const every = (ms: number, fn: () => Promise<unknown>, what: string) => {
       const timer = setInterval(() => {
@@ -147,9 +146,7 @@ export class Reconciler {
         this.logger.debug({ container_id: container.id }, 'not a task container (its labels are not a task attempt\'s); leaving it alone');
         continue;
       }
-      const row = await this.db.manager.findOneBy(TaskRunEntity, {
-        namespaceId: key.namespaceId, pipelineId: key.pipelineId, runId: key.runId, taskId: key.taskId,
-      });
+      const row = await this.taskRuns.find(key);
       const finished =
         !row || row.attempt > key.attempt ||
         (row.state === 'complete' && Date.now() - (row.ended?.getTime() ?? 0) > REAP_AFTER_MS);

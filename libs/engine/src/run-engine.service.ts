@@ -1,17 +1,16 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
-  advanceSql, attemptArrays, attemptValues, completeAndReadBatchSql, DATA_SOURCE, deleteRunTokensSql, eventSql, GroupCommit,
-  insertRunSql, insertTaskRunsSql, lockRunSql, lockRunsSql, lockUnfinishedRunsSql, nextRunIdSql, PipelineConfigEntity, PipelineEntity,
-  RUN_SQL, RunEntity, TASK_RUN_SQL, TaskRunEntity, Transactions,
-  type NewTaskRun, type NextRunId, type RunKey, type Statement, type Tx,
+  advanceSql, attemptArrays, attemptValues, completeAndReadBatchSql, deleteRunTokensSql, eventSql, GroupCommit,
+  insertRunSql, insertTaskRunsSql, lockRunSql, lockRunsSql, lockUnfinishedRunsSql, nextRunIdSql, PipelineConfigsRepository,
+  RUN_SQL, RunEntity, RunRepository, TASK_RUN_SQL, TaskRunEntity, TaskRunsRepository, Transactions,
+  type EntityManager, type NewTaskRun, type NextRunId, type RunKey, type Statement, type Tx,
   type RunReason, type RunState, type RunStatus, type StatusReason, type TaskRunReason, type TaskRunState, type TaskRunStatus,
 } from '@gofer/dal';
 import {
-  evaluateDag, retryDelayMs, runOutcome, scanInterpolations, VARIABLE_NAME_PATTERN, type PipelineConfig, type TaskConfig, type TaskNode,
+  evaluateDag, retryDelayMs, runOutcome, scanInterpolations, VARIABLE_NAME, type PipelineConfig, type TaskConfig, type TaskNode,
 } from '@gofer/pipeline';
 import { attemptLogFields, taskJobId, type TaskAttemptKey } from '@gofer/queue';
 import type { Logger } from 'pino';
-import type { DataSource, EntityManager } from 'typeorm';
 import { LOGGER } from '@gofer/config';
 import { failedPrecondition, invalidArgument, notFound } from '@gofer/errors';
 import { EngineMetrics } from './engine.metrics.js';
@@ -100,7 +99,6 @@ export class RunEngine {
   private readonly configs = new Map<string, PipelineConfig>();
   /** Nor do a run's variables and config version: every attempt of the run needs them. */
   private readonly runInputs = new Map<string, RunInputs>();
-  private readonly transactions: Transactions;
   // The per-attempt writes of many attempts that arrive together share one statement (group commit).
   private readonly claims = new GroupCommit((items: readonly AttemptOf[]) => this.claimBatch(items), BATCHING);
   private readonly schedulerIds = new GroupCommit((items: readonly SchedulerIdOf[]) => this.recordSchedulerIdBatch(items), BATCHING);
@@ -111,13 +109,14 @@ export class RunEngine {
   });
 
   constructor(
-    @Inject(DATA_SOURCE) private readonly db: DataSource,
+    private readonly transactions: Transactions,
     private readonly queue: TaskQueue,
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly metrics: EngineMetrics,
-  ) {
-    this.transactions = new Transactions(db, logger);
-  }
+    private readonly runs: RunRepository,
+    private readonly taskRuns: TaskRunsRepository,
+    private readonly pipelineConfigs: PipelineConfigsRepository,
+  ) {}
 
   private transaction<T>(work: (m: EntityManager, tx: Tx) => Promise<T>): Promise<T> {
     return this.transactions.entity(work);
@@ -133,7 +132,7 @@ export class RunEngine {
     let config = this.configs.get(cacheKey);
     if (!config) {
       // Config versions are committed before any run can name them, so any connection will do.
-      const row = await this.db.manager.findOneBy(PipelineConfigEntity, { namespaceId, pipelineId, version });
+      const row = await this.pipelineConfigs.find(namespaceId, pipelineId, version);
       if (!row) throw notFound(`pipeline "${pipelineId}" has no config version ${version}`);
       config = row.config;
       if (this.configs.size > 1000) this.configs.clear();
@@ -147,10 +146,7 @@ export class RunEngine {
     const cacheKey = `${key.namespaceId}/${key.pipelineId}/${key.runId}`;
     let run = this.runInputs.get(cacheKey);
     if (!run) {
-      const row = await this.db.manager.findOne(RunEntity, {
-        select: { variables: true, configVersion: true },
-        where: { namespaceId: key.namespaceId, pipelineId: key.pipelineId, id: key.runId },
-      });
+      const row = await this.runs.inputsOf(key);
       if (!row) throw notFound(`run ${key.runId} of pipeline "${key.pipelineId}" not found`);
       run = { variables: row.variables, configVersion: row.configVersion };
       if (this.runInputs.size > 10_000) this.runInputs.clear();
@@ -179,7 +175,7 @@ export class RunEngine {
     const idempotencyKey = options.idempotencyKey || null;
     if (idempotencyKey !== null) {
       validateIdempotencyKey(idempotencyKey);
-      const earlier = await this.db.manager.findOneBy(RunEntity, { namespaceId, pipelineId, idempotencyKey });
+      const earlier = await this.runs.findByIdempotencyKey(namespaceId, pipelineId, idempotencyKey);
       if (earlier) return earlier;
     }
     try {
@@ -187,7 +183,7 @@ export class RunEngine {
     } catch (error) {
       // Two starts with one key at once: the unique index lets one through; the other gets its run.
       if (idempotencyKey === null || (error as { constraint?: string }).constraint !== 'runs_idempotency_key') throw error;
-      const earlier = await this.db.manager.findOneBy(RunEntity, { namespaceId, pipelineId, idempotencyKey });
+      const earlier = await this.runs.findByIdempotencyKey(namespaceId, pipelineId, idempotencyKey);
       if (!earlier) throw error;
       return earlier;
     }
@@ -203,14 +199,14 @@ export class RunEngine {
     // A retried run is complete, so it never changes: it is read before the lock.
     let retried: { version: number; reused: Map<string, TaskRunEntity> } | undefined;
     if (options.retryOf !== undefined) {
-      const old = await this.db.manager.findOneBy(RunEntity, { namespaceId, pipelineId, id: options.retryOf });
+      const old = await this.runs.find({ namespaceId, pipelineId, runId: options.retryOf });
       if (!old) throw notFound(`run ${options.retryOf} of pipeline "${pipelineId}" not found`);
       if (old.state !== 'complete') {
         throw failedPrecondition(`run ${old.id} is still ${old.state}; only a complete run can be retried`);
       }
       variables = { ...old.variables, ...variables };
       const reused = new Map<string, TaskRunEntity>();
-      for (const taskRun of await this.db.manager.findBy(TaskRunEntity, { namespaceId, pipelineId, runId: old.id })) {
+      for (const taskRun of await this.taskRuns.ofRun({ namespaceId, pipelineId, runId: old.id })) {
         if (taskRun.status === 'successful') reused.set(taskRun.taskId, taskRun);
       }
       retried = { version: old.configVersion, reused };
@@ -246,7 +242,7 @@ export class RunEngine {
     });
     await this.queue.enqueue(ready);
     this.logger.info({ namespace_id: namespaceId, pipeline_id: pipelineId, run_id: runId, retry_of: options.retryOf }, 'run created');
-    return (await this.db.manager.findOneBy(RunEntity, { namespaceId, pipelineId, id: runId }))!;
+    return (await this.runs.find({ namespaceId, pipelineId, runId }))!;
   }
 
   /**
@@ -386,14 +382,14 @@ export class RunEngine {
     const ready = await this.transaction(async (m, tx) => {
       const run = await this.lockRun(tx, key);
       if (run.state === 'complete') {
-        const status = (await m.findOneBy(RunEntity, { namespaceId: run.namespaceId, pipelineId: run.pipelineId, id: run.id }))?.status;
+        const status = (await this.runs.find(key, m))?.status;
         throw failedPrecondition(`run ${run.id} is already complete (${status}); nothing to cancel`);
       }
       return this.cancelLocked(tx, key.namespaceId, key.pipelineId, [run]);
     });
     await this.queue.enqueue(ready);
     this.logger.info({ namespace_id: key.namespaceId, pipeline_id: key.pipelineId, run_id: key.runId }, 'run cancel requested');
-    return (await this.db.manager.findOneBy(RunEntity, { namespaceId: key.namespaceId, pipelineId: key.pipelineId, id: key.runId }))!;
+    return (await this.runs.find(key))!;
   }
 
   /**
@@ -467,24 +463,11 @@ export class RunEngine {
   async cancelTaskRun(key: RunKey & { taskId: string }): Promise<TaskRunEntity> {
     const ready = await this.transaction(async (m, tx) => {
       const run = await this.lockRun(tx, key);
-      const where = { ...runWhere(key), taskId: key.taskId };
       // Compare-and-set, as claimAttempt does not take the run lock: whichever state the row is in at
       // the UPDATE decides, never a state read earlier.
-      const notStarted = await m
-        .createQueryBuilder()
-        .update(TaskRunEntity)
-        .set({
-          state: 'complete', status: 'cancelled', ended: new Date(),
-          statusReason: { reason: 'cancelled', description: 'cancelled by a user before it started' },
-        })
-        .where('namespace_id = :ns AND pipeline_id = :p AND run_id = :r AND task_id = :t AND state IN (:...states)', {
-          ns: key.namespaceId, p: key.pipelineId, r: key.runId, t: key.taskId, states: ['processing', 'waiting'],
-        })
-        .execute();
-      if (!notStarted.affected) {
-        const running = await m.update(TaskRunEntity, { ...where, state: 'running' }, { cancelRequested: true });
-        if (running.affected) return [];
-        const row = await m.findOneBy(TaskRunEntity, where);
+      if (!(await this.taskRuns.cancelIfNotStarted(m, key, new Date()))) {
+        if (await this.taskRuns.requestStopIfRunning(m, key)) return [];
+        const row = await this.taskRuns.find(key, m);
         if (!row) throw notFound(`task "${key.taskId}" not found in run ${key.runId} of pipeline "${key.pipelineId}"`);
         throw failedPrecondition(`task run "${key.taskId}" is already complete (${row.status})`);
       }
@@ -497,7 +480,7 @@ export class RunEngine {
       return [...ready, ...(await this.afterRunStep(tx, run))];
     });
     await this.queue.enqueue(ready);
-    return (await this.db.manager.findOneBy(TaskRunEntity, { ...runWhere(key), taskId: key.taskId }))!;
+    return (await this.taskRuns.find(key))!;
   }
 
   // ── task attempts (workers) ─────────────────────────────────────────────────────────────────────
@@ -820,7 +803,7 @@ function validateVariables(variables: Record<string, string>): void {
   if (entries.length > MAX_VARIABLES) errors.push(`variables: at most ${MAX_VARIABLES} allowed, got ${entries.length}`);
   let bytes = 0;
   for (const [name, value] of entries) {
-    if (!VARIABLE_NAME_PATTERN.test(name)) errors.push(`variables.${name}: not a valid environment variable name`);
+    if (!VARIABLE_NAME.pattern.test(name)) errors.push(`variables.${name}: not a valid environment variable name`);
     if (typeof value !== 'string') errors.push(`variables.${name}: must be a string`);
     else if (value.includes('\0')) errors.push(`variables.${name}: contains a NUL byte`);
     // A malformed `pipeline_secret{{…` would otherwise be accepted and fail every task of the run.

@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { GOFER_CONFIG, type GoferConfig } from '@gofer/config';
-import { ClusterEntity } from '@gofer/dal';
+import { ClusterRepository } from '@gofer/dal';
 import type { TaskLogs } from '@gofer/logs';
 import { formatDuration, type TaskConfig } from '@gofer/pipeline';
 import { SecretMasker } from '@gofer/secrets';
@@ -9,9 +9,7 @@ import { SchedulerError, type Scheduler } from '@gofer/scheduler';
 import { DelayedError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { DataSource } from 'typeorm';
 import { buildContainerSpec, interpolationNeeds, SpecError } from './container-spec.js';
-import { DATA_SOURCE } from '@gofer/dal';
 import { LOGGER } from '@gofer/config';
 import { REDIS } from '@gofer/queue';
 import { SCHEDULER } from '@gofer/scheduler';
@@ -48,7 +46,7 @@ export class TaskProcessor implements OnModuleDestroy {
 
   constructor(
     @Inject(GOFER_CONFIG) private readonly config: GoferConfig,
-    @Inject(DATA_SOURCE) private readonly db: DataSource,
+    private readonly cluster: ClusterRepository,
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(SCHEDULER) private readonly scheduler: Scheduler,
     @Inject(TASK_LOGS) private readonly logs: TaskLogs,
@@ -72,7 +70,7 @@ export class TaskProcessor implements OnModuleDestroy {
   }
 
   async start(): Promise<void> {
-    this.clusterId = (await this.db.manager.findOneByOrFail(ClusterEntity, { singleton: 1 })).id;
+    this.clusterId = await this.cluster.id();
     this.worker = new Worker<TaskAttemptKey>(QueueName.Tasks, (job, token) => this.process(job, token), {
       connection: this.redis.duplicate({ maxRetriesPerRequest: null }),
       prefix: this.config.redisPrefix,

@@ -1,8 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Inject, Injectable } from '@nestjs/common';
 import { GOFER_CONFIG, type GoferConfig } from '@gofer/config';
-import { EventsRepository, type EventEntity, type NewEvent } from '@gofer/dal';
-import type { EntityManager } from 'typeorm';
+import { EventsRepository, type EntityManager, type EventEntity, type NewEvent } from '@gofer/dal';
 
 export type { NewEvent } from '@gofer/dal';
 

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { Inject, Injectable } from '@nestjs/common';
 import { GOFER_CONFIG, type GoferConfig } from '@gofer/config';
-import { deleteRunObjectsUpTo, ObjectEntity, PipelineEntity, RunEntity } from '@gofer/dal';
+import { ObjectsRepository, type ObjectEntity } from '@gofer/dal';
 import type { ObjectStore } from './object-store.js';
 import { ObjectStoreError } from './object-store.error.js';
 import { OBJECT_STORE } from './object-store.tokens.js';
@@ -10,8 +10,6 @@ import { portableSegment } from './storage-key.js';
 import { INTERPOLATION_KEY_PATTERN } from '@gofer/pipeline';
 import { pipelineLogArchivePrefix } from '@gofer/queue';
 import type { Logger } from 'pino';
-import { In, type DataSource } from 'typeorm';
-import { DATA_SOURCE } from '@gofer/dal';
 import { LOGGER } from '@gofer/config';
 import { failedPrecondition, invalidArgument, notFound } from '@gofer/errors';
 import { EventLog } from '@gofer/events';
@@ -49,7 +47,7 @@ function contentKey(scope: ObjectScope, key: string): string {
 @Injectable()
 export class ObjectService {
   constructor(
-    @Inject(DATA_SOURCE) private readonly db: DataSource,
+    private readonly objects: ObjectsRepository,
     @Inject(GOFER_CONFIG) private readonly config: GoferConfig,
     @Inject(OBJECT_STORE) private readonly store: ObjectStore,
     @Inject(LOGGER) private readonly logger: Logger,
@@ -65,11 +63,10 @@ export class ObjectService {
   }
 
   private async requireScope(scope: ObjectScope): Promise<void> {
-    const where = { namespaceId: scope.namespaceId, id: scope.pipelineId };
-    if (!(await this.db.manager.existsBy(PipelineEntity, where))) {
+    if (!(await this.objects.pipelineExists(scope.namespaceId, scope.pipelineId))) {
       throw notFound(`pipeline "${scope.pipelineId}" not found in namespace "${scope.namespaceId}"`);
     }
-    if (scope.runId && !(await this.db.manager.existsBy(RunEntity, { namespaceId: scope.namespaceId, pipelineId: scope.pipelineId, id: scope.runId }))) {
+    if (scope.runId && !(await this.objects.runExists(scope.namespaceId, scope.pipelineId, scope.runId))) {
       throw notFound(`run ${scope.runId} of pipeline "${scope.pipelineId}" not found`);
     }
   }
@@ -103,18 +100,17 @@ export class ObjectService {
     const where = this.where(scope);
     let garbage: string[] = [];
     try {
-      const result = await this.db.transaction(async (m) => {
+      const result = await this.objects.transaction(async (m) => {
         // The pipeline row serialises puts of one pipeline (eviction counts must not race).
-        const pipeline = await m.findOne(PipelineEntity, { where: { namespaceId: scope.namespaceId, id: scope.pipelineId }, lock: { mode: 'pessimistic_write' } });
+        const pipeline = await this.objects.lockPipeline(m, scope.namespaceId, scope.pipelineId);
         if (!pipeline) throw notFound(`pipeline "${scope.pipelineId}" was deleted while the object was uploading`);
-        const previous = await m.findOneBy(ObjectEntity, { ...where, key });
-        const object = m.create(ObjectEntity, { ...where, key, size: String(size), sha256: hash.digest('hex'), storageKey, created: new Date() });
-        await m.save(object);
+        const previous = await this.objects.findIn(m, where, key);
+        const object = await this.objects.save(m, { ...where, key, size: String(size), sha256: hash.digest('hex'), storageKey, created: new Date() });
         const old = previous ? [previous.storageKey] : [];
         const evicted: ObjectEntity[] = [];
         if (!scope.runId) {
-          const kept = await m.find(ObjectEntity, { where, order: { created: 'DESC', key: 'ASC' }, skip: this.config.pipelineObjectLimit });
-          if (kept.length > 0) await m.delete(ObjectEntity, { ...where, key: In(kept.map((o) => o.key)) });
+          const kept = await this.objects.findPastNewest(m, where, this.config.pipelineObjectLimit);
+          if (kept.length > 0) await this.objects.deleteKeys(m, where, kept.map((o) => o.key));
           evicted.push(...kept);
         }
         await this.events.append(m, {
@@ -143,7 +139,7 @@ export class ObjectService {
   async get(scope: ObjectScope, key: string, signal?: AbortSignal): Promise<{ object: ObjectEntity; body: Readable }> {
     const problem = ObjectService.keyProblem(key);
     if (problem) throw invalidArgument(problem);
-    const object = await this.db.manager.findOneBy(ObjectEntity, { ...this.where(scope), key });
+    const object = await this.objects.find(this.where(scope), key);
     if (!object) {
       await this.requireScope(scope);
       throw notFound(`object "${key}" not found in ${describeScope(scope)}`);
@@ -155,16 +151,16 @@ export class ObjectService {
 
   async list(scope: ObjectScope): Promise<ObjectEntity[]> {
     await this.requireScope(scope);
-    return this.db.manager.find(ObjectEntity, { where: this.where(scope), order: { created: 'DESC', key: 'ASC' } });
+    return this.objects.list(this.where(scope));
   }
 
   async delete(scope: ObjectScope, key: string): Promise<void> {
     const problem = ObjectService.keyProblem(key);
     if (problem) throw invalidArgument(problem);
-    const storageKey = await this.db.transaction(async (m) => {
-      const object = await m.findOneBy(ObjectEntity, { ...this.where(scope), key });
+    const storageKey = await this.objects.transaction(async (m) => {
+      const object = await this.objects.findIn(m, this.where(scope), key);
       if (!object) throw notFound(`object "${key}" not found in ${describeScope(scope)}`);
-      await m.delete(ObjectEntity, { ...this.where(scope), key });
+      await this.objects.delete(m, this.where(scope), key);
       await this.events.append(m, {
         kind: 'object_deleted', namespaceId: scope.namespaceId, pipelineId: scope.pipelineId, runId: scope.runId, details: { key },
       });
@@ -177,8 +173,8 @@ export class ObjectService {
   async expireRunObjects(namespaceId: string, pipelineId: string, newestRunId: number): Promise<number> {
     const cutoff = newestRunId - this.config.runObjectExpiry;
     if (cutoff < 1) return 0;
-    const expired = await this.db.transaction(async (m) => {
-      const rows = await deleteRunObjectsUpTo(m, namespaceId, pipelineId, cutoff);
+    const expired = await this.objects.transaction(async (m) => {
+      const rows = await this.objects.deleteRunObjectsUpTo(m, namespaceId, pipelineId, cutoff);
       for (const row of rows) {
         await this.events.append(m, { kind: 'object_expired', namespaceId, pipelineId, runId: row.run_id, details: { key: row.key } });
       }
@@ -199,7 +195,7 @@ export class ObjectService {
     const missing: string[] = [];
     const load = async (where: ObjectScope, keys: string[], into: Map<string, string>, label: string) => {
       if (keys.length === 0) return;
-      const rows = await this.db.manager.findBy(ObjectEntity, { ...this.where(where), key: In(keys) });
+      const rows = await this.objects.findByKeys(this.where(where), keys);
       for (const key of keys) {
         const row = rows.find((r) => r.key === key);
         if (!row) {

@@ -45,9 +45,6 @@ export const VARIABLE_NAME: IdRule = {
 /** API token ids, as issued: `tok_` and 16 hex digits. */
 export const TOKEN_ID: IdRule = { name: 'token id', pattern: /^tok_[0-9a-f]{16}$/, howTo: 'tok_ followed by 16 hex digits' };
 
-/** {@link VARIABLE_NAME}'s pattern (libs/engine checks run variables with it). */
-export const VARIABLE_NAME_PATTERN = VARIABLE_NAME.pattern;
-
 /** Whether `value` follows `rule`. */
 export function isValidId(rule: IdRule, value: string): boolean {
   return rule.pattern.test(value);

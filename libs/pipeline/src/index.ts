@@ -32,7 +32,6 @@ export {
   TASK_ID,
   TOKEN_ID,
   VARIABLE_NAME,
-  VARIABLE_NAME_PATTERN,
 } from './ids.js';
 export {
   interpolate,

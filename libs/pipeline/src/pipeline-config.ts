@@ -152,7 +152,7 @@ export const PIPELINE_LIMITS = {
   /** A week: long enough for any batch job, short enough to catch a task stuck forever. */
   maxTimeoutMs: 7 * 24 * 3_600_000,
   maxCpu: 1024,
-  /** Docker refuses memory limits under 6 MiB. */
+  /** The smallest memory limit a task may ask for: container engines refuse less (Docker: 6 MiB). */
   minMemoryBytes: 6 * 1024 * 1024,
   /** Issues reported per config; beyond this one summary line says how many more there are. */
   maxReportedIssues: 100,

@@ -1,13 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { GOFER_CONFIG, type GoferConfig } from '@gofer/config';
-import { ClusterEntity, PipelineEntity, SecretEntity, upsertSecret } from '@gofer/dal';
+import { ClusterRepository, SecretsRepository, type SecretEntity } from '@gofer/dal';
 import { INTERPOLATION_KEY_PATTERN } from '@gofer/pipeline';
 import { Keyring } from './keyring.js';
 import { decodeSealed, encodeSealed, type SealedSecret } from './sealed-secret.js';
 import { SecretDecryptError } from './secret-errors.js';
 import type { Logger } from 'pino';
-import { In, IsNull, Not, type DataSource } from 'typeorm';
-import { DATA_SOURCE } from '@gofer/dal';
 import { LOGGER } from '@gofer/config';
 import { failedPrecondition, invalidArgument, notFound } from '@gofer/errors';
 import { EventLog } from '@gofer/events';
@@ -47,7 +45,8 @@ export class SecretService {
   private readonly keyring: Keyring | undefined;
 
   constructor(
-    @Inject(DATA_SOURCE) private readonly db: DataSource,
+    private readonly secrets: SecretsRepository,
+    private readonly cluster: ClusterRepository,
     @Inject(GOFER_CONFIG) config: GoferConfig,
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly events: EventLog,
@@ -65,9 +64,9 @@ export class SecretService {
    * sealed canary, so even a cluster without secrets notices a changed key.
    */
   async verifyKey(): Promise<void> {
-    const cluster = await this.db.manager.findOneByOrFail(ClusterEntity, { singleton: 1 });
+    const cluster = await this.cluster.get();
     if (!this.keyring) {
-      const sealed = await this.db.manager.countBy(SecretEntity, {});
+      const sealed = await this.secrets.count();
       if (sealed > 0 || cluster.keyCanary) {
         throw new EncryptionKeyMismatchError(
           `GOFER_ENCRYPTION_KEY is not set, but this cluster's secrets were sealed with a key (${sealed} secret(s)); set it to that key`,
@@ -76,7 +75,7 @@ export class SecretService {
       return;
     }
     if (!cluster.keyCanary) {
-      await this.db.manager.update(ClusterEntity, { singleton: 1, keyCanary: IsNull() }, { keyCanary: encodeSealed(this.keyring.sealCanary()) });
+      await this.cluster.setKeyCanaryIfUnset(encodeSealed(this.keyring.sealCanary()));
     } else {
       try {
         this.keyring.verifyCanary(decodeSealed(cluster.keyCanary));
@@ -87,14 +86,10 @@ export class SecretService {
         );
       }
     }
-    const unknown = await this.db.manager
-      .createQueryBuilder(SecretEntity, 's')
-      .select('DISTINCT s.key_id', 'key_id')
-      .where('s.key_id NOT IN (:...ids)', { ids: this.keyring.keyIds })
-      .getRawMany<{ key_id: string }>();
+    const unknown = await this.secrets.keyIdsOtherThan(this.keyring.keyIds);
     if (unknown.length > 0) {
       throw new EncryptionKeyMismatchError(
-        `some secrets are sealed with key(s) ${unknown.map((u) => u.key_id).join(', ')}, which GOFER_ENCRYPTION_KEY / GOFER_PREVIOUS_ENCRYPTION_KEYS do not include`,
+        `some secrets are sealed with key(s) ${unknown.join(', ')}, which GOFER_ENCRYPTION_KEY / GOFER_PREVIOUS_ENCRYPTION_KEYS do not include`,
       );
     }
   }
@@ -117,37 +112,36 @@ export class SecretService {
       problems.push(...validateNamespacePatterns(namespaces));
     }
     if (problems.length > 0) throw invalidArgument(problems.join('\n'));
-    if (scope !== 'global' && !(await this.db.manager.existsBy(PipelineEntity, { namespaceId: scope.namespaceId, id: scope.pipelineId }))) {
+    if (scope !== 'global' && !(await this.secrets.pipelineExists(scope.namespaceId, scope.pipelineId))) {
       throw notFound(`pipeline "${scope.pipelineId}" not found in namespace "${scope.namespaceId}"`);
     }
     const sealed = keyring.seal(value, { scope: scopeText(scope), key });
     const columns = scopeColumns(scope);
     const now = new Date();
-    return this.db.transaction(async (m) => {
-      await upsertSecret(m, {
+    return this.secrets.transaction(async (m) => {
+      await this.secrets.upsert(m, {
         ...columns, key, keyId: sealed.keyId, nonce: sealed.nonce, ciphertext: sealed.ciphertext, namespaces, now,
       });
       await this.events.append(m, { kind: 'secret_put', ...columns, details: { key, scope: scope === 'global' ? 'global' : 'pipeline' } });
-      return m.findOneByOrFail(SecretEntity, { ...columns, key });
+      return this.secrets.getIn(m, columns, key);
     });
   }
 
   async get(scope: SecretScope, key: string, includeValue: boolean): Promise<{ secret: SecretEntity; value?: string }> {
-    const secret = await this.db.manager.findOneBy(SecretEntity, { ...scopeColumns(scope), key });
+    const secret = await this.secrets.find(scopeColumns(scope), key);
     if (!secret) throw notFound(`${describeScope(scope)} "${key}" not found`);
     if (!includeValue) return { secret };
     return { secret, value: this.open(secret, scope) };
   }
 
   async list(scope: SecretScope): Promise<SecretEntity[]> {
-    return this.db.manager.find(SecretEntity, { where: scopeColumns(scope), order: { key: 'ASC' } });
+    return this.secrets.list(scopeColumns(scope));
   }
 
   async delete(scope: SecretScope, key: string): Promise<void> {
     const columns = scopeColumns(scope);
-    await this.db.transaction(async (m) => {
-      const deleted = await m.delete(SecretEntity, { ...columns, key });
-      if (!deleted.affected) throw notFound(`${describeScope(scope)} "${key}" not found`);
+    await this.secrets.transaction(async (m) => {
+      if (!(await this.secrets.delete(m, columns, key))) throw notFound(`${describeScope(scope)} "${key}" not found`);
       await this.events.append(m, { kind: 'secret_deleted', ...columns, details: { key, scope: scope === 'global' ? 'global' : 'pipeline' } });
     });
   }
@@ -170,12 +164,12 @@ export class SecretService {
     }
     if (refs.pipeline.length > 0) {
       const scope = { namespaceId, pipelineId };
-      const rows = await this.db.manager.findBy(SecretEntity, { namespaceId, pipelineId, key: In(refs.pipeline) });
+      const rows = await this.secrets.findByKeys(scope, refs.pipeline);
       for (const row of rows) pipeline.set(row.key, this.open(row, scope));
       for (const key of refs.pipeline) if (!pipeline.has(key)) missing.push(`pipeline secret "${key}" does not exist`);
     }
     if (refs.global.length > 0) {
-      const rows = await this.db.manager.findBy(SecretEntity, { namespaceId: '', pipelineId: '', key: In(refs.global) });
+      const rows = await this.secrets.findByKeys(scopeColumns('global'), refs.global);
       for (const row of rows) {
         if (row.namespaces.some((pattern) => namespaceMatches(pattern, namespaceId))) global.set(row.key, this.open(row, 'global'));
         else missing.push(`global secret "${row.key}" may not be used in namespace "${namespaceId}"`);
@@ -208,27 +202,19 @@ export class SecretService {
     const keyring = this.requireKeyring();
     let resealed = 0;
     for (;;) {
-      const batch = await this.db.transaction(async (m) => {
-        const rows = await m.find(SecretEntity, {
-          where: { keyId: Not(keyring.currentKeyId) },
-          take: RESEAL_BATCH,
-          lock: { mode: 'pessimistic_write', onLocked: 'skip_locked' },
-        });
+      const batch = await this.secrets.transaction(async (m) => {
+        const rows = await this.secrets.lockNotSealedWith(m, keyring.currentKeyId, RESEAL_BATCH);
         for (const row of rows) {
           const scope: SecretScope = row.pipelineId === '' ? 'global' : { namespaceId: row.namespaceId, pipelineId: row.pipelineId };
           const sealed = keyring.reseal({ keyId: row.keyId, nonce: row.nonce, ciphertext: row.ciphertext }, { scope: scopeText(scope), key: row.key });
-          await m.update(
-            SecretEntity,
-            { namespaceId: row.namespaceId, pipelineId: row.pipelineId, key: row.key, keyId: row.keyId },
-            { keyId: sealed.keyId, nonce: sealed.nonce, ciphertext: sealed.ciphertext },
-          );
+          await this.secrets.reseal(m, row, sealed);
         }
         return rows.length;
       });
       resealed += batch;
       if (batch < RESEAL_BATCH) break;
     }
-    await this.db.manager.update(ClusterEntity, { singleton: 1 }, { keyCanary: encodeSealed(keyring.sealCanary()) });
+    await this.cluster.setKeyCanary(encodeSealed(keyring.sealCanary()));
     this.logger.info({ resealed, key_id: keyring.currentKeyId }, 'secrets re-sealed with the current key');
     return resealed;
   }

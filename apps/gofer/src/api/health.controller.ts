@@ -1,9 +1,8 @@
 import { Controller, Get, HttpException, HttpStatus, Inject } from '@nestjs/common';
 import { Authorize } from '@gofer/auth';
-import { DATA_SOURCE, pingDatabase } from '@gofer/dal';
+import { DATA_SOURCE, pingDatabase, type DataSource } from '@gofer/dal';
 import { REDIS } from '@gofer/queue';
 import type { Redis } from 'ioredis';
-import type { DataSource } from 'typeorm';
 
 /** Liveness and readiness for load balancers and orchestrators. */
 @Controller()

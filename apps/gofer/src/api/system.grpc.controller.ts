@@ -2,17 +2,15 @@ import { Controller, Inject } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
 import { Authorize } from '@gofer/auth';
 import { GOFER_CONFIG, type GoferConfig } from '@gofer/config';
-import { ClusterEntity } from '@gofer/dal';
-import { DATA_SOURCE } from '@gofer/dal';
+import { ClusterRepository } from '@gofer/dal';
 import type * as pb from '@gofer/proto';
-import type { DataSource } from 'typeorm';
 import { GOFER_VERSION } from '../version.js';
 
 @Controller()
 export class SystemGrpcController {
   constructor(
     @Inject(GOFER_CONFIG) private readonly config: GoferConfig,
-    @Inject(DATA_SOURCE) private readonly db: DataSource,
+    private readonly cluster: ClusterRepository,
   ) {}
 
   /**
@@ -23,7 +21,7 @@ export class SystemGrpcController {
   @Authorize('public')
   @GrpcMethod('Gofer', 'GetSystemInfo')
   async getSystemInfo(_request: pb.GetSystemInfoRequest): Promise<pb.GetSystemInfoResponse> {
-    const cluster = await this.db.manager.findOneByOrFail(ClusterEntity, { singleton: 1 });
+    const cluster = await this.cluster.get();
     return {
       version: GOFER_VERSION, commit: process.env.GOFER_COMMIT ?? '', scheduler: this.config.scheduler,
       bootstrapTokenCreated: cluster.bootstrapped !== null,

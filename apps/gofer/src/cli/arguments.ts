@@ -1,5 +1,6 @@
 // Commander argument parsers of the token, namespace, object and secret commands. Each throws
 // InvalidArgumentError, which commander turns into a one-line usage error (exit 2) naming the option.
+import { INTERPOLATION_KEY_PATTERN, isValidId, NAMESPACE_ID } from '@gofer/pipeline';
 import { InvalidArgumentError } from 'commander';
 
 const UNIT_SECONDS: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3600, d: 86_400, w: 7 * 86_400 };
@@ -33,8 +34,6 @@ export function parseMetadata(arg: string, previous: Readonly<Record<string, str
   return { ...previous, [key]: arg.slice(eq + 1) };
 }
 
-const NAMESPACE_ID = /^[a-z0-9][a-z0-9_-]{2,31}$/;
-
 /**
  * Parses a comma-separated namespace list: exact namespace ids (`team-a`) and regular expressions
  * between slashes (`/team-.*\/`), which may themselves contain commas (`/a{1,3}/`). Order is kept,
@@ -65,7 +64,7 @@ export function parseNamespaces(arg: string): string[] {
     let j = arg.indexOf(',', i);
     if (j < 0) j = arg.length;
     const id = arg.slice(i, j).trim();
-    if (!NAMESPACE_ID.test(id)) {
+    if (!isValidId(NAMESPACE_ID, id)) {
       throw new InvalidArgumentError(
         `"${id}" is not a namespace id (3-32 of a-z 0-9 _ -, starting with a letter or digit); write a pattern as /regex/`,
       );
@@ -77,11 +76,12 @@ export function parseNamespaces(arg: string): string[] {
   return [...new Set(items)];
 }
 
-const OBJECT_KEY = /^[A-Za-z0-9_.-]{1,256}$/;
-
-/** Checks an object key before any byte is sent: `^[A-Za-z0-9_.-]{1,256}$`, not `.` or `..` (the API's rule). */
+/**
+ * Checks an object key before any byte is sent, by the API's rule: the interpolation key pattern
+ * (`^[A-Za-z0-9_.-]{1,256}$`, libs/pipeline), and not `.` or `..`.
+ */
 export function parseObjectKey(arg: string): string {
-  if (!OBJECT_KEY.test(arg) || arg === '.' || arg === '..') {
+  if (!INTERPOLATION_KEY_PATTERN.test(arg) || arg === '.' || arg === '..') {
     throw new InvalidArgumentError('an object key is 1-256 of A-Z a-z 0-9 _ . - (and not "." or "..")');
   }
   return arg;

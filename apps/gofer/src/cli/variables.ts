@@ -1,6 +1,5 @@
+import { isValidId, VARIABLE_NAME } from '@gofer/pipeline';
 import { InvalidArgumentError } from 'commander';
-
-const KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**
  * Commander argument parser for repeated `-v KEY=VALUE`: adds one variable to those parsed so far.
@@ -12,7 +11,7 @@ export function parseVariable(arg: string, previous: Readonly<Record<string, str
   const eq = arg.indexOf('=');
   if (eq < 0) throw new InvalidArgumentError(`expected KEY=VALUE, e.g. -v WHO=world`);
   const key = arg.slice(0, eq);
-  if (!KEY.test(key)) {
+  if (!isValidId(VARIABLE_NAME, key)) {
     throw new InvalidArgumentError(`variable name "${key}" must be letters, digits and _, not starting with a digit`);
   }
   return { ...previous, [key]: arg.slice(eq + 1) };

@@ -1,11 +1,10 @@
 import { redactUrl, type GoferConfig } from '@gofer/config';
-import { openDataSource } from '@gofer/dal';
+import { openDataSource, type DataSource } from '@gofer/dal';
 import { TaskLogs, type LogArchive } from '@gofer/logs';
 import { createObjectStore, type ObjectStore } from '@gofer/object-store';
 import { EncryptionKeyError, Keyring } from '@gofer/secrets';
 import { createScheduler, type Scheduler } from '@gofer/scheduler';
 import { Redis } from 'ioredis';
-import type { DataSource } from 'typeorm';
 
 /** The connections a Gofer process holds; opened once at startup, closed on shutdown. */
 export interface Infrastructure {

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { notFound } from '@gofer/errors';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { DATA_SOURCE } from '../dal.tokens.js';
 import { PipelineEntity } from '../entities/pipeline.entity.js';
 import { RunEntity } from '../entities/run.entity.js';
@@ -147,6 +147,19 @@ export class RunRepository {
   /** The pipelines that have runs waiting for a slot. */
   async pipelinesWithPendingRuns(): Promise<Array<{ namespace_id: string; pipeline_id: string }>> {
     return this.db.query(`SELECT DISTINCT namespace_id, pipeline_id FROM runs WHERE state = 'pending'`);
+  }
+
+  /** A run, or null (`m`: inside that transaction). */
+  async find(key: RunKey, m: EntityManager = this.db.manager): Promise<RunEntity | null> {
+    return m.findOneBy(RunEntity, { namespaceId: key.namespaceId, pipelineId: key.pipelineId, id: key.runId });
+  }
+
+  /** What a run's task attempts need of it (its variables and config version), or null. */
+  async inputsOf(key: RunKey): Promise<Pick<RunEntity, 'variables' | 'configVersion'> | null> {
+    return this.db.manager.findOne(RunEntity, {
+      select: { variables: true, configVersion: true },
+      where: { namespaceId: key.namespaceId, pipelineId: key.pipelineId, id: key.runId },
+    });
   }
 
   /** The run a start with this idempotency key made, if any. */

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { DATA_SOURCE } from '../dal.tokens.js';
-import type { TaskRunEntity } from '../entities/task-run.entity.js';
+import { TaskRunEntity } from '../entities/task-run.entity.js';
 import { literal, type Statement } from '../statement.js';
 
 /**
@@ -226,6 +226,45 @@ export interface AttemptRow {
 @Injectable()
 export class TaskRunsRepository {
   constructor(@Inject(DATA_SOURCE) private readonly db: DataSource) {}
+
+  /** A task's run (its latest attempt), or null (`m`: inside that transaction). */
+  async find(key: { namespaceId: string; pipelineId: string; runId: number; taskId: string }, m: EntityManager = this.db.manager): Promise<TaskRunEntity | null> {
+    return m.findOneBy(TaskRunEntity, { namespaceId: key.namespaceId, pipelineId: key.pipelineId, runId: key.runId, taskId: key.taskId });
+  }
+
+  /** Every task run of a run. */
+  async ofRun(key: { namespaceId: string; pipelineId: string; runId: number }): Promise<TaskRunEntity[]> {
+    return this.db.manager.findBy(TaskRunEntity, { namespaceId: key.namespaceId, pipelineId: key.pipelineId, runId: key.runId });
+  }
+
+  /**
+   * Completes a task that has not started as cancelled by a user (compare-and-set on its state);
+   * whether it did.
+   */
+  async cancelIfNotStarted(m: EntityManager, key: { namespaceId: string; pipelineId: string; runId: number; taskId: string }, ended: Date): Promise<boolean> {
+    const result = await m
+      .createQueryBuilder()
+      .update(TaskRunEntity)
+      .set({
+        state: 'complete', status: 'cancelled', ended,
+        statusReason: { reason: 'cancelled', description: 'cancelled by a user before it started' },
+      })
+      .where('namespace_id = :ns AND pipeline_id = :p AND run_id = :r AND task_id = :t AND state IN (:...states)', {
+        ns: key.namespaceId, p: key.pipelineId, r: key.runId, t: key.taskId, states: ['processing', 'waiting'],
+      })
+      .execute();
+    return Boolean(result.affected);
+  }
+
+  /** Asks a running task to stop (its worker sees the flag); whether it was running. */
+  async requestStopIfRunning(m: EntityManager, key: { namespaceId: string; pipelineId: string; runId: number; taskId: string }): Promise<boolean> {
+    const result = await m.update(
+      TaskRunEntity,
+      { namespaceId: key.namespaceId, pipelineId: key.pipelineId, runId: key.runId, taskId: key.taskId, state: 'running' },
+      { cancelRequested: true },
+    );
+    return Boolean(result.affected);
+  }
 
   /** Running attempts of worker `workerId` that a user asked to cancel. */
   async cancelRequested(workerId: string): Promise<AttemptRow[]> {
