@@ -36,6 +36,7 @@ describe('RunEngine transitions under concurrency', () => {
       new PipelineConfigsRepository(dataSource),
     );
     pipelines = new PipelineService(
+      new Transactions(dataSource, logger),
       new PipelinesRepository(dataSource),
       new PipelineConfigsRepository(dataSource),
       new NamespacesRepository(dataSource),

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { TokensRepository, type EntityManager, type TokenEntity, type TokenKind } from '@gofer/dal';
+import { TokensRepository, Transactions, type EntityManager, type TokenEntity, type TokenKind } from '@gofer/dal';
 import type { Logger } from 'pino';
 import { RE2JS } from 're2js';
 import { LOGGER } from '@gofer/config';
@@ -44,6 +44,7 @@ export class TokenService {
   private readonly lookups = new Map<string, Promise<TokenEntity | null>>();
 
   constructor(
+    private readonly transactions: Transactions,
     private readonly tokens: TokensRepository,
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly events: EventLog,
@@ -51,7 +52,7 @@ export class TokenService {
 
   /** Issues the first management token; refused once one was ever issued this way. */
   async bootstrap(): Promise<{ token: TokenEntity; secret: string }> {
-    return this.tokens.transaction(async (m) => {
+    return this.transactions.once(async (m) => {
       if (!(await this.tokens.claimBootstrap(m))) {
         throw failedPrecondition('the bootstrap token was already issued; ask a holder of a management token for a token (gofer token create)');
       }
@@ -62,7 +63,7 @@ export class TokenService {
   }
 
   async create(spec: NewToken & { kind: 'management' | 'client' }): Promise<{ token: TokenEntity; secret: string }> {
-    return this.tokens.transaction((m) => this.insert(m, spec));
+    return this.transactions.once((m) => this.insert(m, spec));
   }
 
   /**
@@ -70,7 +71,7 @@ export class TokenService {
    * run (see {@link RUN_TOKEN_SCOPES}), deleted when the run completes.
    */
   async createForRun(run: NonNullable<Principal['run']>, metadata: Record<string, string>): Promise<{ token: TokenEntity; secret: string }> {
-    return this.tokens.transaction((m) => this.insert(m, { kind: 'run', namespaces: [run.namespaceId], metadata }, run));
+    return this.transactions.once((m) => this.insert(m, { kind: 'run', namespaces: [run.namespaceId], metadata }, run));
   }
 
   private async insert(m: EntityManager, spec: NewToken, run?: Principal['run']): Promise<{ token: TokenEntity; secret: string }> {
@@ -139,7 +140,7 @@ export class TokenService {
   }
 
   async delete(id: string): Promise<void> {
-    await this.tokens.transaction(async (m) => {
+    await this.transactions.once(async (m) => {
       if (!(await this.tokens.delete(m, id))) throw notFound(`token "${id}" not found`);
       await this.events.append(m, { kind: 'token_deleted', details: { token_id: id } });
     });
@@ -147,7 +148,7 @@ export class TokenService {
   }
 
   async setDisabled(id: string, disabled: boolean): Promise<void> {
-    await this.tokens.transaction(async (m) => {
+    await this.transactions.once(async (m) => {
       if (!(await this.tokens.setDisabled(m, id, disabled))) throw notFound(`token "${id}" not found`);
       await this.events.append(m, { kind: disabled ? 'token_disabled' : 'token_enabled', details: { token_id: id } });
     });

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { NamespacesRepository, PipelinesRepository, type NamespaceEntity } from '@gofer/dal';
+import { NamespacesRepository, PipelinesRepository, Transactions, type NamespaceEntity } from '@gofer/dal';
 import type { Logger } from 'pino';
 import { LOGGER } from '@gofer/config';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '@gofer/errors';
@@ -10,6 +10,7 @@ import { idProblem, NAMESPACE_ID } from '@gofer/pipeline';
 @Injectable()
 export class NamespaceService {
   constructor(
+    private readonly transactions: Transactions,
     private readonly namespaces: NamespacesRepository,
     private readonly pipelines: PipelinesRepository,
     @Inject(LOGGER) private readonly logger: Logger,
@@ -22,7 +23,7 @@ export class NamespaceService {
     if (name.length > 128) problems.push('name: at most 128 characters');
     if (description.length > 1024) problems.push('description: at most 1024 characters');
     if (problems.length > 0) throw invalidArgument(problems.join('\n'));
-    return this.namespaces.transaction(async (m) => {
+    return this.transactions.once(async (m) => {
       const now = new Date();
       const inserted = await this.namespaces.insertIfAbsent(m, { id, name: name || id, description, created: now });
       if (!inserted) throw alreadyExists(`namespace "${id}" already exists`);
@@ -49,7 +50,7 @@ export class NamespaceService {
    */
   async delete(id: string, force: boolean): Promise<string[]> {
     if (id === 'default') throw failedPrecondition('the default namespace cannot be deleted (clients use it when they name none)');
-    const deleted = await this.namespaces.transaction(async (m) => {
+    const deleted = await this.transactions.once(async (m) => {
       const namespace = await this.namespaces.lock(m, id);
       if (!namespace) throw notFound(`namespace "${id}" not found`);
       const pipelines = await this.pipelines.lockAllOf(m, id);

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
-  NamespacesRepository, PipelineConfigsRepository, PipelinesRepository, type PipelineConfigEntity, type PipelineEntity, type PipelineState,
+  NamespacesRepository, PipelineConfigsRepository, PipelinesRepository, Transactions,
+  type PipelineConfigEntity, type PipelineEntity, type PipelineState,
 } from '@gofer/dal';
 import { formatConfigIssues, type ConfigTextFormat } from '@gofer/pipeline';
 import type { Logger } from 'pino';
@@ -13,6 +14,7 @@ import { EventLog } from '@gofer/events';
 @Injectable()
 export class PipelineService {
   constructor(
+    private readonly transactions: Transactions,
     private readonly pipelines: PipelinesRepository,
     private readonly configs: PipelineConfigsRepository,
     private readonly namespaces: NamespacesRepository,
@@ -30,7 +32,7 @@ export class PipelineService {
     const parsed = await this.parser.parse(raw, { format });
     if (!parsed.ok) throw invalidArgument(formatConfigIssues(parsed.errors));
     const config = parsed.config;
-    const result = await this.pipelines.transaction(async (m) => {
+    const result = await this.transactions.once(async (m) => {
       if (!(await this.namespaces.exists(m, namespaceId))) throw notFound(`namespace "${namespaceId}" not found`);
       // Insert-or-lock, so two concurrent applies of a new pipeline serialise instead of racing. A
       // pipeline created again under a deleted one's id continues its run and version numbers.
@@ -74,7 +76,7 @@ export class PipelineService {
   }
 
   async setState(namespaceId: string, id: string, state: PipelineState): Promise<PipelineEntity> {
-    await this.pipelines.transaction(async (m) => {
+    await this.transactions.once(async (m) => {
       if (!(await this.pipelines.setState(m, namespaceId, id, state))) throw notFound(`pipeline "${id}" not found in namespace "${namespaceId}"`);
       await this.events.append(m, { kind: state === 'enabled' ? 'pipeline_enabled' : 'pipeline_disabled', namespaceId, pipelineId: id });
     });
@@ -83,7 +85,7 @@ export class PipelineService {
 
   /** Deletes a pipeline with its versions and finished runs; refused while runs are unfinished. */
   async delete(namespaceId: string, id: string): Promise<void> {
-    await this.pipelines.transaction(async (m) => {
+    await this.transactions.once(async (m) => {
       const pipeline = await this.pipelines.lock(m, namespaceId, id);
       if (!pipeline) throw notFound(`pipeline "${id}" not found in namespace "${namespaceId}"`);
       const unfinished = await this.pipelines.countUnfinishedRuns(m, namespaceId, id);

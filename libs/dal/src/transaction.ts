@@ -104,10 +104,12 @@ export async function txOf(m: EntityManager): Promise<Tx & { effects: Array<() =
 }
 
 /**
- * The one transaction helper: a TypeORM transaction whose {@link Tx} runs raw statements on the same
- * connection (the cold path), or a transaction straight on the pool (the path every task attempt
- * takes); both run again on a deadlock or serialization failure, and run their `onCommit` effects
- * only once committed.
+ * The one transaction helper. {@link Transactions.once}: a TypeORM transaction for the repositories'
+ * methods that take an `EntityManager` (run once: its work may log or have effects that must not
+ * repeat). {@link Transactions.entity}: the same with a {@link Tx} for raw statements on its
+ * connection, and {@link Transactions.raw}: a transaction straight on the pool (the path every task
+ * attempt takes); these two run again on a deadlock or serialization failure, and run their
+ * `onCommit` effects only once committed.
  */
 @Injectable()
 export class Transactions {
@@ -118,6 +120,11 @@ export class Transactions {
     @Optional() @Inject(LOGGER) private readonly logger?: Logger,
   ) {
     this.pool = poolOf(db);
+  }
+
+  /** One TypeORM transaction, not retried: the repositories' methods taking `m` run inside it. */
+  once<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
+    return this.db.transaction(work);
   }
 
   /** A TypeORM transaction (entity-shaped work) with a {@link Tx} on its connection. */

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { Inject, Injectable } from '@nestjs/common';
 import { GOFER_CONFIG, type GoferConfig } from '@gofer/config';
-import { ObjectsRepository, type ObjectEntity } from '@gofer/dal';
+import { ObjectsRepository, Transactions, type ObjectEntity } from '@gofer/dal';
 import type { ObjectStore } from './object-store.js';
 import { ObjectStoreError } from './object-store.error.js';
 import { OBJECT_STORE } from './object-store.tokens.js';
@@ -47,6 +47,7 @@ function contentKey(scope: ObjectScope, key: string): string {
 @Injectable()
 export class ObjectService {
   constructor(
+    private readonly transactions: Transactions,
     private readonly objects: ObjectsRepository,
     @Inject(GOFER_CONFIG) private readonly config: GoferConfig,
     @Inject(OBJECT_STORE) private readonly store: ObjectStore,
@@ -100,7 +101,7 @@ export class ObjectService {
     const where = this.where(scope);
     let garbage: string[] = [];
     try {
-      const result = await this.objects.transaction(async (m) => {
+      const result = await this.transactions.once(async (m) => {
         // The pipeline row serialises puts of one pipeline (eviction counts must not race).
         const pipeline = await this.objects.lockPipeline(m, scope.namespaceId, scope.pipelineId);
         if (!pipeline) throw notFound(`pipeline "${scope.pipelineId}" was deleted while the object was uploading`);
@@ -157,7 +158,7 @@ export class ObjectService {
   async delete(scope: ObjectScope, key: string): Promise<void> {
     const problem = ObjectService.keyProblem(key);
     if (problem) throw invalidArgument(problem);
-    const storageKey = await this.objects.transaction(async (m) => {
+    const storageKey = await this.transactions.once(async (m) => {
       const object = await this.objects.findIn(m, this.where(scope), key);
       if (!object) throw notFound(`object "${key}" not found in ${describeScope(scope)}`);
       await this.objects.delete(m, this.where(scope), key);
@@ -173,7 +174,7 @@ export class ObjectService {
   async expireRunObjects(namespaceId: string, pipelineId: string, newestRunId: number): Promise<number> {
     const cutoff = newestRunId - this.config.runObjectExpiry;
     if (cutoff < 1) return 0;
-    const expired = await this.objects.transaction(async (m) => {
+    const expired = await this.transactions.once(async (m) => {
       const rows = await this.objects.deleteRunObjectsUpTo(m, namespaceId, pipelineId, cutoff);
       for (const row of rows) {
         await this.events.append(m, { kind: 'object_expired', namespaceId, pipelineId, runId: row.run_id, details: { key: row.key } });

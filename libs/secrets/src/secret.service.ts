@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { GOFER_CONFIG, type GoferConfig } from '@gofer/config';
-import { ClusterRepository, SecretsRepository, type SecretEntity } from '@gofer/dal';
+import { ClusterRepository, SecretsRepository, Transactions, type SecretEntity } from '@gofer/dal';
 import { INTERPOLATION_KEY_PATTERN } from '@gofer/pipeline';
 import { Keyring } from './keyring.js';
 import { decodeSealed, encodeSealed, type SealedSecret } from './sealed-secret.js';
@@ -45,6 +45,7 @@ export class SecretService {
   private readonly keyring: Keyring | undefined;
 
   constructor(
+    private readonly transactions: Transactions,
     private readonly secrets: SecretsRepository,
     private readonly cluster: ClusterRepository,
     @Inject(GOFER_CONFIG) config: GoferConfig,
@@ -118,7 +119,7 @@ export class SecretService {
     const sealed = keyring.seal(value, { scope: scopeText(scope), key });
     const columns = scopeColumns(scope);
     const now = new Date();
-    return this.secrets.transaction(async (m) => {
+    return this.transactions.once(async (m) => {
       await this.secrets.upsert(m, {
         ...columns, key, keyId: sealed.keyId, nonce: sealed.nonce, ciphertext: sealed.ciphertext, namespaces, now,
       });
@@ -140,7 +141,7 @@ export class SecretService {
 
   async delete(scope: SecretScope, key: string): Promise<void> {
     const columns = scopeColumns(scope);
-    await this.secrets.transaction(async (m) => {
+    await this.transactions.once(async (m) => {
       if (!(await this.secrets.delete(m, columns, key))) throw notFound(`${describeScope(scope)} "${key}" not found`);
       await this.events.append(m, { kind: 'secret_deleted', ...columns, details: { key, scope: scope === 'global' ? 'global' : 'pipeline' } });
     });
@@ -202,7 +203,7 @@ export class SecretService {
     const keyring = this.requireKeyring();
     let resealed = 0;
     for (;;) {
-      const batch = await this.secrets.transaction(async (m) => {
+      const batch = await this.transactions.once(async (m) => {
         const rows = await this.secrets.lockNotSealedWith(m, keyring.currentKeyId, RESEAL_BATCH);
         for (const row of rows) {
           const scope: SecretScope = row.pipelineId === '' ? 'global' : { namespaceId: row.namespaceId, pipelineId: row.pipelineId };

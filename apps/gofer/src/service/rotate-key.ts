@@ -1,5 +1,5 @@
 import { loadConfig } from '@gofer/config';
-import { ClusterRepository, EventsRepository, openDataSource, SecretsRepository } from '@gofer/dal';
+import { ClusterRepository, EventsRepository, openDataSource, SecretsRepository, Transactions } from '@gofer/dal';
 import { EventLog } from '@gofer/events';
 import { EncryptionKeyMismatchError, SecretService } from '@gofer/secrets';
 import { EncryptionKeyError } from '@gofer/secrets';
@@ -21,7 +21,10 @@ export async function rotateKey(env: NodeJS.ProcessEnv = process.env): Promise<n
     throw new StartupError(error.message);
   });
   try {
-    const secrets = new SecretService(new SecretsRepository(db), new ClusterRepository(db), config, logger, new EventLog(new EventsRepository(db), config));
+    const secrets = new SecretService(
+      new Transactions(db, logger), new SecretsRepository(db), new ClusterRepository(db), config, logger,
+      new EventLog(new EventsRepository(db), config),
+    );
     await secrets.verifyKey(); // every stored secret must open with one of the configured keys first
     return await secrets.rotate();
   } catch (error) {

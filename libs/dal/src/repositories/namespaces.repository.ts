@@ -8,10 +8,6 @@ import { NamespaceEntity } from '../entities/namespace.entity.js';
 export class NamespacesRepository {
   constructor(@Inject(DATA_SOURCE) private readonly db: DataSource) {}
 
-  /** Runs `work` in one TypeORM transaction. */
-  transaction<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
-    return this.db.transaction(work);
-  }
 
   /** Inserts a namespace unless one has its id; true when it inserted. */
   async insertIfAbsent(

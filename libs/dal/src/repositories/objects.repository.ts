@@ -21,10 +21,6 @@ function ownerColumns(owner: ObjectOwner): ObjectOwner {
 export class ObjectsRepository {
   constructor(@Inject(DATA_SOURCE) private readonly db: DataSource) {}
 
-  /** Runs `work` in one transaction; the methods taking `m` run inside it. */
-  transaction<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
-    return this.db.transaction(work);
-  }
 
   async pipelineExists(namespaceId: string, pipelineId: string): Promise<boolean> {
     return this.db.manager.existsBy(PipelineEntity, { namespaceId, id: pipelineId });

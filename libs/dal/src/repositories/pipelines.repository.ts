@@ -13,10 +13,6 @@ import { SecretEntity } from '../entities/secret.entity.js';
 export class PipelinesRepository {
   constructor(@Inject(DATA_SOURCE) private readonly db: DataSource) {}
 
-  /** Runs `work` in one TypeORM transaction. */
-  transaction<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
-    return this.db.transaction(work);
-  }
 
   /**
    * Inserts a pipeline unless it exists, continuing the version and run counters of a deleted pipeline

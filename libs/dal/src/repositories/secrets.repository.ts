@@ -15,10 +15,6 @@ export interface SecretOwner {
 export class SecretsRepository {
   constructor(@Inject(DATA_SOURCE) private readonly db: DataSource) {}
 
-  /** Runs `work` in one transaction; the methods taking `m` run inside it. */
-  transaction<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
-    return this.db.transaction(work);
-  }
 
   /** Whether the pipeline a pipeline secret belongs to exists. */
   async pipelineExists(namespaceId: string, pipelineId: string): Promise<boolean> {

@@ -15,10 +15,6 @@ export function deleteRunTokensSql(run: { namespaceId: string; pipelineId: strin
 export class TokensRepository {
   constructor(@Inject(DATA_SOURCE) private readonly db: DataSource) {}
 
-  /** Runs `work` in one TypeORM transaction. */
-  transaction<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
-    return this.db.transaction(work);
-  }
 
   /**
    * Marks the cluster as bootstrapped (its `cluster` row's `bootstrapped`), unless it already is: true
