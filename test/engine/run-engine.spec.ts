@@ -11,6 +11,7 @@ import { EventLog } from '@gofer/events';
 import { taskJobId } from '@gofer/queue';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
+import pg from 'pg';
 import { Registry } from 'prom-client';
 import type { DataSource } from 'typeorm';
 import { createTestDatabase } from '../support/database.js';
@@ -198,6 +199,44 @@ describe('RunEngine transitions under concurrency', () => {
       const mine = owner.get(task) === 'w1';
       expect([row.state, row.workerId, row.schedulerId]).toEqual(['running', owner.get(task), mine ? `ctr-${task}` : null]);
     }
+  });
+
+  it('a lone task attempt takes the same few round trips to Postgres (claim 1, record container 1, complete 3, or 4 when its run completes)', async () => {
+    // Round trips, not time: the hot path's cost on a loopback connection is its socket writes
+    // (bench/README.md), so these counts are pinned; the code before the move into libs/dal measured the same.
+    await apply('id: trips\ntasks:\n  - { id: a, image: "busybox:latest" }\n  - { id: b, image: "busybox:latest", depends_on: { a: success } }\n');
+    const started = await engine.startRun('default', 'trips', {});
+    const calls: string[] = [];
+    const original = pg.Client.prototype.query;
+    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+      const text = typeof args[0] === 'string' ? args[0] : (args[0] as { text?: string; name?: string }).name ?? (args[0] as { text?: string }).text ?? '';
+      calls.push(text.split('\n')[0]!.trim().slice(0, 40));
+      return (original as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof original;
+    const trips: Record<string, number> = {};
+    try {
+      const measure = async (step: string, work: () => Promise<unknown>) => {
+        calls.length = 0;
+        await work();
+        trips[step] = calls.length;
+      };
+      await measure('claim', () => engine.claimAttempt(key('trips', started.id, 'a'), 'w1'));
+      await measure('record container', () => engine.recordSchedulerId(key('trips', started.id, 'a'), 'w1', 'ctr-a'));
+      await measure('complete (the dependent becomes ready)', () =>
+        engine.completeAttempt(key('trips', started.id, 'a'), 'w1', { status: 'successful', description: 'ok', exitCode: 0 }));
+      await engine.claimAttempt(key('trips', started.id, 'b'), 'w1');
+      await measure('complete (the run completes)', () =>
+        engine.completeAttempt(key('trips', started.id, 'b'), 'w1', { status: 'successful', description: 'ok', exitCode: 0 }));
+    } finally {
+      pg.Client.prototype.query = original;
+    }
+    expect(trips).toEqual({
+      claim: 1,
+      'record container': 1,
+      'complete (the dependent becomes ready)': 3,
+      'complete (the run completes)': 4,
+    });
+    expect((await run('trips', started.id)).status).toBe('successful');
   });
 
   it('parallelism holds when many runs start at once', async () => {
