@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { advertiseAddressProblem, CONFIG_VARIABLES, ConfigError, loadConfig, splitAddress } from './gofer-config.js';
+import { CONFIG_VARIABLES, ConfigError, loadConfig, splitAddress } from './gofer-config.js';
 
 describe('loadConfig', () => {
   it('applies defaults for an empty environment', () => {
@@ -76,22 +76,6 @@ describe('splitAddress', () => {
     ['[::1]:9000', '::1', 9000],
     ['localhost:1', 'localhost', 1],
   ])('%s', (address, host, port) => expect(splitAddress(address)).toEqual({ host, port }));
-});
-
-describe('advertiseAddressProblem', () => {
-  const tests: Array<{ advertiseAddr: string; dockerNetwork: string; problem: boolean }> = [
-    { advertiseAddr: '127.0.0.1:8080', dockerNetwork: '', problem: true },
-    { advertiseAddr: 'localhost:8080', dockerNetwork: 'bridge', problem: true },
-    { advertiseAddr: '[::1]:8080', dockerNetwork: '', problem: true },
-    { advertiseAddr: '127.0.0.1:8080', dockerNetwork: 'host', problem: false },
-    { advertiseAddr: 'gofer-api:8080', dockerNetwork: 'gofer', problem: false },
-    { advertiseAddr: '10.1.2.3:8080', dockerNetwork: '', problem: false },
-  ];
-  it.each(tests)('$advertiseAddr on network "$dockerNetwork": problem $problem', ({ advertiseAddr, dockerNetwork, problem }) => {
-    const found = advertiseAddressProblem({ advertiseAddr, dockerNetwork });
-    if (problem) expect(found).toMatch(/GOFER_DOCKER_NETWORK=host, or set GOFER_ADVERTISE_ADDR/);
-    else expect(found).toBeUndefined();
-  });
 });
 
 describe('CONFIG_VARIABLES', () => {

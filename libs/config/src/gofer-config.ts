@@ -181,20 +181,6 @@ export function splitAddress(address: string): { host: string; port: number } {
   return { host: address.slice(0, index).replace(/^\[|\]$/g, ''), port: Number(address.slice(index + 1)) };
 }
 
-/**
- * Why task containers could not reach the API at the address they are given (GOFER_HOST), or
- * undefined. A loopback address inside a container is the container itself, unless the container
- * shares the host's network.
- */
-export function advertiseAddressProblem(config: Pick<GoferConfig, 'advertiseAddr' | 'dockerNetwork'>): string | undefined {
-  const { host } = splitAddress(config.advertiseAddr);
-  const loopback = host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
-  if (!loopback || config.dockerNetwork === 'host') return undefined;
-  return `tasks are told to reach Gofer at ${config.advertiseAddr} (GOFER_HOST), a loopback address that inside a ` +
-    'container is the container itself: a task using its API token or the gofer CLI will not connect. Run tasks ' +
-    'with GOFER_DOCKER_NETWORK=host, or set GOFER_ADVERTISE_ADDR to an address containers can reach';
-}
-
 /** Injection token for {@link GoferConfig} in Nest modules. */
 export const GOFER_CONFIG = Symbol('GOFER_CONFIG');
 

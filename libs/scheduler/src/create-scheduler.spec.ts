@@ -1,6 +1,6 @@
 import { loadConfig } from '@gofer/config';
 import { describe, expect, it } from 'vitest';
-import { createScheduler } from './create-scheduler.js';
+import { advertiseAddressProblem, createScheduler } from './create-scheduler.js';
 
 describe('createScheduler', () => {
   it('builds the Docker scheduler by default, without contacting the engine', () => {
@@ -22,4 +22,20 @@ describe('createScheduler', () => {
       );
     },
   );
+});
+
+describe('advertiseAddressProblem', () => {
+  const tests: Array<{ advertiseAddr: string; dockerNetwork: string; problem: boolean }> = [
+    { advertiseAddr: '127.0.0.1:8080', dockerNetwork: '', problem: true },
+    { advertiseAddr: 'localhost:8080', dockerNetwork: 'bridge', problem: true },
+    { advertiseAddr: '[::1]:8080', dockerNetwork: '', problem: true },
+    { advertiseAddr: '127.0.0.1:8080', dockerNetwork: 'host', problem: false },
+    { advertiseAddr: 'gofer-api:8080', dockerNetwork: 'gofer', problem: false },
+    { advertiseAddr: '10.1.2.3:8080', dockerNetwork: '', problem: false },
+  ];
+  it.each(tests)('$advertiseAddr on network "$dockerNetwork": problem $problem', ({ advertiseAddr, dockerNetwork, problem }) => {
+    const found = advertiseAddressProblem({ scheduler: 'docker', dockerHost: '', advertiseAddr, dockerNetwork });
+    if (problem) expect(found).toMatch(/GOFER_DOCKER_NETWORK=host, or set GOFER_ADVERTISE_ADDR/);
+    else expect(found).toBeUndefined();
+  });
 });

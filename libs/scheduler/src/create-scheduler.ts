@@ -1,5 +1,6 @@
 import type { GoferConfig } from '@gofer/config';
 import { createDockerScheduler } from './docker/docker.scheduler.js';
+import { dockerAdvertiseAddressProblem } from './docker/task-reachability.js';
 import type { Scheduler } from './scheduler.js';
 
 /** The settings that choose the engine (`GOFER_SCHEDULER`) and say where it is. */
@@ -17,6 +18,19 @@ export function createScheduler(config: SchedulerConfig): Scheduler {
     case 'docker':
       // An empty GOFER_DOCKER_NETWORK means the engine's default network.
       return createDockerScheduler({ host: config.dockerHost, network: config.dockerNetwork || undefined });
+    default:
+      return unknownScheduler(config.scheduler);
+  }
+}
+
+/**
+ * Why tasks of the configured scheduler could not reach the API at `GOFER_ADVERTISE_ADDR` (their
+ * GOFER_HOST), or undefined: a worker warns at startup, since a task using its API token would fail.
+ */
+export function advertiseAddressProblem(config: SchedulerConfig & Pick<GoferConfig, 'advertiseAddr'>): string | undefined {
+  switch (config.scheduler) {
+    case 'docker':
+      return dockerAdvertiseAddressProblem(config.advertiseAddr, config.dockerNetwork);
     default:
       return unknownScheduler(config.scheduler);
   }

@@ -1,12 +1,12 @@
 import 'reflect-metadata';
 import * as grpc from '@grpc/grpc-js';
-import { advertiseAddressProblem, ConfigError, loadConfig, splitAddress, type GoferConfig } from '@gofer/config';
+import { ConfigError, loadConfig, splitAddress, type GoferConfig } from '@gofer/config';
 import { GOFER_PACKAGE, GOFER_PROTO_FILE, PROTO_LOADER_OPTIONS, PROTO_PATH } from '@gofer/proto';
 import { NestFactory } from '@nestjs/core';
 import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
 import type { INestApplication } from '@nestjs/common';
 import type { Logger } from 'pino';
-import type { Scheduler } from '@gofer/scheduler';
+import { advertiseAddressProblem, type Scheduler } from '@gofer/scheduler';
 import { EncryptionKeyMismatchError, SecretService } from '@gofer/secrets';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
