@@ -6,8 +6,6 @@ import { Reflector } from '@nestjs/core';
  * handler that declares none.
  *
  * - `public`: anyone; no token is read (the system's version, the bootstrap token, health, metrics).
- * - `signature-checked`: anyone as far as tokens go; the handler itself verifies the request (a
- *   webhook's signature) before acting on it.
  * - `authenticated`: any valid token; the handler filters or checks what it returns for that token.
  * - `management`: a management token.
  * - `namespace`: a token that may use the namespace the request names (`namespace_id`, "default" when
@@ -15,7 +13,7 @@ import { Reflector } from '@nestjs/core';
  * - `checked-by-handler`: any valid token; the handler checks the namespace, which only it can read
  *   (a client-streaming upload names it in its first message).
  */
-export const POLICIES = ['public', 'signature-checked', 'authenticated', 'management', 'namespace', 'checked-by-handler'] as const;
+export const POLICIES = ['public', 'authenticated', 'management', 'namespace', 'checked-by-handler'] as const;
 
 /** One of {@link POLICIES}. */
 export type Policy = (typeof POLICIES)[number];

@@ -1,11 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { METRICS_REGISTRY } from '@gofer/config';
+import { LATENCY_BUCKETS, METRICS_REGISTRY } from '@gofer/config';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { TaskQueue } from './task-queue.service.js';
 
 const DURATION_BUCKETS = [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
-const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
-export { LATENCY_BUCKETS };
 
 /**
  * The engine's metrics: runs, task runs, the queue, containers, the reconciler and the reaper. Names

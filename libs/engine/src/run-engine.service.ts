@@ -3,7 +3,7 @@ import {
   advanceSql, attemptArrays, attemptValues, completeAndReadBatchSql, deleteRunTokensSql, eventSql, GroupCommit,
   insertRunSql, insertTaskRunsSql, lockRunSql, lockRunsSql, lockUnfinishedRunsSql, nextRunIdSql, PipelineConfigsRepository,
   RUN_SQL, RunEntity, RunRepository, TASK_RUN_SQL, TaskRunEntity, TaskRunsRepository, Transactions,
-  type EntityManager, type NewTaskRun, type NextRunId, type RunKey, type Statement, type Tx,
+  type EntityManager, type NewTaskRun, type NextRunId, type RunKey, type Tx,
   type RunReason, type RunState, type RunStatus, type StatusReason, type TaskRunReason, type TaskRunState, type TaskRunStatus,
 } from '@gofer/dal';
 import {
@@ -325,7 +325,7 @@ export class RunEngine {
       status = 'cancelled';
       statusReason = { reason: 'user_cancelled', description: 'the run was cancelled by a user' };
     } else if (outcome === 'failed') {
-      const [first] = await tx.query<{ task_id: string; status_reason: StatusReason<TaskRunReason> | null }>(RUN_SQL.firstFailure, runKey);
+      const [first] = await tx.query<{ task_id: string; status_reason: StatusReason<TaskRunReason> | null }>(TASK_RUN_SQL.firstFailure, runKey);
       const reason = first?.status_reason?.reason;
       statusReason = {
         reason: reason === 'scheduler_error' || reason === 'timeout' || reason === 'failed_precondition' ? reason : 'abnormal_exit',
@@ -563,7 +563,7 @@ export class RunEngine {
       const run = await this.lockRun(tx, key);
       if (run.cancelRequested) return 'final';
       const [row] = await tx.query<{ scheduler_id: string | null; started: Date | null; cancel_requested: boolean }>(
-        RUN_SQL.attemptForRetry, attemptKey,
+        TASK_RUN_SQL.attemptForRetry, attemptKey,
       );
       if (!row) return 'lost';
       if (row.cancel_requested) return 'final';
@@ -572,7 +572,7 @@ export class RunEngine {
         statusReason: { reason: result.reason!, description: result.description },
         schedulerId: row.scheduler_id, workerId, started: row.started?.toISOString() ?? null, ended: new Date().toISOString(),
       };
-      const retried = await tx.query(RUN_SQL.retryAttempt, [...attemptKey, new Date(Date.now() + delayMs), JSON.stringify(past)]);
+      const retried = await tx.query(TASK_RUN_SQL.retryAttempt, [...attemptKey, new Date(Date.now() + delayMs), JSON.stringify(past)]);
       if (retried.length === 0) return 'lost';
       tx.onCommit(() => this.metrics.taskRetries.inc());
       tx.defer(eventSql({

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { Inject, Injectable } from '@nestjs/common';
 import { GOFER_CONFIG, type GoferConfig } from '@gofer/config';
-import { ObjectsRepository, Transactions, type ObjectEntity } from '@gofer/dal';
+import { ObjectsRepository, PipelinesRepository, RunRepository, Transactions, type ObjectEntity } from '@gofer/dal';
 import type { ObjectStore } from './object-store.js';
 import { ObjectStoreError } from './object-store.error.js';
 import { OBJECT_STORE } from './object-store.tokens.js';
@@ -49,6 +49,8 @@ export class ObjectService {
   constructor(
     private readonly transactions: Transactions,
     private readonly objects: ObjectsRepository,
+    private readonly pipelines: PipelinesRepository,
+    private readonly runs: RunRepository,
     @Inject(GOFER_CONFIG) private readonly config: GoferConfig,
     @Inject(OBJECT_STORE) private readonly store: ObjectStore,
     @Inject(LOGGER) private readonly logger: Logger,
@@ -64,10 +66,10 @@ export class ObjectService {
   }
 
   private async requireScope(scope: ObjectScope): Promise<void> {
-    if (!(await this.objects.pipelineExists(scope.namespaceId, scope.pipelineId))) {
+    if (!(await this.pipelines.exists(scope.namespaceId, scope.pipelineId))) {
       throw notFound(`pipeline "${scope.pipelineId}" not found in namespace "${scope.namespaceId}"`);
     }
-    if (scope.runId && !(await this.objects.runExists(scope.namespaceId, scope.pipelineId, scope.runId))) {
+    if (scope.runId && !(await this.runs.exists({ namespaceId: scope.namespaceId, pipelineId: scope.pipelineId, runId: scope.runId }))) {
       throw notFound(`run ${scope.runId} of pipeline "${scope.pipelineId}" not found`);
     }
   }
@@ -103,7 +105,7 @@ export class ObjectService {
     try {
       const result = await this.transactions.once(async (m) => {
         // The pipeline row serialises puts of one pipeline (eviction counts must not race).
-        const pipeline = await this.objects.lockPipeline(m, scope.namespaceId, scope.pipelineId);
+        const pipeline = await this.pipelines.lock(m, scope.namespaceId, scope.pipelineId);
         if (!pipeline) throw notFound(`pipeline "${scope.pipelineId}" was deleted while the object was uploading`);
         const previous = await this.objects.findIn(m, where, key);
         const object = await this.objects.save(m, { ...where, key, size: String(size), sha256: hash.digest('hex'), storageKey, created: new Date() });

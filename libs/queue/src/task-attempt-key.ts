@@ -61,7 +61,10 @@ export function taskContainerLabels(clusterId: string, key: TaskAttemptKey): Rec
 
 /** The `gofer.*` labels a task attempt's container has: exactly these, no more, no fewer. */
 const TASK_LABEL_NAMES: ReadonlySet<string> = new Set(Object.keys(taskContainerLabels('c', { namespaceId: 'n', pipelineId: 'p', runId: 1, taskId: 't', attempt: 1 })));
-/** Every namespace, pipeline and task id matches this (each has its own, narrower rule). */
+/**
+ * Every namespace, pipeline and task id matches this: the union of their rules (libs/pipeline/src/ids.ts),
+ * kept here because queue, a leaf lib, imports no other; the parse needs only to refuse what no id can be.
+ */
 const LABEL_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 /** Runs and attempts count from 1 and are Postgres `int` columns; `String(n)` never writes a leading zero. */
 const LABEL_NUMBER = /^[1-9]\d{0,9}$/;

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { GOFER_CONFIG, type GoferConfig } from '@gofer/config';
-import { ClusterRepository, SecretsRepository, Transactions, type SecretEntity } from '@gofer/dal';
+import { ClusterRepository, PipelinesRepository, SecretsRepository, Transactions, type SecretEntity } from '@gofer/dal';
 import { INTERPOLATION_KEY_PATTERN } from '@gofer/pipeline';
 import { Keyring } from './keyring.js';
 import { decodeSealed, encodeSealed, type SealedSecret } from './sealed-secret.js';
@@ -47,6 +47,7 @@ export class SecretService {
   constructor(
     private readonly transactions: Transactions,
     private readonly secrets: SecretsRepository,
+    private readonly pipelines: PipelinesRepository,
     private readonly cluster: ClusterRepository,
     @Inject(GOFER_CONFIG) config: GoferConfig,
     @Inject(LOGGER) private readonly logger: Logger,
@@ -113,7 +114,7 @@ export class SecretService {
       problems.push(...validateNamespacePatterns(namespaces));
     }
     if (problems.length > 0) throw invalidArgument(problems.join('\n'));
-    if (scope !== 'global' && !(await this.secrets.pipelineExists(scope.namespaceId, scope.pipelineId))) {
+    if (scope !== 'global' && !(await this.pipelines.exists(scope.namespaceId, scope.pipelineId))) {
       throw notFound(`pipeline "${scope.pipelineId}" not found in namespace "${scope.namespaceId}"`);
     }
     const sealed = keyring.seal(value, { scope: scopeText(scope), key });

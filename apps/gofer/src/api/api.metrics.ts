@@ -1,6 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { METRICS_REGISTRY } from '@gofer/config';
-import { LATENCY_BUCKETS } from '@gofer/engine';
+import { LATENCY_BUCKETS, METRICS_REGISTRY } from '@gofer/config';
 import { Histogram, type Registry } from 'prom-client';
 
 /** The API's metrics: request latency by method and gRPC status code. */

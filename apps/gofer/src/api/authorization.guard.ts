@@ -95,7 +95,8 @@ export class AuthorizationGuard implements CanActivate {
     const request = context.switchToHttp().getRequest<HttpRequest>();
     try {
       const policy = this.policyOf(context);
-      const principal = await this.check(policy, context.getHandler().name, () => httpBearer(request.headers.authorization), httpTarget(request));
+      // Run-token scopes are keyed by RPC name: an HTTP handler is named apart so none inherits one.
+      const principal = await this.check(policy, `http:${context.getHandler().name}`, () => httpBearer(request.headers.authorization), httpTarget(request));
       if (principal) principals.set(request, principal);
       return true;
     } catch (error) {
@@ -121,7 +122,7 @@ export class AuthorizationGuard implements CanActivate {
    * the verified principal when the policy reads a token.
    */
   private async check(policy: Policy, method: string, token: () => string, target: Target | undefined): Promise<Principal | undefined> {
-    if (policy === 'public' || policy === 'signature-checked') return undefined;
+    if (policy === 'public') return undefined;
     const principal = await this.tokens.authenticate(token());
     // A run token is confined to its run: uploads name it in their first message, checked by the handler.
     assertRunTokenScope(principal, method, policy === 'checked-by-handler' ? undefined : (target ?? {}));

@@ -66,7 +66,7 @@ export function parseNamespaces(arg: string): string[] {
     const id = arg.slice(i, j).trim();
     if (!isValidId(NAMESPACE_ID, id)) {
       throw new InvalidArgumentError(
-        `"${id}" is not a namespace id (3-32 of a-z 0-9 _ -, starting with a letter or digit); write a pattern as /regex/`,
+        `"${id}" is not a namespace id (${NAMESPACE_ID.howTo}); write a pattern as /regex/`,
       );
     }
     items.push(id);

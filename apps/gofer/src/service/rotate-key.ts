@@ -1,5 +1,5 @@
 import { loadConfig } from '@gofer/config';
-import { ClusterRepository, EventsRepository, openDataSource, SecretsRepository, Transactions } from '@gofer/dal';
+import { ClusterRepository, EventsRepository, openDataSource, PipelinesRepository, SecretsRepository, Transactions } from '@gofer/dal';
 import { EventLog } from '@gofer/events';
 import { EncryptionKeyMismatchError, SecretService } from '@gofer/secrets';
 import { EncryptionKeyError } from '@gofer/secrets';
@@ -22,7 +22,7 @@ export async function rotateKey(env: NodeJS.ProcessEnv = process.env): Promise<n
   });
   try {
     const secrets = new SecretService(
-      new Transactions(db, logger), new SecretsRepository(db), new ClusterRepository(db), config, logger,
+      new Transactions(db, logger), new SecretsRepository(db), new PipelinesRepository(db), new ClusterRepository(db), config, logger,
       new EventLog(new EventsRepository(db), config),
     );
     await secrets.verifyKey(); // every stored secret must open with one of the configured keys first

@@ -8,7 +8,6 @@ import { NamespaceEntity } from '../entities/namespace.entity.js';
 export class NamespacesRepository {
   constructor(@Inject(DATA_SOURCE) private readonly db: DataSource) {}
 
-
   /** Inserts a namespace unless one has its id; true when it inserted. */
   async insertIfAbsent(
     m: EntityManager,

@@ -2,8 +2,6 @@ import { Inject, Injectable } from '@nestjs/common';
 import { In, type DataSource, type EntityManager } from 'typeorm';
 import { DATA_SOURCE } from '../dal.tokens.js';
 import { ObjectEntity } from '../entities/object.entity.js';
-import { PipelineEntity } from '../entities/pipeline.entity.js';
-import { RunEntity } from '../entities/run.entity.js';
 
 /** Whose objects: a pipeline's (`runId` 0) or one run's. */
 export interface ObjectOwner {
@@ -20,20 +18,6 @@ function ownerColumns(owner: ObjectOwner): ObjectOwner {
 @Injectable()
 export class ObjectsRepository {
   constructor(@Inject(DATA_SOURCE) private readonly db: DataSource) {}
-
-
-  async pipelineExists(namespaceId: string, pipelineId: string): Promise<boolean> {
-    return this.db.manager.existsBy(PipelineEntity, { namespaceId, id: pipelineId });
-  }
-
-  async runExists(namespaceId: string, pipelineId: string, runId: number): Promise<boolean> {
-    return this.db.manager.existsBy(RunEntity, { namespaceId, pipelineId, id: runId });
-  }
-
-  /** Locks the pipeline's row (it serialises puts of one pipeline); null if it does not exist. */
-  async lockPipeline(m: EntityManager, namespaceId: string, pipelineId: string): Promise<PipelineEntity | null> {
-    return m.findOne(PipelineEntity, { where: { namespaceId, id: pipelineId }, lock: { mode: 'pessimistic_write' } });
-  }
 
   async find(owner: ObjectOwner, key: string): Promise<ObjectEntity | null> {
     return this.db.manager.findOneBy(ObjectEntity, { ...ownerColumns(owner), key });

@@ -13,7 +13,6 @@ import { SecretEntity } from '../entities/secret.entity.js';
 export class PipelinesRepository {
   constructor(@Inject(DATA_SOURCE) private readonly db: DataSource) {}
 
-
   /**
    * Inserts a pipeline unless it exists, continuing the version and run counters of a deleted pipeline
    * of the same id (`retired_pipelines`); true when it inserted.
@@ -41,6 +40,10 @@ export class PipelinesRepository {
             WHERE r.namespace_id = $1 AND r.pipeline_id = $2 AND p.namespace_id = $1 AND p.id = $2`,
       [namespaceId, pipelineId],
     );
+  }
+
+  exists(namespaceId: string, id: string): Promise<boolean> {
+    return this.db.manager.existsBy(PipelineEntity, { namespaceId, id });
   }
 
   find(namespaceId: string, id: string): Promise<PipelineEntity | null> {

@@ -40,10 +40,9 @@ export function lockRunsSql(keys: ReadonlyArray<{ namespaceId: string; pipelineI
            ORDER BY namespace_id, pipeline_id, id FOR UPDATE`;
 }
 
-
 /**
  * Statements of the less frequent transitions (per run rather than per task). The statement snapshot
- * (test/engine/statements.spec.ts) pins their exact text.
+ * (test/dal/statements.spec.ts) pins their exact text.
  */
 export const RUN_SQL = {
   admissionNeeded: {
@@ -75,22 +74,10 @@ export const RUN_SQL = {
             WHERE r.namespace_id = next.namespace_id AND r.pipeline_id = next.pipeline_id AND r.id = next.id
         RETURNING r.namespace_id, r.pipeline_id, r.id, r.config_version, r.state, r.cancel_requested, r.started`,
   },
-  firstFailure: {
-    name: 'gofer_first_failure',
-    text: `SELECT task_id, status_reason FROM task_runs
-            WHERE namespace_id = $1 AND pipeline_id = $2 AND run_id = $3 AND status = 'failed'
-            ORDER BY ended NULLS LAST, task_id LIMIT 1`,
-  },
   completeRun: {
     name: 'gofer_complete_run',
     text: `UPDATE runs SET state = 'complete', status = $4, status_reason = $5::jsonb, ended = $6
             WHERE namespace_id = $1 AND pipeline_id = $2 AND id = $3 AND state = 'running' RETURNING id`,
-  },
-  attemptForRetry: {
-    name: 'gofer_attempt_for_retry',
-    text: `SELECT scheduler_id, started, cancel_requested FROM task_runs
-            WHERE namespace_id = $1 AND pipeline_id = $2 AND run_id = $3 AND task_id = $4 AND attempt = $5
-              AND state = 'running' AND worker_id = $6`,
   },
   /** Asks runs $3 (ids) to cancel; a pending one starts (so it can complete) at $4. */
   requestCancel: {
@@ -98,14 +85,6 @@ export const RUN_SQL = {
     text: `UPDATE runs SET cancel_requested = true,
               state = CASE WHEN state = 'pending' THEN 'running' ELSE state END, started = COALESCE(started, $4)
         WHERE namespace_id = $1 AND pipeline_id = $2 AND id = ANY($3::int[])`,
-  },
-  retryAttempt: {
-    name: 'gofer_retry_attempt',
-    text: `UPDATE task_runs SET attempt = attempt + 1, state = 'waiting', ready_at = $7, worker_id = NULL,
-                  scheduler_id = NULL, exit_code = NULL, started = NULL, log_bytes = 0, logs_truncated = false,
-                  logs_archived = false, past_attempts = past_attempts || jsonb_build_array($8::jsonb)
-            WHERE namespace_id = $1 AND pipeline_id = $2 AND run_id = $3 AND task_id = $4 AND attempt = $5
-              AND state = 'running' AND worker_id = $6 RETURNING attempt`,
   },
 } satisfies Record<string, Statement>;
 
@@ -147,6 +126,10 @@ export class RunRepository {
   /** The pipelines that have runs waiting for a slot. */
   async pipelinesWithPendingRuns(): Promise<Array<{ namespace_id: string; pipeline_id: string }>> {
     return this.db.query(`SELECT DISTINCT namespace_id, pipeline_id FROM runs WHERE state = 'pending'`);
+  }
+
+  exists(key: RunKey): Promise<boolean> {
+    return this.db.manager.existsBy(RunEntity, { namespaceId: key.namespaceId, pipelineId: key.pipelineId, id: key.runId });
   }
 
   /** A run, or null (`m`: inside that transaction). */

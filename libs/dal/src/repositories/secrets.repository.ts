@@ -1,7 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { In, Not, type DataSource, type EntityManager } from 'typeorm';
 import { DATA_SOURCE } from '../dal.tokens.js';
-import { PipelineEntity } from '../entities/pipeline.entity.js';
 import { SecretEntity } from '../entities/secret.entity.js';
 
 /** A secret's scope columns: a pipeline's, or `''`/`''` for a global secret. */
@@ -15,12 +14,7 @@ export interface SecretOwner {
 export class SecretsRepository {
   constructor(@Inject(DATA_SOURCE) private readonly db: DataSource) {}
 
-
   /** Whether the pipeline a pipeline secret belongs to exists. */
-  async pipelineExists(namespaceId: string, pipelineId: string): Promise<boolean> {
-    return this.db.manager.existsBy(PipelineEntity, { namespaceId, id: pipelineId });
-  }
-
   /** How many secrets are stored (all scopes). */
   async count(): Promise<number> {
     return this.db.manager.countBy(SecretEntity, {});

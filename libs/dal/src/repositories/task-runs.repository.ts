@@ -7,7 +7,7 @@ import { literal, type Statement } from '../statement.js';
 /**
  * The `task_runs` table's hot-path statements: claim, adopt, record the container, complete, retry.
  * Each one fences on the attempt's state, number and worker (docs/design.md §4). Their text is pinned
- * by test/engine/statements.spec.ts.
+ * by test/dal/statements.spec.ts.
  */
 
 const RUN_KEY = 'namespace_id = $1 AND pipeline_id = $2 AND run_id = $3';
@@ -118,6 +118,26 @@ export const TASK_RUN_SQL = {
     name: 'gofer_states_of_runs',
     text: `SELECT run_id, task_id, state, status FROM task_runs WHERE namespace_id = $1 AND pipeline_id = $2 AND run_id = ANY($3::int[])`,
   },
+  firstFailure: {
+    name: 'gofer_first_failure',
+    text: `SELECT task_id, status_reason FROM task_runs
+            WHERE namespace_id = $1 AND pipeline_id = $2 AND run_id = $3 AND status = 'failed'
+            ORDER BY ended NULLS LAST, task_id LIMIT 1`,
+  },
+  attemptForRetry: {
+    name: 'gofer_attempt_for_retry',
+    text: `SELECT scheduler_id, started, cancel_requested FROM task_runs
+            WHERE namespace_id = $1 AND pipeline_id = $2 AND run_id = $3 AND task_id = $4 AND attempt = $5
+              AND state = 'running' AND worker_id = $6`,
+  },
+  retryAttempt: {
+    name: 'gofer_retry_attempt',
+    text: `UPDATE task_runs SET attempt = attempt + 1, state = 'waiting', ready_at = $7, worker_id = NULL,
+                  scheduler_id = NULL, exit_code = NULL, started = NULL, log_bytes = 0, logs_truncated = false,
+                  logs_archived = false, past_attempts = past_attempts || jsonb_build_array($8::jsonb)
+            WHERE namespace_id = $1 AND pipeline_id = $2 AND run_id = $3 AND task_id = $4 AND attempt = $5
+              AND state = 'running' AND worker_id = $6 RETURNING attempt`,
+  },
   taskStates: {
     name: 'gofer_task_states',
     text: `SELECT task_id, state, status FROM task_runs WHERE ${RUN_KEY}`,
@@ -222,7 +242,7 @@ export interface AttemptRow {
   attempt: number;
 }
 
-/** The reconciler's reads and writes of `task_runs` (the hot path uses the statements above). */
+/** Reads and writes of `task_runs` for the reconciler and the cold path of RunEngine (the hot path uses the statements above). */
 @Injectable()
 export class TaskRunsRepository {
   constructor(@Inject(DATA_SOURCE) private readonly db: DataSource) {}

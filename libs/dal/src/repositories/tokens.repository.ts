@@ -15,7 +15,6 @@ export function deleteRunTokensSql(run: { namespaceId: string; pipelineId: strin
 export class TokensRepository {
   constructor(@Inject(DATA_SOURCE) private readonly db: DataSource) {}
 
-
   /**
    * Marks the cluster as bootstrapped (its `cluster` row's `bootstrapped`), unless it already is: true
    * when this call claimed it, so the first management token is issued only once.
