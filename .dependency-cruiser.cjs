@@ -38,6 +38,13 @@ module.exports = {
       to: { path: ['^libs/', '(^|/)node_modules/(pg|typeorm|ioredis|bullmq|dockerode|@aws-sdk|@nestjs)/'], pathNot: '^libs/(pipeline|errors|queue)/' },
     },
     {
+      name: 'sdk-stands-alone',
+      severity: 'error',
+      comment: 'The SDK is packed and used on its own: it imports no other Gofer lib (its specs may, to check its output).',
+      from: { path: lib('sdk'), pathNot: '\\.spec\\.ts$' },
+      to: { path: '^libs/', pathNot: lib('sdk') },
+    },
+    {
       name: 'config-is-near-the-bottom',
       severity: 'error',
       comment: 'Configuration is read by everything, so it imports no other Gofer lib but the pure ones below it (pipeline, errors, queue).',
