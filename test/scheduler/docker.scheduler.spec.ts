@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDockerScheduler, SchedulerError, type ContainerSpec, type LogChunk, type Scheduler } from '@gofer/scheduler';
+import { waitForOutput } from './scheduler.contract.js';
 import { startTestRegistry, type TestRegistry } from './test-registry.js';
 
 const IMAGE = 'busybox:latest';
@@ -218,7 +219,7 @@ describe('DockerScheduler', () => {
       const { id } = await scheduler.start(
         spec({ command: ['sh', '-c', 'trap "echo got TERM; exit 0" TERM; echo ready; sleep 300 & wait'] }),
       );
-      await waitForOutput(id, 'ready\n');
+      await waitForOutput(scheduler, id, 'ready\n');
       await scheduler.stop(id, 60);
       expect(await scheduler.wait(id)).toEqual({ exitCode: 0 });
       expect(text(await collectLogs(scheduler.logs(id)), 'stdout')).toBe('ready\ngot TERM\n');
@@ -226,7 +227,7 @@ describe('DockerScheduler', () => {
 
     it('kills a container that ignores SIGTERM once the grace period is over', async () => {
       const { id } = await scheduler.start(spec({ command: ['sh', '-c', 'trap "" TERM; echo ready; sleep 300'] }));
-      await waitForOutput(id, 'ready\n');
+      await waitForOutput(scheduler, id, 'ready\n');
       await scheduler.stop(id, 1);
       expect(await scheduler.wait(id)).toEqual({ exitCode: 137 }); // 128 + SIGKILL
     });
@@ -414,15 +415,4 @@ async function busyboxLayer(): Promise<Buffer> {
   } finally {
     await container.remove({ force: true });
   }
-}
-
-/** Follows the logs until `expected` has appeared on stdout: the container is then past its setup. */
-async function waitForOutput(id: string, expected: string): Promise<void> {
-  let seen = '';
-  const controller = new AbortController();
-  for await (const chunk of scheduler.logs(id, controller.signal)) {
-    if (chunk.stream === 'stdout') seen += chunk.data.toString();
-    if (seen.includes(expected)) controller.abort();
-  }
-  expect(seen).toContain(expected);
 }

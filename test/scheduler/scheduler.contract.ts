@@ -315,7 +315,7 @@ async function output(scheduler: Scheduler, id: string): Promise<{ stdout: strin
 }
 
 /** Follows the logs until `expected` is on stdout: the container is then past its setup (e.g. its trap). */
-async function waitForOutput(scheduler: Scheduler, id: string, expected: string): Promise<void> {
+export async function waitForOutput(scheduler: Scheduler, id: string, expected: string): Promise<void> {
   let seen = '';
   const controller = new AbortController();
   for await (const chunk of scheduler.logs(id, controller.signal)) {
