@@ -3,7 +3,7 @@ import {
   advanceSql, attemptArrays, attemptValues, completeAndReadBatchSql, deleteRunTokensSql, eventSql, GroupCommit,
   insertRunSql, insertTaskRunsSql, lockRunSql, lockRunsSql, lockUnfinishedRunsSql, nextRunIdSql, PipelineConfigsRepository,
   RUN_SQL, RunEntity, RunRepository, TASK_RUN_SQL, TaskRunEntity, TaskRunsRepository, Transactions,
-  type EntityManager, type NewTaskRun, type NextRunId, type RunKey, type Tx,
+  type NewTaskRun, type NextRunId, type RunKey, type Tx,
   type RunReason, type RunState, type RunStatus, type StatusReason, type TaskRunReason, type TaskRunState, type TaskRunStatus,
 } from '@gofer/dal';
 import {
@@ -118,13 +118,6 @@ export class RunEngine {
     private readonly pipelineConfigs: PipelineConfigsRepository,
   ) {}
 
-  private transaction<T>(work: (m: EntityManager, tx: Tx) => Promise<T>): Promise<T> {
-    return this.transactions.entity(work);
-  }
-
-  private rawTransaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
-    return this.transactions.raw(work);
-  }
 
 
   async config(namespaceId: string, pipelineId: string, version: number): Promise<PipelineConfig> {
@@ -211,7 +204,7 @@ export class RunEngine {
       }
       retried = { version: old.configVersion, reused };
     }
-    const { runId, ready } = await this.rawTransaction(async (tx) => {
+    const { runId, ready } = await this.transactions.raw(async (tx) => {
       const [pipeline] = await tx.queryText<NextRunId>(nextRunIdSql(namespaceId, pipelineId));
       if (!pipeline) throw notFound(`pipeline "${pipelineId}" not found in namespace "${namespaceId}"`);
       if (pipeline.state === 'disabled') {
@@ -272,7 +265,7 @@ export class RunEngine {
 
   /** Admits pending runs of a pipeline (used by the reconciler after a crash between commit and admit). */
   async admitPipeline(namespaceId: string, pipelineId: string): Promise<void> {
-    const ready = await this.rawTransaction(async (tx) => {
+    const ready = await this.transactions.raw(async (tx) => {
       const [pipeline] = await tx.query<{ parallelism: number }>(RUN_SQL.lockPipeline, [namespaceId, pipelineId]);
       return pipeline ? this.admit(tx, namespaceId, pipelineId, pipeline.parallelism) : [];
     });
@@ -379,7 +372,7 @@ export class RunEngine {
    * (their workers see `cancel_requested`), and a pending run completes at once.
    */
   async cancelRun(key: RunKey): Promise<RunEntity> {
-    const ready = await this.transaction(async (m, tx) => {
+    const ready = await this.transactions.entity(async (m, tx) => {
       const run = await this.lockRun(tx, key);
       if (run.state === 'complete') {
         const status = (await this.runs.find(key, m))?.status;
@@ -400,7 +393,7 @@ export class RunEngine {
    * before this call is left alone).
    */
   async cancelAllRuns(namespaceId: string, pipelineId: string): Promise<number[]> {
-    const { ready, ids } = await this.transaction(async (m, tx) => {
+    const { ready, ids } = await this.transactions.entity(async (m, tx) => {
       const [pipeline] = await tx.query(RUN_SQL.pipelineExists, [namespaceId, pipelineId]);
       if (!pipeline) throw notFound(`pipeline "${pipelineId}" not found in namespace "${namespaceId}"`);
       // A run already cancelled is stopping its containers: it is not this call's to cancel again.
@@ -461,7 +454,7 @@ export class RunEngine {
 
   /** Cancels one task run: stops it if running, or marks it cancelled if it has not started. */
   async cancelTaskRun(key: RunKey & { taskId: string }): Promise<TaskRunEntity> {
-    const ready = await this.transaction(async (m, tx) => {
+    const ready = await this.transactions.entity(async (m, tx) => {
       const run = await this.lockRun(tx, key);
       // Compare-and-set, as claimAttempt does not take the run lock: whichever state the row is in at
       // the UPDATE decides, never a state read earlier.
@@ -559,7 +552,7 @@ export class RunEngine {
    */
   private async retryAttempt(key: TaskAttemptKey, workerId: string, result: AttemptResult, delayMs: number): Promise<boolean | undefined> {
     const attemptKey = [key.namespaceId, key.pipelineId, key.runId, key.taskId, key.attempt, workerId];
-    const retry = await this.rawTransaction(async (tx): Promise<ReadyTask[] | 'lost' | 'final'> => {
+    const retry = await this.transactions.raw(async (tx): Promise<ReadyTask[] | 'lost' | 'final'> => {
       const run = await this.lockRun(tx, key);
       if (run.cancelRequested) return 'final';
       const [row] = await tx.query<{ scheduler_id: string | null; started: Date | null; cancel_requested: boolean }>(
@@ -603,7 +596,7 @@ export class RunEngine {
     const firsts = new Map<string, Completion>();
     for (const item of items) if (!firsts.has(attemptId(item.key, item.workerId))) firsts.set(attemptId(item.key, item.workerId), item);
     const batch = [...firsts.values()];
-    const { ready, recordedIds } = await this.rawTransaction(async (tx) => {
+    const { ready, recordedIds } = await this.transactions.raw(async (tx) => {
       // One round trip: BEGIN, lock the runs, then (a new snapshot, after the locks) complete and read.
       const [locked, completedRows] = await tx.queryTexts([
         lockRunsSql(batch.map((item) => item.key)),
