@@ -35,6 +35,12 @@ describeSchedulerContract({
     const leftovers = await docker.listContainers({ all: true, filters });
     await Promise.all(leftovers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
   },
+  async crash(id) {
+    // `docker kill` would mark the container stopped by hand, and its restart policy would not apply.
+    const { State } = await docker.getContainer(id).inspect();
+    if (!State.Running || State.Pid <= 0) throw new Error(`container ${id} has no process to kill`);
+    process.kill(State.Pid, 'SIGKILL'); // the tests run beside the engine, as a user that may signal its containers
+  },
 });
 
 /** A loopback port nothing listens on: bound by the OS, then released. */

@@ -2,8 +2,10 @@
 import { randomUUID } from 'node:crypto';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, type Server } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createDockerScheduler, SchedulerError, type ContainerSpec, type LogChunk, type Scheduler } from '@gofer/scheduler';
-import { waitForOutput } from './scheduler.contract.js';
+import { dialService, serviceSpec, waitForOutput, waitForService } from './scheduler.contract.js';
 import { startTestRegistry, type TestRegistry } from './test-registry.js';
 
 const IMAGE = 'busybox:latest';
@@ -402,9 +404,100 @@ describe('DockerScheduler', () => {
       expect(err.message).toMatch(new RegExp(`^image "${image}" could not be pulled: .*auth`));
     });
   });
+
+  describe('services', () => {
+    // The service's port is chosen differently on the host's network; these tests need that one.
+    const hostNetwork = createDockerScheduler({ host: process.env.GOFER_DOCKER_HOST, network: 'host' });
+
+    it('creates a service with the unless-stopped restart policy and its port in a label and its env', async () => {
+      const s = serviceSpec(spec());
+      const { id, address } = await hostNetwork.startService(s);
+      const raw = await docker.getContainer(id).inspect();
+      const port = raw.Config.Labels['gofer.service.port']!;
+      expect(port).toMatch(/^\d+$/);
+      expect(address).toBe(`127.0.0.1:${port}`);
+      expect(raw.Config.Env).toContain(`${s.portEnv}=${port}`);
+      expect(raw.HostConfig).toMatchObject({ NetworkMode: 'host', RestartPolicy: { Name: 'unless-stopped' } });
+      expect(await dialService(address)).toBe(s.env.MARK);
+    });
+
+    it('on another network, publishes the fixed container port to a chosen loopback port', async () => {
+      // The `none` network ignores the binding, so only the container's spec can be checked here.
+      const s = serviceSpec(spec());
+      const { id, address } = await createDockerScheduler({ network: 'none' }).startService(s);
+      const raw = await docker.getContainer(id).inspect();
+      const port = raw.Config.Labels['gofer.service.port']!;
+      expect(address).toBe(`127.0.0.1:${port}`);
+      expect(raw.Config.Env).toContain(`${s.portEnv}=8080`);
+      expect(raw.Config.ExposedPorts).toEqual({ '8080/tcp': {} });
+      expect(raw.HostConfig).toMatchObject({
+        NetworkMode: 'none',
+        RestartPolicy: { Name: 'unless-stopped' },
+        PortBindings: { '8080/tcp': [{ HostIp: '127.0.0.1', HostPort: port }] },
+      });
+    });
+
+    it('keeps a crash-looping service stopped once stopped', async () => {
+      const { id } = await hostNetwork.startService({ ...serviceSpec(spec()), command: ['exit 3'] }); // sh -c 'exit 3'
+      await waitForService(hostNetwork, id, (info) => info.restarts >= 1);
+      await hostNetwork.stop(id, 1);
+      const stopped = await hostNetwork.inspectService(id);
+      expect(stopped).toMatchObject({ running: false, exitCode: expect.any(Number) });
+      // Watched for longer than the engine's restart delays so far: it never comes back on its own.
+      for (let i = 0; i < 10; i++) {
+        expect(await hostNetwork.inspectService(id)).toMatchObject({ running: false, restarts: stopped!.restarts });
+        await sleep(200);
+      }
+    });
+
+    it('starts a stopped service anew on another port when another process took its port', async () => {
+      const s = serviceSpec(spec());
+      const first = await hostNetwork.startService(s);
+      await hostNetwork.stop(first.id, 1);
+      const squatter = await listen(Number(first.address.split(':')[1]));
+      try {
+        const second = await hostNetwork.startService(s);
+        expect(second).toMatchObject({ name: s.name, adopted: false });
+        expect(second.id).not.toBe(first.id);
+        expect(second.address).not.toBe(first.address);
+        expect(await dialService(second.address)).toBe(s.env.MARK);
+        expect(await hostNetwork.inspect(first.id)).toBeUndefined();
+      } finally {
+        await new Promise((resolve) => squatter.close(resolve));
+      }
+    });
+
+    it('refuses to take a task container for a service', async () => {
+      const task = spec({ command: ['sleep', '300'] });
+      await hostNetwork.start(task);
+      const err = await schedulerError(hostNetwork.startService({ ...serviceSpec(task), name: task.name }));
+      expect(err.kind).toBe('invalid_spec');
+      expect(err.message).toMatch(/exists but is not a service container/);
+    });
+
+    it('reports a task container through inspectService without an address', async () => {
+      const task = spec({ command: ['true'] });
+      const { id } = await hostNetwork.start(task);
+      await hostNetwork.wait(id);
+      const info = await hostNetwork.inspectService(id);
+      expect(info).toMatchObject({ id, running: false, exitCode: 0, restarts: 0 });
+      expect(info).not.toHaveProperty('address');
+      expect(await hostNetwork.inspectService(`gofer-test-${runId}-missing`)).toBeUndefined();
+    });
+  });
 });
 
-/** A tar holding busybox at /busybox: copied out of the local busybox image, since no registry is reachable. */
+/** A TCP server listening on `port` on every interface, as another process holding it would. */
+async function listen(port: number): Promise<Server> {
+  const server = createServer((socket) => socket.destroy());
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, resolve);
+  });
+  return server;
+}
+
+/** A tar holding busybox: copied out of the local busybox image, since no registry is reachable. */
 async function busyboxLayer(): Promise<Buffer> {
   const container = await docker.createContainer({ Image: IMAGE, Cmd: ['true'], Labels: testLabels });
   try {

@@ -3,8 +3,18 @@
 // here; what is particular to one engine (its HostConfig, its registry handling) stays in that engine's
 // own spec, e.g. docker.scheduler.spec.ts.
 import { randomUUID } from 'node:crypto';
+import { get } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SchedulerError, type ContainerSpec, type LogChunk, type Scheduler } from '@gofer/scheduler';
+import {
+  SchedulerError,
+  type ContainerSpec,
+  type LogChunk,
+  type Scheduler,
+  type ServiceInfo,
+  type ServiceSpec,
+} from '@gofer/scheduler';
+import { startTestRegistry } from './test-registry.js';
 
 /** How to run the contract against one implementation. */
 export interface SchedulerHarness {
@@ -12,7 +22,10 @@ export interface SchedulerHarness {
   readonly kind: string;
   /** A scheduler for a working engine, built the way the service builds it. */
   readonly scheduler: Scheduler;
-  /** An image with a POSIX shell (`sh`, `echo`, `sleep`, `trap`), present on the engine. */
+  /**
+   * An image with a POSIX shell (`sh`, `echo`, `sleep`, `trap`, `printf`, `mkdir`) and busybox's `httpd`
+   * (the service rows' server), present on the engine.
+   */
   readonly image: string;
   /**
    * Schedulers pointed at an engine that is not there (a closed loopback port, a missing socket), each
@@ -21,6 +34,11 @@ export interface SchedulerHarness {
   unreachable(): Promise<Array<{ label: string; scheduler: Scheduler; address: string }>>;
   /** Removes every container carrying these labels, without going through the scheduler under test. */
   cleanup(labels: Record<string, string>): Promise<void>;
+  /**
+   * Kills the main process of a running container as a crash would: SIGKILL from outside, not through
+   * the engine's API (which the engine would take for a stop and not restart it).
+   */
+  crash(id: string): Promise<void>;
 }
 
 /** What a row of the table gets: the scheduler and helpers that keep its containers apart from others'. */
@@ -224,6 +242,8 @@ export const schedulerContract: ContractBehaviour[] = [
           ['remove', () => scheduler.remove('gofer-contract-none')],
           ['inspect', () => scheduler.inspect('gofer-contract-none')],
           ['list', () => scheduler.list({ 'gofer.test': 'none' })],
+          ['startService', () => scheduler.startService(serviceSpec(spec()))],
+          ['inspectService', () => scheduler.inspectService('gofer-contract-none')],
         ];
         for (const [call, run] of calls) {
           const err = await schedulerError(run());
@@ -268,6 +288,97 @@ export const schedulerContract: ContractBehaviour[] = [
       await expect(scheduler.remove(`gofer-contract-never-${randomUUID()}`)).resolves.toBeUndefined();
     },
   },
+  {
+    behaviour: 'service: startService runs a service dialable at its address; a second call adopts it',
+    async check({ scheduler, spec, labels }) {
+      const s = serviceSpec(spec());
+      const started = await scheduler.startService(s);
+      expect(started).toEqual({ id: expect.any(String), name: s.name, address: expect.stringMatching(/^[^:]+:\d+$/), adopted: false });
+      expect(await dialService(started.address)).toBe(s.env.MARK);
+
+      expect(await scheduler.startService(s)).toEqual({ ...started, adopted: true });
+      const info = await scheduler.inspectService(s.name);
+      expect(info).toMatchObject({ id: started.id, name: s.name, running: true, restarts: 0, address: started.address });
+      expect(info!.labels).toMatchObject(s.labels);
+      expect(info!.env).toMatchObject({ ...s.env, [s.portEnv]: expect.stringMatching(/^\d+$/) });
+      expect(await scheduler.inspectService(started.id)).toEqual(info);
+      expect((await scheduler.list(labels)).map((c) => c.id)).toEqual([started.id]);
+    },
+  },
+  {
+    behaviour: 'service: two callers racing to start one service get one container between them',
+    async check({ scheduler, spec, labels }) {
+      const s = serviceSpec(spec());
+      const settled = await Promise.allSettled([scheduler.startService(s), scheduler.startService(s)]);
+      const [a, b] = settled.map((r) => {
+        if (r.status === 'rejected') throw r.reason;
+        return r.value;
+      });
+      expect({ ...b!, adopted: a!.adopted }).toEqual(a);
+      expect([a!.adopted, b!.adopted].sort()).toEqual([false, true]);
+      expect((await scheduler.list(labels)).map((c) => c.id)).toEqual([a!.id]);
+      expect(await dialService(a!.address)).toBe(s.env.MARK);
+    },
+  },
+  {
+    behaviour: 'service: a service whose process dies is restarted by the engine, at the same address',
+    async check({ scheduler, harness, spec }) {
+      const s = serviceSpec(spec());
+      const started = await scheduler.startService(s);
+      expect(await dialService(started.address)).toBe(s.env.MARK);
+      await harness.crash(started.id);
+      const restarted = await waitForService(scheduler, started.id, (info) => info.restarts >= 1 && info.running);
+      expect(restarted).toMatchObject({ id: started.id, address: started.address });
+      expect(await dialService(started.address)).toBe(s.env.MARK);
+      // Adopting a restarted service changes nothing.
+      expect(await scheduler.startService(s)).toEqual({ ...started, adopted: true });
+    },
+  },
+  {
+    behaviour: 'service: stop keeps it stopped, startService starts it again, remove takes it away',
+    async check({ scheduler, spec, labels }) {
+      const s = serviceSpec(spec());
+      const started = await scheduler.startService(s);
+      expect(await dialService(started.address)).toBe(s.env.MARK);
+      await scheduler.stop(started.id, 1);
+      // Watched for longer than the engine waits before a restart: it never comes back on its own.
+      for (let i = 0; i < 10; i++) {
+        expect(await scheduler.inspectService(started.id)).toMatchObject({ running: false, exitCode: expect.any(Number) });
+        await sleep(200);
+      }
+
+      const again = await scheduler.startService(s);
+      expect(again).toMatchObject({ id: started.id, name: s.name, adopted: true });
+      expect(await scheduler.inspectService(s.name)).toMatchObject({ running: true, address: again.address });
+      expect(await dialService(again.address)).toBe(s.env.MARK);
+
+      await scheduler.remove(started.id);
+      expect(await scheduler.inspectService(s.name)).toBeUndefined();
+      expect(await scheduler.inspectService(started.id)).toBeUndefined();
+      expect(await scheduler.list(labels)).toEqual([]);
+    },
+  },
+  {
+    behaviour: 'service: an image its registry does not have fails with image_not_found; a bad spec with invalid_spec; nothing is created',
+    async check({ scheduler, spec, labels }) {
+      const registry = await startTestRegistry();
+      try {
+        const image = `${registry.host}/gofer-contract/missing:latest`;
+        const missing = serviceSpec(spec({ image }));
+        const err = await schedulerError(scheduler.startService(missing));
+        expect(err.kind).toBe('image_not_found');
+        expect(err.message).toContain(image);
+        expect(await scheduler.inspectService(missing.name)).toBeUndefined();
+      } finally {
+        await registry.close();
+      }
+      const base = serviceSpec(spec());
+      for (const bad of [{ ...base, portEnv: '' }, { ...base, portEnv: 'A=B' }, { ...base, env: { ...base.env, [base.portEnv]: '80' } }]) {
+        expect((await schedulerError(scheduler.startService(bad))).kind).toBe('invalid_spec');
+      }
+      expect(await scheduler.list(labels)).toEqual([]);
+    },
+  },
 ];
 
 /**
@@ -298,6 +409,59 @@ export function describeSchedulerContract(harness: SchedulerHarness): void {
       }
     });
   });
+}
+
+const SERVICE_PORT_ENV = 'GOFER_CONTRACT_PORT';
+// How long a service may take to answer, or to come back after a crash: generous, the engine backs off.
+const SERVICE_DEADLINE_MS = 60_000;
+
+/**
+ * A service serving one page, `MARK` (unique per spec), over HTTP on the port the scheduler gives it:
+ * what answers at the address is this service and no other process.
+ */
+export function serviceSpec(base: ContainerSpec): ServiceSpec {
+  return {
+    ...base,
+    entrypoint: ['sh', '-c'],
+    command: [`mkdir -p /tmp/www && printf %s "$MARK" > /tmp/www/index.html && exec httpd -f -p "$${SERVICE_PORT_ENV}" -h /tmp/www`],
+    env: { MARK: `mark-${base.name}`, ...base.env },
+    portEnv: SERVICE_PORT_ENV,
+  };
+}
+
+/** The page the service at `address` serves, polling until it answers (it may still be starting). */
+export async function dialService(address: string): Promise<string> {
+  const url = new URL(`http://${address}/`);
+  const deadline = Date.now() + SERVICE_DEADLINE_MS;
+  for (;;) {
+    try {
+      return await new Promise<string>((resolve, reject) => {
+        const req = get({ host: url.hostname, port: url.port, path: '/', agent: false, timeout: 5_000 }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (body += chunk));
+          res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`HTTP ${res.statusCode}`))));
+          res.on('error', reject);
+        });
+        req.on('timeout', () => req.destroy(new Error('timed out')));
+        req.on('error', reject);
+      });
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`service at ${address} never answered: ${String(err)}`);
+      await sleep(100);
+    }
+  }
+}
+
+/** Polls inspectService until `done` holds for the service's state. */
+export async function waitForService(scheduler: Scheduler, id: string, done: (info: ServiceInfo) => boolean): Promise<ServiceInfo> {
+  const deadline = Date.now() + SERVICE_DEADLINE_MS;
+  for (;;) {
+    const info = await scheduler.inspectService(id);
+    if (info && done(info)) return info;
+    if (Date.now() > deadline) throw new Error(`service ${id} never reached the expected state; last seen: ${JSON.stringify(info)}`);
+    await sleep(100);
+  }
 }
 
 async function collect(iterable: AsyncIterable<LogChunk>): Promise<LogChunk[]> {

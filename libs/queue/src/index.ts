@@ -1,3 +1,4 @@
 export * from './job.interface.js';
 export * from './queue.tokens.js';
 export * from './task-attempt-key.js';
+export * from './extension-keys.js';

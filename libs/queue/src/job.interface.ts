@@ -1,3 +1,4 @@
+import type { NotificationKey } from './extension-keys.js';
 import type { TaskAttemptKey } from './task-attempt-key.js';
 
 /**
@@ -6,7 +7,11 @@ import type { TaskAttemptKey } from './task-attempt-key.js';
  */
 export enum QueueName {
   Tasks = 'gofer-tasks',
+  Notifications = 'gofer-notifications',
 }
 
 /** A job of the tasks queue: its id is `taskJobId(data)` (see `task-attempt-key.ts`). */
-export type GoferJob = { name: 'task'; queue: QueueName.Tasks; data: TaskAttemptKey };
+export type GoferJob =
+  | { name: 'task'; queue: QueueName.Tasks; data: TaskAttemptKey }
+  /** Its id is `notificationJobId(data)` (see `extension-keys.ts`). */
+  | { name: 'notification'; queue: QueueName.Notifications; data: NotificationKey };

@@ -27,6 +27,38 @@ export interface ContainerSpec {
   resources?: { cpu?: number; memoryBytes?: number };
 }
 
+/**
+ * A long-running service container (an installed trigger): {@link ContainerSpec} plus how it listens.
+ * The engine keeps it running: it restarts the container with backoff whenever it exits, until
+ * {@link Scheduler.stop} or {@link Scheduler.remove}. Docker uses a restart policy; Nomad a service job.
+ */
+export interface ServiceSpec extends ContainerSpec {
+  /**
+   * The environment variable through which the scheduler tells the service which port to listen on
+   * (all interfaces). The scheduler chooses the port: a free host port on a host network, a fixed port
+   * published to a host port on a bridge network, Nomad's dynamic port. E.g. `GOFER_TRIGGER_PORT`.
+   */
+  portEnv: string;
+}
+
+/** A service container the scheduler started or adopted. */
+export interface ServiceRef extends ContainerRef {
+  /** `host:port` at which Gofer's processes can dial the service (loopback on a single machine). */
+  address: string;
+  /** True when a container of this name already existed and was adopted. */
+  adopted: boolean;
+}
+
+/** A service container's state as the engine reports it. */
+export interface ServiceInfo extends ContainerInfo {
+  /** `host:port` to dial it; undefined if the engine has not assigned it (never started). */
+  address?: string;
+  /** How many times the engine restarted it since it was last started through the scheduler. */
+  restarts: number;
+  /** It exited and the engine will start it again after its restart backoff: leave it to the engine. */
+  restarting: boolean;
+}
+
 /** A container the scheduler started or adopted. */
 export interface ContainerRef {
   /** The engine's id for the container, opaque to callers (Docker's full container id). */
@@ -104,6 +136,17 @@ export interface Scheduler {
 
   /** Every container (running or not) carrying all of these labels. */
   list(labels: Record<string, string>): Promise<ContainerInfo[]>;
+
+  /**
+   * Creates and starts a service container that the engine restarts whenever it exits
+   * ({@link ServiceSpec}), or adopts the one already named `spec.name`, starting it again if it is
+   * stopped. Idempotent and race-safe like {@link Scheduler.start}: one container per name.
+   * @throws SchedulerError as {@link Scheduler.start} does.
+   */
+  startService(spec: ServiceSpec, signal?: AbortSignal): Promise<ServiceRef>;
+
+  /** The service container's state and address, or undefined if none has this name or id. */
+  inspectService(nameOrId: string): Promise<ServiceInfo | undefined>;
 }
 
 /** Why a scheduler call failed. */

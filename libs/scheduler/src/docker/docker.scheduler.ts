@@ -1,3 +1,4 @@
+import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
 import Docker from 'dockerode';
@@ -9,6 +10,9 @@ import {
   type LogChunk,
   type Scheduler,
   type SchedulerErrorKind,
+  type ServiceInfo,
+  type ServiceRef,
+  type ServiceSpec,
 } from '../scheduler.js';
 import { demultiplexLogStream } from './log-stream.parser.js';
 
@@ -40,6 +44,28 @@ const ZERO_TIME = '0001-01-01T00:00:00Z';
 const CONFLICT_RETRIES = 100;
 const CONFLICT_RETRY_MS = 50;
 const LIST_CONCURRENCY = 8;
+
+/**
+ * The label on a service container that records the host port Gofer dials it at, so that whoever
+ * adopts it later (a new leader) computes the same address without guessing.
+ */
+const SERVICE_PORT_LABEL = 'gofer.service.port';
+/**
+ * `unless-stopped`: the engine restarts a service whenever it exits (with its own backoff: 100 ms,
+ * doubling, reset once it stayed up 10 s), but not one that {@link Scheduler.stop} stopped: Docker marks
+ * a container stopped through its API (`stop`, `kill`) as stopped by hand. Unlike `always`, that mark
+ * also survives a restart of the engine, which would otherwise bring back an uninstalled trigger. Both
+ * bring running services back after an engine or machine restart.
+ */
+const SERVICE_RESTART_POLICY = 'unless-stopped';
+/** The port a service listens on inside its own network namespace, when that is not the host's. */
+const SERVICE_CONTAINER_PORT = 8080;
+// The engine and Gofer share a machine (a unix socket, or tcp on loopback): services are dialled there.
+const SERVICE_HOST = '127.0.0.1';
+// How often startService picks a new port when another process took the one it chose.
+const SERVICE_PORT_ATTEMPTS = 5;
+// What the engine says when the host port of a binding is taken, by another process or container.
+const PORT_TAKEN = /address already in use|port is already allocated/i;
 
 interface EngineError extends Error {
   statusCode?: number;
@@ -87,15 +113,29 @@ class DockerScheduler implements Scheduler {
   async start(spec: ContainerSpec, signal?: AbortSignal): Promise<ContainerRef & { adopted: boolean }> {
     validateSpec(spec);
     signal?.throwIfAborted();
+    const found = await this.createOrFind(spec, () => this.createOptions(spec, signal), signal);
+    if (!found.created) return this.adopt(found.existing, spec, signal);
+    await this.startContainer(found.id, spec.name, signal);
+    return { id: found.id, name: spec.name, adopted: false };
+  }
+
+  /**
+   * Creates the container named `spec.name`, or finds the one that already has that name, pulling the
+   * image if it is missing. Safe under a race of callers with one name: exactly one of them creates it.
+   */
+  private async createOrFind(
+    spec: ContainerSpec,
+    createOptions: () => Docker.ContainerCreateOptions,
+    signal: AbortSignal | undefined,
+  ): Promise<{ created: true; id: string } | { created: false; existing: Docker.ContainerInspectInfo }> {
     // Create first: the engine answers 409 when the name exists (adopt it) and 404 when the image is
     // missing (pull it), so the common case costs one call instead of three.
     let pulled = false;
     for (let attempt = 0; ; attempt++) {
-      let id: string;
       try {
         signal?.throwIfAborted();
-        const container = await abortable(this.docker.createContainer(this.createOptions(spec, signal)), signal);
-        id = container.id;
+        const container = await abortable(this.docker.createContainer(createOptions()), signal);
+        return { created: true, id: container.id };
       } catch (err) {
         if (signal?.aborted) throw signal.reason;
         const status = statusOf(err);
@@ -103,7 +143,7 @@ class DockerScheduler implements Scheduler {
           // Another caller created the name first: adopt its container. Docker reserves the name a moment
           // before the container can be inspected, and frees it again if that create fails, so retry both.
           const raced = await this.guard(signal, 'inspect a container', () => this.inspectRaw(spec.name));
-          if (raced) return this.adopt(raced, spec, signal);
+          if (raced) return { created: false, existing: raced };
           if (attempt < CONFLICT_RETRIES) {
             await sleep(CONFLICT_RETRY_MS, undefined, { signal }).catch(() => {
               throw signal?.reason;
@@ -118,7 +158,7 @@ class DockerScheduler implements Scheduler {
         if (status === 404) {
           // A container of this name may exist even though its image is gone: adopt it, never pull for it.
           const existing = await this.guard(signal, 'inspect a container', () => this.inspectRaw(spec.name));
-          if (existing) return this.adopt(existing, spec, signal);
+          if (existing) return { created: false, existing };
           if (!pulled) {
             await this.ensureImage(spec, signal);
             pulled = true;
@@ -131,8 +171,6 @@ class DockerScheduler implements Scheduler {
         }
         throw this.engineError(`create container "${spec.name}"`, err);
       }
-      await this.startContainer(id, spec.name, signal);
-      return { id, name: spec.name, adopted: false };
     }
   }
 
@@ -249,6 +287,107 @@ class DockerScheduler implements Scheduler {
     };
     await Promise.all(Array.from({ length: Math.min(LIST_CONCURRENCY, summaries.length) }, worker));
     return infos.filter((info): info is ContainerInfo => info !== undefined);
+  }
+
+  /**
+   * The port: Gofer picks a host port that is free on every interface and dials the service at
+   * `127.0.0.1:<port>`. On the host's network the service listens on that port itself (`env[portEnv]`);
+   * on any other network it listens on {@link SERVICE_CONTAINER_PORT}, published to that host port on
+   * 127.0.0.1 only. The host port is fixed rather than engine-chosen because the engine chooses a new
+   * one on every restart (moby#31926), and the address must survive the restarts of a crashing service.
+   * The port is recorded in {@link SERVICE_PORT_LABEL}.
+   *
+   * Before starting a service container that is not running, a port taken meanwhile by another process
+   * (the engine reports it for a published port; on the host's network the service would only crash on
+   * it, so it is checked first) makes it remove that container and create it anew on another port. A
+   * port taken while the service runs or restarts is not seen: the service then crash-loops (its
+   * `restarts` climb) until it is removed and started again.
+   */
+  async startService(spec: ServiceSpec, signal?: AbortSignal): Promise<ServiceRef> {
+    validateServiceSpec(spec);
+    signal?.throwIfAborted();
+    for (let attempt = 1; ; attempt++) {
+      const hostPort = await freePort();
+      const found = await this.createOrFind(spec, () => this.serviceCreateOptions(spec, hostPort, signal), signal);
+      const id = found.created ? found.id : found.existing.Id;
+      if (!found.created) {
+        if (servicePort(found.existing) === undefined) {
+          throw new SchedulerError(
+            'invalid_spec',
+            `container "${spec.name}" exists but is not a service container (it has no ${SERVICE_PORT_LABEL} label): remove it first`,
+          );
+        }
+        // Running, or waiting out the engine's restart backoff: the engine keeps it going.
+        if (found.existing.State.Running) return { id, name: spec.name, address: serviceAddress(found.existing)!, adopted: true };
+      }
+      const started = await this.startServiceContainer(id, spec.name, signal);
+      if (started) return { id, name: spec.name, address: serviceAddress(started)!, adopted: !found.created };
+      if (attempt >= SERVICE_PORT_ATTEMPTS) {
+        throw new SchedulerError(
+          'engine_error',
+          `service "${spec.name}" could not start: another process took its port ${SERVICE_PORT_ATTEMPTS} times in a row`,
+        );
+      }
+    }
+  }
+
+  async inspectService(nameOrId: string): Promise<ServiceInfo | undefined> {
+    let raw: Docker.ContainerInspectInfo | undefined;
+    try {
+      raw = await this.inspectRaw(nameOrId);
+    } catch (err) {
+      throw this.engineError(`inspect container ${nameOrId}`, err);
+    }
+    if (!raw) return undefined;
+    const address = serviceAddress(raw);
+    // Docker counts restarts since the container was last started through its API, not since creation.
+    return { ...toContainerInfo(raw), ...(address && { address }), restarts: raw.RestartCount ?? 0, restarting: raw.State.Restarting === true };
+  }
+
+  /**
+   * Starts a service container that is not running. Returns its state, or undefined when its port is
+   * taken by another process: the container is then removed, for the caller to create it on another port.
+   */
+  private async startServiceContainer(
+    id: string,
+    name: string,
+    signal: AbortSignal | undefined,
+  ): Promise<Docker.ContainerInspectInfo | undefined> {
+    const inspect = () => this.guard(signal, `inspect container "${name}"`, () => this.inspectRaw(id));
+    const raw = await inspect();
+    if (!raw) return undefined; // removed by a racing caller that found its port taken
+    if (raw.State.Running) return raw; // a racing caller started it
+    // On the host's network nothing but the service binds the port, so the engine cannot see it taken.
+    if (raw.HostConfig.NetworkMode === 'host' && !(await portIsFree(servicePort(raw)!))) {
+      // Taken by the service itself if a racing caller started it since; by someone else otherwise.
+      const again = await inspect();
+      if (again?.State.Running) return again;
+      await this.remove(id);
+      return undefined;
+    }
+    try {
+      await this.startContainer(id, name, signal);
+    } catch (err) {
+      if (!(err instanceof SchedulerError && statusOf(err.cause) === 500 && PORT_TAKEN.test(reasonOf(err.cause)))) throw err;
+      await this.remove(id);
+      return undefined;
+    }
+    return raw;
+  }
+
+  private serviceCreateOptions(spec: ServiceSpec, hostPort: number, signal: AbortSignal | undefined): Docker.ContainerCreateOptions {
+    const options = this.createOptions(spec, signal);
+    const hostNetwork = this.network === 'host';
+    const listenPort = hostNetwork ? hostPort : SERVICE_CONTAINER_PORT;
+    options.Env = [...(options.Env ?? []), `${spec.portEnv}=${listenPort}`];
+    options.Labels = { ...spec.labels, [SERVICE_PORT_LABEL]: String(hostPort) };
+    options.HostConfig = { ...options.HostConfig, RestartPolicy: { Name: SERVICE_RESTART_POLICY } };
+    if (!hostNetwork) {
+      // Published on loopback only: Gofer, on this machine, is the only one that dials it.
+      options.ExposedPorts = { [`${listenPort}/tcp`]: {} };
+      options.HostConfig.PortBindings = { [`${listenPort}/tcp`]: [{ HostIp: SERVICE_HOST, HostPort: String(hostPort) }] };
+    }
+    return options;
   }
 
   /** Starts an existing container only if it never ran: one that already exited must not run twice. */
@@ -453,10 +592,69 @@ function validateSpec(spec: ContainerSpec): void {
   }
 }
 
+function validateServiceSpec(spec: ServiceSpec): void {
+  validateSpec(spec);
+  const problems: string[] = [];
+  if (typeof spec.portEnv !== 'string' || spec.portEnv === '' || spec.portEnv.includes('=')) {
+    problems.push(`port variable name "${spec.portEnv}" must be non-empty and contain no "="`);
+  } else if (Object.hasOwn(spec.env, spec.portEnv)) {
+    problems.push(`environment variable "${spec.portEnv}" must not be set: the scheduler chooses the port it carries`);
+  }
+  if (problems.length > 0) {
+    throw new SchedulerError('invalid_spec', `invalid service spec: ${problems.join('; ')}`);
+  }
+}
+
+/** The host port recorded on a service container, or undefined if it is not one. */
+function servicePort(raw: Docker.ContainerInspectInfo): number | undefined {
+  const value = raw.Config.Labels?.[SERVICE_PORT_LABEL];
+  const port = Number(value);
+  return value !== undefined && /^[1-9]\d{0,4}$/.test(value) && port <= 65535 ? port : undefined;
+}
+
+function serviceAddress(raw: Docker.ContainerInspectInfo): string | undefined {
+  const port = servicePort(raw);
+  return port === undefined ? undefined : `${SERVICE_HOST}:${port}`;
+}
+
+/** A TCP port that is free on every interface at this moment, chosen by the OS. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, resolve); // no host: every interface, IPv4 and IPv6
+    });
+    return (server.address() as { port: number }).port;
+  } catch (err) {
+    throw new SchedulerError('engine_error', `no free port for a service: ${reasonOf(err)}`, { cause: err });
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
+}
+
+/** Whether `port` can be listened on, on every interface, right now. */
+async function portIsFree(port: number): Promise<boolean> {
+  const server = createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, resolve);
+    });
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') return false;
+    throw new SchedulerError('engine_error', `cannot check that port ${port} is free: ${reasonOf(err)}`, { cause: err });
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
+}
+
 function toContainerInfo(raw: Docker.ContainerInspectInfo): ContainerInfo {
   const startedAt = parseTime(raw.State.StartedAt);
   const finishedAt = parseTime(raw.State.FinishedAt);
-  const running = raw.State.Running;
+  // A container waiting out its restart policy's backoff counts as running for the engine; its process is not.
+  const running = raw.State.Running && !raw.State.Restarting;
   return {
     id: raw.Id,
     name: raw.Name.replace(/^\//, ''), // the engine reports names as "/name"
