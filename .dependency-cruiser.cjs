@@ -2,7 +2,8 @@
 // From the bottom: pure rules (`pipeline`, `errors`, `queue`'s keys, which import no other Gofer lib)
 // → `config` (which may use them, e.g. the pipeline duration parser) → `dal` (all SQL) →
 // the libs that own a concern (`events`, `auth`, `secrets`, `object-store`, `catalog`, `logs`,
-// `scheduler`) → `engine` (runs) → `apps/` on top. See the README's layout table.
+// `scheduler`) → `notifiers` (which uses events and secrets) → `engine` (runs) → `apps/` on top. See
+// the README's layout table.
 const lib = (name) => `^libs/${name}/`;
 const importOf = (...names) => `^libs/(${names.join('|')})/`;
 
@@ -78,6 +79,27 @@ module.exports = {
       comment: 'events, scheduler and logs sit below auth, secrets, object-store and catalog.',
       from: { path: importOf('events', 'scheduler', 'logs') },
       to: { path: importOf('auth', 'secrets', 'object-store', 'catalog') },
+    },
+    {
+      name: 'notifiers-sit-above-the-concerns-they-use',
+      severity: 'error',
+      comment: 'libs/notifiers uses dal, events and secrets (its settings are sealed); the engine runs notifiers, not the other way round.',
+      from: { path: importOf('dal', 'events', 'secrets', 'scheduler', 'logs', 'auth', 'object-store', 'catalog') },
+      to: { path: lib('notifiers') },
+    },
+    {
+      name: 'notifier-apps-stand-alone',
+      severity: 'error',
+      comment: 'The built-in notifiers are each bundled into their own image: plain Node and npm packages, nothing else of the monorepo.',
+      from: { path: '^apps/(notifier-[^/]+)/' },
+      to: { path: ['^libs/', '^apps/', '^test/', '^bench/'], pathNot: '^apps/$1/' },
+    },
+    {
+      name: 'builtin-triggers-use-only-the-sdk',
+      severity: 'error',
+      comment: 'Built-in triggers use only the SDK: each is its own image, written as anyone would write a trigger (@gofer/sdk and npm packages), never with the rest of the monorepo.',
+      from: { path: '^apps/(trigger-[^/]+)/' },
+      to: { path: ['^libs/', '^apps/', '^test/', '^bench/'], pathNot: ['^libs/sdk/', '^apps/$1/'] },
     },
   ],
   options: {

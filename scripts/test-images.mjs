@@ -204,8 +204,8 @@ async function main() {
     return `node ${addNode(root)}`;
   }, 'PATH=/usr/local/bin:/bin');
   const bundle = await bundleCli();
-  const proto = readFileSync(join(ROOT, 'proto/gofer/v1/gofer.proto'));
-  const hash = createHash('sha256').update(bundle).update(proto).update(readFileSync(join(ROOT, 'package.json'))).digest('hex').slice(0, 16);
+  const protos = ['gofer.proto', 'trigger.proto'].map((file) => [file, readFileSync(join(ROOT, 'proto/gofer/v1', file))]);
+  const hash = createHash('sha256').update(bundle).update(Buffer.concat(protos.map(([, text]) => text))).update(readFileSync(join(ROOT, 'package.json'))).digest('hex').slice(0, 16);
   await build(CLI_IMAGE, (root) => {
     addBusybox(root, getBusybox());
     const version = addNode(root);
@@ -213,13 +213,16 @@ async function main() {
     mkdirSync(join(root, 'opt/gofer/lib/cli/dist'), { recursive: true });
     writeFileSync(join(root, 'opt/gofer/lib/cli/dist/gofer.mjs'), bundle);
     mkdirSync(join(root, 'opt/gofer/proto/gofer/v1'), { recursive: true });
-    writeFileSync(join(root, 'opt/gofer/proto/gofer/v1/gofer.proto'), proto);
+    for (const [file, text] of protos) writeFileSync(join(root, 'opt/gofer/proto/gofer/v1', file), text);
     // …and its version in package.json, as in the repository.
     writeFileSync(join(root, 'opt/gofer/package.json'), JSON.stringify({ version: JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version }));
     writeFileSync(join(root, 'usr/local/bin/gofer'), '#!/bin/sh\nexec /usr/local/bin/node /opt/gofer/lib/cli/dist/gofer.mjs "$@"\n');
     chmodSync(join(root, 'usr/local/bin/gofer'), 0o755);
     return `node ${version}, gofer CLI ${hash}`;
   }, 'PATH=/usr/local/bin:/bin', { hash });
+  // The built-in triggers' and notifiers' images, gofer/<app>:<version>, on the Node image above.
+  const { buildExtensionImages } = await import('./extension-images.mjs');
+  await buildExtensionImages({ force, nodeImage: NODE_IMAGE });
 }
 
 main().catch((err) => {

@@ -285,6 +285,8 @@ describe('the gofer CLI against a real Gofer', () => {
       ended: expect.stringMatching(ISO),
       variables: { WHO: 'there' },
       config_version: 3,
+      started_by: expect.stringMatching(/^token\/tok_[0-9a-f]{16}$/),
+      notifications: [],
     };
     const run = await goferJson(['run', 'get', 'cli-hello', '1']);
     expect(run).toStrictEqual(expected);

@@ -47,6 +47,7 @@ async function startUnbootstrapped(cluster: TestCluster): Promise<GoferProcess> 
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const handle: GoferProcess = {
     child,
+    roles: 'api',
     grpcAddr,
     httpAddr,
     workerId: 'none',

@@ -192,6 +192,7 @@ export async function startStubGofer(): Promise<StubGofer> {
       configVersion: 3,
       retryOf: 0,
       startedBy: 'token/tok_0123456789abcdef',
+      notifications: [],
     };
   };
 

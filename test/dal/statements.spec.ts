@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  advanceSql, completeAndReadBatchSql, deleteRunTokensSql, eventSql, insertRunSql, insertTaskRunsSql, lockRunSql, lockRunsSql,
+  advanceSql, completeAndReadBatchSql, deleteRunTokensSql, eventSql, insertRunNotificationsSql, insertRunSql, insertTaskRunsSql, lockRunSql, lockRunsSql,
   lockUnfinishedRunsSql, nextRunIdSql, RUN_SQL, TASK_RUN_SQL, TaskRunEntity,
 } from '@gofer/dal';
 
@@ -51,6 +51,9 @@ describe('engine statements', () => {
       }) },
     ])],
     ['deleteRunTokensSql', () => deleteRunTokensSql({ namespaceId: 'default', pipelineId: 'hello', runId: 5 })],
+    ['insertRunNotificationsSql', () => insertRunNotificationsSql({ namespaceId: 'default', pipelineId: 'hello', id: 5 }, [
+      { label: 'console', notifier: 'log' }, { label: "it's", notifier: 'webhook' },
+    ])],
   ];
   it.each(builders)('%s', (_name, build) => {
     expect(build()).toMatchSnapshot();

@@ -47,7 +47,7 @@ describe('a second gRPC implementation (Python grpcio)', () => {
   it('compiles proto/ and calls the API', () => {
     const out = mkdtempSync(join(tmpdir(), 'gofer-py-'));
     const compile = spawnSync(python, ['-m', 'grpc_tools.protoc', `-I${join(ROOT, 'proto')}`, `--python_out=${out}`,
-      `--grpc_python_out=${out}`, 'gofer/v1/gofer.proto'], { encoding: 'utf8' });
+      `--grpc_python_out=${out}`, 'gofer/v1/gofer.proto', 'gofer/v1/trigger.proto'], { encoding: 'utf8' });
     expect(compile.stderr, 'python3-grpc-tools must be installed (apt-get install python3-grpcio python3-grpc-tools)').toBe('');
     expect(compile.status).toBe(0);
     writeFileSync(join(out, 'gofer', '__init__.py'), '');

@@ -25,6 +25,8 @@ export async function freePort(): Promise<number> {
 /** One `gofer service start` child process. */
 export interface GoferProcess {
   child: ChildProcess;
+  /** The --roles it runs, e.g. `api,worker`. */
+  roles: string;
   grpcAddr: string;
   httpAddr: string;
   workerId: string;
@@ -71,6 +73,10 @@ export class TestCluster {
       GOFER_WORKER_DEAD_AFTER: '4s',
       GOFER_LOG_LEVEL: 'info',
       GOFER_ENCRYPTION_KEY: TEST_ENCRYPTION_KEY,
+      // Built-in triggers and notifiers start containers: only the tests of them opt in.
+      GOFER_BUILTIN_TRIGGERS: 'none',
+      GOFER_BUILTIN_NOTIFIERS: 'none',
+      GOFER_TRIGGER_CHECK_INTERVAL: '500ms',
       ...this.extraEnv,
       ...overrides,
     };
@@ -78,10 +84,19 @@ export class TestCluster {
 
   /** Starts a process and waits until it serves (its HTTP /healthz answers). */
   async start(roles = 'api,worker', overrides: Record<string, string> = {}): Promise<GoferProcess> {
-    const grpcAddr = `127.0.0.1:${await freePort()}`;
-    const httpAddr = `127.0.0.1:${await freePort()}`;
+    // Overrides may fix the addresses, e.g. to start a killed process again where it was (its
+    // trigger containers keep the GOFER_HOST they were started with, as they would across a reboot).
+    const grpcAddr = overrides.GOFER_GRPC_ADDR ?? `127.0.0.1:${await freePort()}`;
+    const httpAddr = overrides.GOFER_HTTP_ADDR ?? `127.0.0.1:${await freePort()}`;
     const workerId = `w${this.processes.length}-${randomBytes(3).toString('hex')}`;
-    const env = this.env({ GOFER_GRPC_ADDR: grpcAddr, GOFER_HTTP_ADDR: httpAddr, GOFER_WORKER_ID: workerId, ...overrides });
+    // A worker-only process serves no gRPC: containers it starts (tasks, triggers) reach the API of
+    // the cluster's first API process, as GOFER_ADVERTISE_ADDR points them to a cluster's entry point.
+    const api = roles.includes('api') ? undefined : this.processes.find((p) => p.roles.includes('api'));
+    const env = this.env({
+      GOFER_GRPC_ADDR: grpcAddr, GOFER_HTTP_ADDR: httpAddr, GOFER_WORKER_ID: workerId,
+      ...(api ? { GOFER_ADVERTISE_ADDR: api.grpcAddr } : {}),
+      ...overrides,
+    });
     const child = spawn(process.execPath, [GOFER_BIN, 'service', 'start', '--roles', roles], {
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -92,6 +107,7 @@ export class TestCluster {
     const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
     const processHandle: GoferProcess = {
       child,
+      roles,
       grpcAddr,
       httpAddr,
       workerId,

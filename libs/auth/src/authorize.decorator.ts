@@ -12,8 +12,12 @@ import { Reflector } from '@nestjs/core';
  *   empty); a run token only for its own run or pipeline (RUN_TOKEN_SCOPES in token.service.ts).
  * - `checked-by-handler`: any valid token; the handler checks the namespace, which only it can read
  *   (a client-streaming upload names it in its first message).
+ * - `trigger-key`: no API token; the handler authenticates the caller as an installed trigger by its
+ *   key (PostTriggerEvent) and records every refusal.
+ * - `webhook`: no API token; the body goes to the named trigger, which verifies its signature (e.g.
+ *   GitHub's X-Hub-Signature-256) and answers 401 itself. Only `POST /api/external/<trigger>`.
  */
-export const POLICIES = ['public', 'authenticated', 'management', 'namespace', 'checked-by-handler'] as const;
+export const POLICIES = ['public', 'authenticated', 'management', 'namespace', 'checked-by-handler', 'trigger-key', 'webhook'] as const;
 
 /** One of {@link POLICIES}. */
 export type Policy = (typeof POLICIES)[number];

@@ -1,14 +1,21 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
   NamespacesRepository, PipelineConfigsRepository, PipelinesRepository, Transactions,
-  type PipelineConfigEntity, type PipelineEntity, type PipelineState,
+  type EntityManager, type PipelineConfigEntity, type PipelineEntity, type PipelineState,
 } from '@gofer/dal';
-import { formatConfigIssues, type ConfigTextFormat } from '@gofer/pipeline';
+import { formatConfigIssues, type ConfigTextFormat, type PipelineConfig } from '@gofer/pipeline';
 import type { Logger } from 'pino';
 import { ConfigParser } from './config-parser.js';
 import { LOGGER } from '@gofer/config';
-import { failedPrecondition, invalidArgument, notFound } from '@gofer/errors';
+import { failedPrecondition, GoferError, invalidArgument, notFound } from '@gofer/errors';
 import { EventLog } from '@gofer/events';
+
+/**
+ * A check of a parsed config against what other owners hold (installed triggers, notifiers): it throws
+ * INVALID_ARGUMENT naming each bad field, or returns what to store in the transaction that stores the
+ * config. Every check runs, and their problems are reported together.
+ */
+export type ApplyCheck = (namespaceId: string, config: PipelineConfig) => Promise<((m: EntityManager) => Promise<void>) | void>;
 
 /** Pipelines and their config versions. */
 @Injectable()
@@ -28,10 +35,21 @@ export class PipelineService {
    * apply). `format` `json` holds the document to strict JSON; otherwise it is read as YAML (of which
    * JSON is a subset).
    */
-  async apply(namespaceId: string, raw: Uint8Array, format: ConfigTextFormat = 'auto'): Promise<{ pipeline: PipelineEntity; version: number }> {
+  async apply(
+    namespaceId: string,
+    raw: Uint8Array,
+    format: ConfigTextFormat = 'auto',
+    checks: readonly ApplyCheck[] = [],
+  ): Promise<{ pipeline: PipelineEntity; version: number; config: PipelineConfig }> {
     const parsed = await this.parser.parse(raw, { format });
     if (!parsed.ok) throw invalidArgument(formatConfigIssues(parsed.errors));
     const config = parsed.config;
+    const outcomes = await Promise.allSettled(checks.map((check) => check(namespaceId, config)));
+    const problems = outcomes.flatMap((o) => (o.status === 'rejected' && o.reason instanceof GoferError && o.reason.code === 'invalid_argument' ? [o.reason.message] : []));
+    if (problems.length > 0) throw invalidArgument(problems.join('\n'));
+    const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failure) throw failure.reason;
+    const writers = outcomes.flatMap((o) => (o.status === 'fulfilled' && o.value ? [o.value] : []));
     const result = await this.transactions.once(async (m) => {
       if (!(await this.namespaces.exists(m, namespaceId))) throw notFound(`namespace "${namespaceId}" not found`);
       // Insert-or-lock, so two concurrent applies of a new pipeline serialise instead of racing. A
@@ -59,7 +77,8 @@ export class PipelineService {
         kind: created ? 'pipeline_created' : 'pipeline_config_applied',
         namespaceId, pipelineId: config.id, details: { version: pipeline.latestVersion },
       });
-      return { pipeline, version: pipeline.latestVersion };
+      for (const write of writers) await write(m);
+      return { pipeline, version: pipeline.latestVersion, config };
     });
     this.logger.info({ namespace_id: namespaceId, pipeline_id: config.id, version: result.version }, 'pipeline config applied');
     return result;

@@ -28,6 +28,21 @@ const address = (fallback: string) =>
 const integer = (fallback: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
 
+/** A comma-separated subset of `known` (or `none`), as a list without duplicates. */
+const names = (known: readonly string[]) =>
+  z
+    .string()
+    .default(known.join(','))
+    .transform((text, ctx) => {
+      const list = text.trim() === 'none' ? [] : [...new Set(text.split(',').map((name) => name.trim()).filter(Boolean))];
+      const unknown = list.filter((name) => !known.includes(name));
+      if (unknown.length > 0) {
+        ctx.addIssue({ code: 'custom', message: `unknown ${unknown.map((n) => `"${n}"`).join(', ')}: expected some of ${known.join(', ')}, or none` });
+        return z.NEVER;
+      }
+      return list;
+    });
+
 /**
  * Every environment variable the service reads, each declared once here, validated once at startup. A
  * bad value stops the process with a message naming the variable (see {@link loadConfig}).
@@ -103,6 +118,20 @@ const environment = z.object({
   GOFER_WORKER_DEAD_AFTER: duration('30s'),
   // pino level: trace, debug, info, warn, error, fatal, silent.
   GOFER_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  // Built-in triggers installed at startup (comma-separated, or "none"); github only with its secret below.
+  GOFER_BUILTIN_TRIGGERS: names(['cron', 'interval', 'github']),
+  // Built-in notifiers installed at startup (comma-separated, or "none").
+  GOFER_BUILTIN_NOTIFIERS: names(['log', 'webhook']),
+  // Where the built-ins' images come from: "<prefix>trigger-cron:<version>" (CI builds them locally).
+  GOFER_BUILTIN_IMAGE_PREFIX: z.string().regex(/^[A-Za-z0-9._:/-]*$/).default('gofer/'),
+  // The secret GitHub signs webhooks with (X-Hub-Signature-256); the built-in github trigger needs it.
+  GOFER_GITHUB_WEBHOOK_SECRET: z.string().optional(),
+  // Largest webhook body /api/external/<trigger> accepts (GitHub caps its payloads at 25 MB).
+  GOFER_WEBHOOK_MAX_BYTES: integer(25 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+  // How long a leader's lease lasts without renewal: a dead leader's duties move after at most this.
+  GOFER_LEADER_LEASE: duration('15s').refine((ms) => ms >= 1000, 'must be at least 1s'),
+  // How often the trigger supervisor checks each trigger's container (and restarts a dead one).
+  GOFER_TRIGGER_CHECK_INTERVAL: duration('2s').refine((ms) => ms >= 100, 'must be at least 100ms'),
 });
 
 /** Names of every variable the service reads, in the schema's order (for help text and docs checks). */
@@ -144,6 +173,13 @@ const configSchema = environment.transform((e) => ({
   reconcileIntervalMs: e.GOFER_RECONCILE_INTERVAL,
   workerDeadAfterMs: e.GOFER_WORKER_DEAD_AFTER,
   logLevel: e.GOFER_LOG_LEVEL,
+  builtinTriggers: e.GOFER_BUILTIN_TRIGGERS,
+  builtinNotifiers: e.GOFER_BUILTIN_NOTIFIERS,
+  builtinImagePrefix: e.GOFER_BUILTIN_IMAGE_PREFIX,
+  githubWebhookSecret: e.GOFER_GITHUB_WEBHOOK_SECRET,
+  webhookMaxBytes: e.GOFER_WEBHOOK_MAX_BYTES,
+  leaderLeaseMs: e.GOFER_LEADER_LEASE,
+  triggerCheckIntervalMs: e.GOFER_TRIGGER_CHECK_INTERVAL,
 }));
 
 /** The validated service configuration; its type follows from the schema above. */
@@ -155,7 +191,7 @@ export class ConfigError extends Error {
 }
 
 /** Variables whose values are secrets, never shown in an error message. */
-const SECRET_VARIABLES = new Set(['GOFER_ENCRYPTION_KEY', 'GOFER_PREVIOUS_ENCRYPTION_KEYS', 'GOFER_S3_SECRET_ACCESS_KEY']);
+const SECRET_VARIABLES = new Set(['GOFER_ENCRYPTION_KEY', 'GOFER_PREVIOUS_ENCRYPTION_KEYS', 'GOFER_S3_SECRET_ACCESS_KEY', 'GOFER_GITHUB_WEBHOOK_SECRET']);
 
 /** Reads and validates the GOFER_* environment. Throws {@link ConfigError} naming each bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): GoferConfig {

@@ -11,6 +11,10 @@ import { SecretsRepository } from './repositories/secrets.repository.js';
 import { TaskRunsRepository } from './repositories/task-runs.repository.js';
 import { TokensRepository } from './repositories/tokens.repository.js';
 import { WorkersRepository } from './repositories/workers.repository.js';
+import { LeasesRepository } from './repositories/leases.repository.js';
+import { TriggersRepository } from './repositories/triggers.repository.js';
+import { NotifiersRepository } from './repositories/notifiers.repository.js';
+import { RunNotificationsRepository } from './repositories/run-notifications.repository.js';
 
 /**
  * The repositories. Needs the {@link DATA_SOURCE} provided (globally) by the application that opened
@@ -18,7 +22,8 @@ import { WorkersRepository } from './repositories/workers.repository.js';
  */
 const REPOSITORIES = [
   Transactions,
-  EventsRepository, RunRepository, TaskRunsRepository, WorkersRepository, ClusterRepository, SecretsRepository, ObjectsRepository, NamespacesRepository, PipelinesRepository, PipelineConfigsRepository, TokensRepository];
+  EventsRepository, RunRepository, TaskRunsRepository, WorkersRepository, ClusterRepository, SecretsRepository, ObjectsRepository, NamespacesRepository, PipelinesRepository, PipelineConfigsRepository, TokensRepository,
+  TriggersRepository, LeasesRepository, NotifiersRepository, RunNotificationsRepository];
 
 @Module({ providers: REPOSITORIES, exports: REPOSITORIES })
 export class DalModule {}

@@ -19,13 +19,20 @@ import { PendingRunsIndex1765584000000 } from './migrations/1765584000000-Pendin
 import { RetiredPipelines1766188800000 } from './migrations/1766188800000-RetiredPipelines.js';
 import { RunTokens1766188800001 } from './migrations/1766188800001-RunTokens.js';
 import { RunStartedBy1766275200000 } from './migrations/1766275200000-RunStartedBy.js';
+import { Triggers1766448000000 } from './migrations/1766448000000-Triggers.js';
+import { Notifiers1766448000001 } from './migrations/1766448000001-Notifiers.js';
+import { NotifierEntity } from './entities/notifier.entity.js';
+import { RunNotificationEntity } from './entities/run-notification.entity.js';
+import { TriggerSubscriptionEntity } from './entities/trigger-subscription.entity.js';
+import { TriggerEntity } from './entities/trigger.entity.js';
 
 export const ENTITIES = [
   ClusterEntity, NamespaceEntity, PipelineEntity, PipelineConfigEntity, RunEntity, TaskRunEntity, WorkerEntity,
-  TokenEntity, ObjectEntity, SecretEntity, EventEntity, RetiredPipelineEntity,
+  TokenEntity, ObjectEntity, SecretEntity, EventEntity, RetiredPipelineEntity, TriggerEntity, TriggerSubscriptionEntity,
+  NotifierEntity, RunNotificationEntity,
 ];
 export const MIGRATIONS = [Init1764172800000, StoresAuthEvents1764979200000, PendingRunsIndex1765584000000, RetiredPipelines1766188800000, RunTokens1766188800001,
-  RunStartedBy1766275200000];
+  RunStartedBy1766275200000, Triggers1766448000000, Notifiers1766448000001];
 
 /** Arbitrary constant: the advisory lock every replica takes to run migrations one at a time. */
 const MIGRATION_LOCK_ID = 7_271_804_001;

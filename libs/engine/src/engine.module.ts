@@ -3,9 +3,14 @@ import { AuthModule } from '@gofer/auth';
 import { CatalogModule } from '@gofer/catalog';
 import { DalModule } from '@gofer/dal';
 import { EventsModule } from '@gofer/events';
+import { NotifiersModule } from '@gofer/notifiers';
 import { ObjectsModule } from '@gofer/object-store';
 import { SecretsModule } from '@gofer/secrets';
+import { TriggersModule } from '@gofer/triggers';
 import { EngineMetrics } from './engine.metrics.js';
+import { NotificationQueue } from './notification-queue.service.js';
+import { NotificationReconciler } from './notification-reconciler.service.js';
+import { NotificationProcessor } from './notification.processor.js';
 import { Reconciler } from './reconciler.service.js';
 import { RunEngine } from './run-engine.service.js';
 import { TaskQueue } from './task-queue.service.js';
@@ -17,19 +22,19 @@ import { UseCases } from './use-cases.service.js';
  * LOGGER, the data source and REDIS, provided globally by the application.
  */
 @Module({
-  imports: [DalModule, EventsModule, CatalogModule, ObjectsModule],
-  providers: [RunEngine, TaskQueue, EngineMetrics, UseCases],
-  exports: [RunEngine, TaskQueue, EngineMetrics, UseCases],
+  imports: [DalModule, EventsModule, CatalogModule, ObjectsModule, TriggersModule, NotifiersModule],
+  providers: [RunEngine, TaskQueue, NotificationQueue, EngineMetrics, UseCases],
+  exports: [RunEngine, TaskQueue, NotificationQueue, EngineMetrics, UseCases],
 })
 export class EngineModule {}
 
 /**
- * The worker role: runs task attempts on the SCHEDULER (provided by the application, with TASK_LOGS),
- * and the reconciler and reaper that keep Postgres, the queue and the containers in step.
+ * The worker role: runs task attempts and notifications on the SCHEDULER (provided by the application,
+ * with TASK_LOGS), and the reconciler and reaper that keep Postgres, the queues and the containers in step.
  */
 @Module({
-  imports: [DalModule, EngineModule, EventsModule, AuthModule, SecretsModule, ObjectsModule],
-  providers: [TaskProcessor, Reconciler],
-  exports: [TaskProcessor, Reconciler],
+  imports: [DalModule, EngineModule, EventsModule, AuthModule, SecretsModule, ObjectsModule, NotifiersModule],
+  providers: [TaskProcessor, NotificationProcessor, NotificationReconciler, Reconciler],
+  exports: [TaskProcessor, NotificationProcessor, Reconciler],
 })
 export class WorkerModule {}

@@ -1,5 +1,7 @@
 export * from './container-spec.js';
 export * from './engine.metrics.js';
+export * from './notification-queue.service.js';
+export * from './notification.processor.js';
 export * from './reconciler.service.js';
 export * from './run-engine.service.js';
 export * from './task-queue.service.js';

@@ -7,6 +7,7 @@ import { attemptLogFields, clusterLabels, parseTaskAttemptLabels, taskJobId, typ
 import { SCHEDULER, type Scheduler } from '@gofer/scheduler';
 import type { Logger } from 'pino';
 import { EngineMetrics } from './engine.metrics.js';
+import { NotificationReconciler } from './notification-reconciler.service.js';
 import { RunEngine } from './run-engine.service.js';
 import { TaskProcessor } from './task.processor.js';
 import { TaskQueue } from './task-queue.service.js';
@@ -49,6 +50,7 @@ export class Reconciler {
     private readonly workers: WorkersRepository,
     private readonly taskRuns: TaskRunsRepository,
     private readonly runs: RunRepository,
+    private readonly notifications: NotificationReconciler,
   ) {}
 
   async start(): Promise<void> {
@@ -97,8 +99,10 @@ export class Reconciler {
     for (const row of lost) {
       this.logger.info({ ...attemptLogFields(toKey(row)), state: row.state, worker_id: row.worker_id }, 'reconciler re-enqueued a task attempt');
     }
-    this.metrics.reconcilerRequeued.inc(lost.length);
-    const requeued = lost.length;
+    // Notifications (a notifier after a run) are reconciled alike: pending, or running on a dead worker.
+    const notifications = await this.notifications.requeueLost();
+    this.metrics.reconcilerRequeued.inc(lost.length + notifications);
+    const requeued = lost.length + notifications;
     const pending = await this.runs.pipelinesWithPendingRuns();
     for (const pipeline of pending) await this.engine.admitPipeline(pipeline.namespace_id, pipeline.pipeline_id);
     // Listing containers costs the engine a call per container: reap on every REAP_EVERY-th pass only.
@@ -134,13 +138,19 @@ export class Reconciler {
 
   /**
    * Removes containers whose attempt is finished (and was not cleaned up by its worker) or superseded.
-   * Only a container whose labels are exactly a task attempt's (parseTaskAttemptLabels) is ever touched:
-   * the cluster's other containers (triggers' services) and hand-labelled ones are left alone.
+   * Only a container whose labels are exactly a task attempt's (parseTaskAttemptLabels) or a notification's
+   * (NotificationReconciler.reapable, once complete) is ever touched: the cluster's other containers
+   * (triggers' services) and hand-labelled ones are left alone.
    */
   private async reap(): Promise<void> {
     const containers = await this.scheduler.list(clusterLabels(this.clusterId));
     const leftovers: typeof containers = [];
     for (const container of containers) {
+      const notification = await this.notifications.reapable(container);
+      if (notification !== undefined) {
+        if (notification) leftovers.push(container);
+        continue;
+      }
       const key = parseTaskAttemptLabels(container.labels);
       if (!key) {
         this.logger.debug({ container_id: container.id }, 'not a task container (its labels are not a task attempt\'s); leaving it alone');

@@ -1,6 +1,6 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import {
-  advanceSql, attemptArrays, attemptValues, completeAndReadBatchSql, deleteRunTokensSql, eventSql, GroupCommit,
+  advanceSql, attemptArrays, attemptValues, completeAndReadBatchSql, deleteRunTokensSql, eventSql, GroupCommit, insertRunNotificationsSql,
   insertRunSql, insertTaskRunsSql, lockRunSql, lockRunsSql, lockUnfinishedRunsSql, nextRunIdSql, PipelineConfigsRepository,
   RUN_SQL, RunEntity, RunRepository, TASK_RUN_SQL, TaskRunEntity, TaskRunsRepository, Transactions,
   type NewTaskRun, type NextRunId, type RunKey, type Tx,
@@ -15,6 +15,7 @@ import { LOGGER } from '@gofer/config';
 import { failedPrecondition, invalidArgument, notFound } from '@gofer/errors';
 import { EngineMetrics } from './engine.metrics.js';
 import { TaskQueue, type ReadyTask } from './task-queue.service.js';
+import { NotificationQueue } from './notification-queue.service.js';
 
 export type { RunKey } from '@gofer/dal';
 
@@ -116,6 +117,8 @@ export class RunEngine {
     private readonly runs: RunRepository,
     private readonly taskRuns: TaskRunsRepository,
     private readonly pipelineConfigs: PipelineConfigsRepository,
+    // Absent where runs complete without notifiers being sent (the reconciler enqueues their rows later).
+    @Optional() @Inject(NotificationQueue) private readonly notifications?: NotificationQueue,
   ) {}
 
 
@@ -164,21 +167,31 @@ export class RunEngine {
     variables: Record<string, string>,
     options: StartRunOptions = {},
   ): Promise<RunEntity> {
+    return (await this.startRunOnce(namespaceId, pipelineId, variables, options)).run;
+  }
+
+  /** {@link startRun}, telling whether the idempotency key had started the run before (`duplicate`). */
+  async startRunOnce(
+    namespaceId: string,
+    pipelineId: string,
+    variables: Record<string, string>,
+    options: StartRunOptions = {},
+  ): Promise<{ run: RunEntity; duplicate: boolean }> {
     validateVariables(variables);
     const idempotencyKey = options.idempotencyKey || null;
     if (idempotencyKey !== null) {
       validateIdempotencyKey(idempotencyKey);
       const earlier = await this.runs.findByIdempotencyKey(namespaceId, pipelineId, idempotencyKey);
-      if (earlier) return earlier;
+      if (earlier) return { run: earlier, duplicate: true };
     }
     try {
-      return await this.createRun(namespaceId, pipelineId, variables, options, idempotencyKey);
+      return { run: await this.createRun(namespaceId, pipelineId, variables, options, idempotencyKey), duplicate: false };
     } catch (error) {
       // Two starts with one key at once: the unique index lets one through; the other gets its run.
       if (idempotencyKey === null || (error as { constraint?: string }).constraint !== 'runs_idempotency_key') throw error;
       const earlier = await this.runs.findByIdempotencyKey(namespaceId, pipelineId, idempotencyKey);
       if (!earlier) throw error;
-      return earlier;
+      return { run: earlier, duplicate: true };
     }
   }
 
@@ -332,6 +345,15 @@ export class RunEngine {
     run.state = 'complete';
     // Tokens injected into the run's tasks (inject_api_token) end with it.
     tx.defer(deleteRunTokensSql({ namespaceId: run.namespaceId, pipelineId: run.pipelineId, runId: run.id }));
+    // Each of its config's notifiers runs once now (docs/design.md §6): a row each, enqueued once committed.
+    const { notifiers = [] } = await this.config(run.namespaceId, run.pipelineId, run.configVersion);
+    if (notifiers.length > 0) {
+      tx.defer(insertRunNotificationsSql(run, notifiers));
+      const keys = notifiers.map(({ label }) => ({ namespaceId: run.namespaceId, pipelineId: run.pipelineId, runId: run.id, label }));
+      tx.onCommit(() => void this.notifications?.enqueue(keys).catch((error: unknown) =>
+        this.logger.warn({ err: error, run_id: run.id }, 'enqueueing the notifications failed; the reconciler will enqueue them'),
+      ));
+    }
     tx.defer(eventSql({
       kind: 'run_completed', namespaceId: run.namespaceId, pipelineId: run.pipelineId, runId: run.id,
       details: { status, reason: statusReason?.reason ?? null },

@@ -37,3 +37,17 @@ export function loadGoferPackageDefinition(): PackageDefinition {
   cached ??= loadSync(GOFER_PROTO_FILE, { ...PROTO_LOADER_OPTIONS, includeDirs: [PROTO_PATH] });
   return cached;
 }
+
+/** The trigger contract's proto file (served by trigger containers), relative to {@link PROTO_PATH}. */
+export const TRIGGER_PROTO_FILE = 'gofer/v1/trigger.proto';
+
+/** Service name of the trigger contract inside {@link GOFER_PACKAGE}: `gofer.v1.Trigger`. */
+export const TRIGGER_SERVICE = 'Trigger';
+
+let cachedTrigger: PackageDefinition | undefined;
+
+/** Loads (once per process) the trigger contract with {@link PROTO_LOADER_OPTIONS}. */
+export function loadTriggerPackageDefinition(): PackageDefinition {
+  cachedTrigger ??= loadSync(TRIGGER_PROTO_FILE, { ...PROTO_LOADER_OPTIONS, includeDirs: [PROTO_PATH] });
+  return cachedTrigger;
+}

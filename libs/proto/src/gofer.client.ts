@@ -10,6 +10,7 @@ import {
 } from '@grpc/grpc-js';
 import type { MethodDefinition } from '@grpc/proto-loader';
 import type * as v1 from './gen/gofer/v1/gofer.js';
+import type * as t from './gen/gofer/v1/trigger.js';
 import { GOFER_PACKAGE, GOFER_SERVICE, loadGoferPackageDefinition } from './gofer-proto.js';
 
 /**
@@ -66,6 +67,16 @@ export interface GoferUnaryMethods {
   getGlobalSecret: [v1.GetGlobalSecretRequest, v1.GetGlobalSecretResponse];
   listGlobalSecrets: [v1.ListGlobalSecretsRequest, v1.ListGlobalSecretsResponse];
   deleteGlobalSecret: [v1.DeleteGlobalSecretRequest, v1.DeleteGlobalSecretResponse];
+  installTrigger: [v1.InstallTriggerRequest, v1.InstallTriggerResponse];
+  uninstallTrigger: [v1.UninstallTriggerRequest, v1.UninstallTriggerResponse];
+  listTriggers: [v1.ListTriggersRequest, v1.ListTriggersResponse];
+  getTrigger: [v1.GetTriggerRequest, v1.GetTriggerResponse];
+  /** Sends the trigger's key, not a token: construct the client with `token: <trigger key>`. */
+  postTriggerEvent: [t.PostTriggerEventRequest, t.PostTriggerEventResponse];
+  installNotifier: [v1.InstallNotifierRequest, v1.InstallNotifierResponse];
+  uninstallNotifier: [v1.UninstallNotifierRequest, v1.UninstallNotifierResponse];
+  listNotifiers: [v1.ListNotifiersRequest, v1.ListNotifiersResponse];
+  getNotifier: [v1.GetNotifierRequest, v1.GetNotifierResponse];
 }
 
 /**
@@ -183,6 +194,15 @@ const UNARY_METHODS = Object.keys({
   getGlobalSecret: 1,
   listGlobalSecrets: 1,
   deleteGlobalSecret: 1,
+  installTrigger: 1,
+  uninstallTrigger: 1,
+  listTriggers: 1,
+  getTrigger: 1,
+  postTriggerEvent: 1,
+  installNotifier: 1,
+  uninstallNotifier: 1,
+  listNotifiers: 1,
+  getNotifier: 1,
 } satisfies Record<keyof GoferUnaryMethods, 1>) as Array<keyof GoferUnaryMethods>;
 
 const STREAM_METHODS = Object.keys({

@@ -1,15 +1,19 @@
 /**
  * `@gofer/proto`: the Gofer API contract for TypeScript — the message types generated from
- * `proto/gofer/v1/gofer.proto`, the loader settings servers and clients share, and a typed client.
+ * `proto/gofer/v1/gofer.proto` and `trigger.proto`, the loader settings servers and clients share, and a typed client.
  */
 export * from './gen/gofer/v1/gofer.js';
+export * from './gen/gofer/v1/trigger.js';
 export {
   GOFER_PACKAGE,
   GOFER_PROTO_FILE,
   GOFER_SERVICE,
   PROTO_LOADER_OPTIONS,
   PROTO_PATH,
+  TRIGGER_PROTO_FILE,
+  TRIGGER_SERVICE,
   loadGoferPackageDefinition,
+  loadTriggerPackageDefinition,
 } from './gofer-proto.js';
 export {
   GrpcStatus,

@@ -122,7 +122,8 @@ export class AuthorizationGuard implements CanActivate {
    * the verified principal when the policy reads a token.
    */
   private async check(policy: Policy, method: string, token: () => string, target: Target | undefined): Promise<Principal | undefined> {
-    if (policy === 'public') return undefined;
+    // These read no API token: the handler (trigger-key) or the trigger (webhook) authenticates.
+    if (policy === 'public' || policy === 'trigger-key' || policy === 'webhook') return undefined;
     const principal = await this.tokens.authenticate(token());
     // A run token is confined to its run: uploads name it in their first message, checked by the handler.
     assertRunTokenScope(principal, method, policy === 'checked-by-handler' ? undefined : (target ?? {}));

@@ -36,7 +36,10 @@ function handlers(): Handler[] {
       const path = Reflect.getMetadata(PATH_METADATA, fn) as string | string[] | undefined;
       if (path === undefined) return []; // not a handler
       const verb = HTTP_METHODS[Reflect.getMetadata(METHOD_METADATA, fn) as number] ?? '?';
-      return [{ controller: controller.name, method, route: `${verb} /${[path].flat().join(',')}`, transport: 'http', policy }];
+      // The controller's own prefix (`@Controller('api/external')`) comes first.
+      const prefix = Reflect.getMetadata(PATH_METADATA, controller) as string | undefined;
+      const full = [prefix, [path].flat().join(',')].filter((part) => part && part !== '/').join('/');
+      return [{ controller: controller.name, method, route: `${verb} /${full}`, transport: 'http', policy }];
     }),
   );
 }
@@ -73,6 +76,16 @@ const NOT_NAMESPACE: Record<string, Policy> = {
   'Gofer.DeleteGlobalSecret': 'management',
   'Gofer.PutPipelineObject': 'checked-by-handler',
   'Gofer.PutRunObject': 'checked-by-handler',
+  'Gofer.InstallTrigger': 'management',
+  'Gofer.UninstallTrigger': 'management',
+  'Gofer.ListTriggers': 'authenticated',
+  'Gofer.GetTrigger': 'authenticated',
+  'Gofer.PostTriggerEvent': 'trigger-key',
+  'Gofer.InstallNotifier': 'management',
+  'Gofer.UninstallNotifier': 'management',
+  'Gofer.ListNotifiers': 'authenticated',
+  'Gofer.GetNotifier': 'authenticated',
+  'POST /api/external/:trigger': 'webhook',
   'GET /healthz': 'public',
   'GET /readyz': 'public',
   'GET /metrics': 'public',

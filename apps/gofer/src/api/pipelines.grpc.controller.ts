@@ -85,7 +85,7 @@ export class PipelinesGrpcController {
 
   private async setState(request: { namespaceId: string; id: string }, state: 'enabled' | 'disabled') {
     const { namespaceId, pipelineId } = pipelineRef(request, request.id, 'id');
-    return this.pipelines.setState(namespaceId, pipelineId, state);
+    return this.useCases.setPipelineState(namespaceId, pipelineId, state);
   }
 
   @Authorize('namespace')

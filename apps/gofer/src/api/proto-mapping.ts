@@ -1,12 +1,13 @@
 import type {
   EventEntity, NamespaceEntity, ObjectEntity, PastAttempt, PipelineConfigEntity, PipelineEntity, RunEntity, SecretEntity,
-  StatusReason as DbReason, TaskRunEntity, TokenEntity,
+  StatusReason as DbReason, TaskRunEntity, TokenEntity, TriggerEntity, TriggerSubscriptionEntity, RunNotificationEntity,
 } from '@gofer/dal';
+import type { NotifierView } from '@gofer/notifiers';
 import type { PipelineConfig as Config } from '@gofer/pipeline';
 import {
   ConfigFormat, PipelineState, RequiredParentStatus, RunState, RunStatus, StatusReasonKind, TaskRunState, TaskRunStatus, TokenKind,
-  type Event, type Namespace, type ObjectInfo, type Pipeline, type PipelineConfig, type Run, type Secret, type StatusReason,
-  type TaskRun, type Token,
+  TriggerState, type InstalledTrigger, type Event, type Namespace, type ObjectInfo, type Pipeline, type PipelineConfig, type Run, type Secret, type StatusReason,
+  type TaskRun, type Token, NotificationState, NotificationStatus, type InstalledNotifier, type Notification,
 } from '@gofer/proto';
 
 const ms = (date: Date | string | null | undefined): number => (date ? new Date(date).getTime() : 0);
@@ -56,7 +57,8 @@ export function toPipelineConfig(row: PipelineConfigEntity): PipelineConfig {
   };
 }
 
-export function toRun(row: RunEntity): Run {
+/** A run; `notifications` are its notifiers' outcomes (GetRun and ListRuns fill them). */
+export function toRun(row: RunEntity, notifications: readonly RunNotificationEntity[] = []): Run {
   return {
     namespaceId: row.namespaceId,
     pipelineId: row.pipelineId,
@@ -70,6 +72,7 @@ export function toRun(row: RunEntity): Run {
     configVersion: row.configVersion,
     retryOf: row.retryOf ?? 0,
     startedBy: row.startedBy,
+    notifications: notifications.map(toNotification),
   };
 }
 
@@ -144,5 +147,58 @@ export function toEvent(row: EventEntity): Event {
     taskId: row.taskId,
     details: JSON.stringify(row.details),
     emitted: ms(row.emitted),
+  };
+}
+
+export function toInstalledTrigger(row: TriggerEntity, subscriptions: TriggerSubscriptionEntity[] = [], enabled: (s: TriggerSubscriptionEntity) => boolean = () => true): InstalledTrigger {
+  return {
+    name: row.name,
+    image: row.image,
+    settingKeys: Object.keys(row.settings).sort(),
+    state: TriggerState[`TRIGGER_STATE_${upper(row.state)}` as keyof typeof TriggerState],
+    containerId: row.containerId,
+    address: row.address,
+    subscriptions: subscriptions.map((s) => ({
+      namespaceId: s.namespaceId,
+      pipelineId: s.pipelineId,
+      label: s.label,
+      settings: s.settings,
+      active: enabled(s),
+      lastEvent: ms(s.lastEvent),
+      lastEventKey: s.lastEventKey,
+    })),
+    lastEvent: ms(row.lastEvent),
+    lastError: row.lastError,
+    installed: ms(row.installed),
+    builtin: row.builtin,
+    description: row.description,
+    subscriptionSettings: row.settingsDoc,
+    restarts: row.restarts,
+  };
+}
+
+export function toNotification(row: RunNotificationEntity): Notification {
+  return {
+    label: row.label,
+    notifier: row.notifier,
+    state: NotificationState[`NOTIFICATION_STATE_${upper(row.state)}` as keyof typeof NotificationState],
+    status: row.status
+      ? NotificationStatus[`NOTIFICATION_STATUS_${upper(row.status)}` as keyof typeof NotificationStatus]
+      : NotificationStatus.NOTIFICATION_STATUS_UNSPECIFIED,
+    exitCode: row.exitCode ?? 0,
+    reason: row.reason,
+    started: ms(row.started),
+    ended: ms(row.ended),
+    hasExitCode: row.exitCode !== null,
+  };
+}
+
+export function toInstalledNotifier(notifier: NotifierView): InstalledNotifier {
+  return {
+    name: notifier.name,
+    image: notifier.image,
+    settingKeys: notifier.settingKeys,
+    installed: ms(notifier.installed),
+    builtin: notifier.builtin,
   };
 }

@@ -2,7 +2,7 @@ import { Controller } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
 import { Metadata } from '@grpc/grpc-js';
 import { Authorize, type Principal } from '@gofer/auth';
-import { RunRepository } from '@gofer/dal';
+import { RunNotificationsRepository, RunRepository } from '@gofer/dal';
 import { RunEngine, UseCases } from '@gofer/engine';
 import { PIPELINE_ID } from '@gofer/pipeline';
 import type * as pb from '@gofer/proto';
@@ -16,6 +16,7 @@ export class RunsGrpcController {
     private readonly engine: RunEngine,
     private readonly runs: RunRepository,
     private readonly useCases: UseCases,
+    private readonly notifications: RunNotificationsRepository,
   ) {}
 
   @Authorize('namespace')
@@ -32,7 +33,8 @@ export class RunsGrpcController {
   @Authorize('namespace')
   @GrpcMethod('Gofer', 'GetRun')
   async getRun(request: pb.GetRunRequest): Promise<pb.GetRunResponse> {
-    return { run: toRun(await this.runs.getRun(runRef(request))) };
+    const run = await this.runs.getRun(runRef(request));
+    return { run: toRun(run, await this.notifications.ofRuns(run.namespaceId, run.pipelineId, [run.id])) };
   }
 
   @Authorize('namespace')
@@ -43,7 +45,8 @@ export class RunsGrpcController {
     const { limit, offset } = check.page(request, 50);
     check.done();
     const runs = await this.runs.listRuns(ref.namespaceId, ref.pipelineId, limit, offset);
-    return { runs: runs.map(toRun) };
+    const notifications = await this.notifications.ofRuns(ref.namespaceId, ref.pipelineId, runs.map((run) => run.id));
+    return { runs: runs.map((run) => toRun(run, notifications.filter((n) => n.runId === run.id))) };
   }
 
   @Authorize('namespace')

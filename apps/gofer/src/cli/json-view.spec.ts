@@ -1,4 +1,6 @@
 import {
+  NotificationState,
+  NotificationStatus,
   PipelineState,
   RunState,
   RunStatus,
@@ -18,6 +20,7 @@ import {
   eventJson,
   isoTime,
   namespaceJson,
+  notifierJson,
   objectJson,
   pipelineJson,
   runJson,
@@ -41,6 +44,7 @@ const run = (over: Partial<Run> = {}): Run => ({
   configVersion: 2,
   retryOf: 0,
   startedBy: 'token/tok_0123456789abcdef',
+  notifications: [],
   ...over,
 });
 
@@ -96,7 +100,41 @@ describe('runJson', () => {
       ended: '2025-01-02T03:04:17.300Z',
       variables: { WHO: 'world' },
       config_version: 2,
+      started_by: 'token/tok_0123456789abcdef',
+      notifications: [],
     });
+  });
+
+  it('lists its notifications: exit code only when the notifier ran, reason null when it succeeded', () => {
+    const json = runJson(run({
+      notifications: [
+        {
+          label: 'hook', notifier: 'webhook', state: NotificationState.NOTIFICATION_STATE_COMPLETE,
+          status: NotificationStatus.NOTIFICATION_STATUS_FAILED, exitCode: 3, hasExitCode: true,
+          reason: 'exited with code 3: POST failed', started: T0, ended: T0 + 1000,
+        },
+        {
+          label: 'chat', notifier: 'slack', state: NotificationState.NOTIFICATION_STATE_COMPLETE,
+          status: NotificationStatus.NOTIFICATION_STATUS_FAILED, exitCode: 0, hasExitCode: false,
+          reason: 'notifier "slack" is not installed', started: 0, ended: T0 + 5,
+        },
+        {
+          label: 'console', notifier: 'log', state: NotificationState.NOTIFICATION_STATE_PENDING,
+          status: NotificationStatus.NOTIFICATION_STATUS_UNSPECIFIED, exitCode: 0, hasExitCode: false, reason: '', started: 0, ended: 0,
+        },
+      ],
+    }));
+    expect(json.notifications).toStrictEqual([
+      {
+        label: 'hook', notifier: 'webhook', state: 'complete', status: 'failed', exit_code: 3, reason: 'exited with code 3: POST failed',
+        started: '2025-01-02T03:04:05.000Z', ended: '2025-01-02T03:04:06.000Z',
+      },
+      {
+        label: 'chat', notifier: 'slack', state: 'complete', status: 'failed', exit_code: null, reason: 'notifier "slack" is not installed',
+        started: null, ended: '2025-01-02T03:04:05.005Z',
+      },
+      { label: 'console', notifier: 'log', state: 'pending', status: null, exit_code: null, reason: null, started: null, ended: null },
+    ]);
   });
 
   it('shows a running run with null status, reason and end', () => {
@@ -279,5 +317,12 @@ describe('eventJson', () => {
     const token = { ...event, kind: 'token_created', namespaceId: '', pipelineId: '', runId: 0, taskId: '', details: '' };
     expect(eventJson(token)).toMatchObject({ namespace: null, pipeline: null, run: null, task: null, details: {} });
     expect(eventJson({ ...event, details: 'not json' }).details).toBe('not json');
+  });
+});
+
+describe('notifierJson', () => {
+  it('shows the keys of its settings, never values', () => {
+    expect(notifierJson({ name: 'team-hook', image: 'gofer/notifier-webhook:1', settingKeys: ['secret', 'url'], builtin: false, installed: T0 }))
+      .toStrictEqual({ name: 'team-hook', image: 'gofer/notifier-webhook:1', setting_keys: ['secret', 'url'], builtin: false, installed: '2025-01-02T03:04:05.000Z' });
   });
 });

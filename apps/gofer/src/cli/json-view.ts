@@ -1,6 +1,6 @@
 // The `--output json` shapes of docs/design.md §9: snake_case keys, lower-case enum values without their
 // prefix (null when unspecified), ISO timestamps (null when unset). Pure functions over API messages.
-import type { Event, Namespace, ObjectInfo, Pipeline, PipelineConfig, Run, Secret, StatusReason, TaskRun, Token } from '@gofer/proto';
+import type { Event, InstalledNotifier, InstalledTrigger, Namespace, Notification, ObjectInfo, Pipeline, PipelineConfig, Run, Secret, StatusReason, TaskRun, Token } from '@gofer/proto';
 
 /** Lower-cases an enum value name after stripping its prefix (`RUN_STATE_RUNNING` -> `running`); UNSPECIFIED -> null. */
 export function enumValue(value: string | null | undefined, prefix: string): string | null {
@@ -77,6 +77,8 @@ export function runJson(r: Run) {
     ended: isoTime(r.ended),
     variables: { ...r.variables },
     config_version: r.configVersion,
+    started_by: r.startedBy,
+    notifications: (r.notifications ?? []).map(notificationJson),
   };
 }
 
@@ -169,5 +171,64 @@ export function eventJson(e: Event) {
     task: e.taskId || null,
     details: eventDetails(e.details),
     emitted: isoTime(e.emitted),
+  };
+}
+
+/** JSON of an installed trigger (settings' keys only: their values may be secrets). */
+export function triggerJson(t: InstalledTrigger) {
+  return {
+    name: t.name,
+    image: t.image,
+    state: enumValue(t.state, 'TRIGGER_STATE_'),
+    builtin: t.builtin,
+    description: t.description,
+    container: t.containerId || null,
+    address: t.address || null,
+    restarts: t.restarts,
+    setting_keys: [...t.settingKeys],
+    installed: isoTime(t.installed),
+    last_event: isoTime(t.lastEvent),
+    last_error: t.lastError || null,
+    subscription_settings: t.subscriptionSettings.map((d) => ({ key: d.key, required: d.required, description: d.description })),
+    subscriptions: t.subscriptions.map((s) => ({
+      namespace: s.namespaceId,
+      pipeline: s.pipelineId,
+      label: s.label,
+      settings: { ...s.settings },
+      active: s.active,
+      last_event: isoTime(s.lastEvent),
+      last_event_key: s.lastEventKey || null,
+    })),
+  };
+}
+
+export const notificationState = (n: Pick<Notification, 'state'>) => enumValue(n.state, 'NOTIFICATION_STATE_');
+export const notificationStatus = (n: Pick<Notification, 'status'>) => enumValue(n.status, 'NOTIFICATION_STATUS_');
+
+/**
+ * JSON of a run's notification (a notifier run after it completed): `exit_code` is null until its
+ * container exited (or when it never ran: not installed, could not start), `reason` null when it succeeded.
+ */
+export function notificationJson(n: Notification) {
+  return {
+    label: n.label,
+    notifier: n.notifier,
+    state: notificationState(n),
+    status: notificationStatus(n),
+    exit_code: n.hasExitCode ? n.exitCode : null,
+    reason: n.reason || null,
+    started: isoTime(n.started),
+    ended: isoTime(n.ended),
+  };
+}
+
+/** JSON of an installed notifier (settings' keys only: their values are sealed). */
+export function notifierJson(n: InstalledNotifier) {
+  return {
+    name: n.name,
+    image: n.image,
+    setting_keys: [...n.settingKeys],
+    builtin: n.builtin,
+    installed: isoTime(n.installed),
   };
 }

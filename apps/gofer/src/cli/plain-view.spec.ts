@@ -1,4 +1,6 @@
 import {
+  NotificationState,
+  NotificationStatus,
   RunState,
   RunStatus,
   StatusReasonKind,
@@ -14,6 +16,9 @@ import {
   eventLine,
   formatReason,
   namespaceTable,
+  notifierDetail,
+  notifierTable,
+  runDetail,
   objectTable,
   progressLines,
   progressMark,
@@ -43,6 +48,7 @@ const run = (over: Partial<Run> = {}): Run => ({
   configVersion: 2,
   retryOf: 0,
   startedBy: 'token/tok_0123456789abcdef',
+  notifications: [],
   ...over,
 });
 
@@ -262,5 +268,46 @@ describe('transferLine', () => {
   it('shows only bytes so far without a known total (stdin)', () => {
     expect(transferLine('uploading', 'dist.tar', 1536, undefined, 0)).toBe('uploading dist.tar  1.5 KiB');
     expect(transferLine('downloading', 'empty', 0, 0, 0)).toBe('downloading empty  0 B / 0 B (100%)');
+  });
+});
+
+describe('notifiers', () => {
+  it('run get lists the notifications under the task runs, with exit code and reason', () => {
+    const text = runDetail(
+      run({
+        notifications: [
+          {
+            label: 'hook', notifier: 'webhook', state: NotificationState.NOTIFICATION_STATE_COMPLETE,
+            status: NotificationStatus.NOTIFICATION_STATUS_FAILED, exitCode: 3, hasExitCode: true,
+            reason: 'exited with code 3: POST failed', started: T0, ended: T0 + 1500,
+          },
+          {
+            label: 'chat', notifier: 'slack', state: NotificationState.NOTIFICATION_STATE_COMPLETE,
+            status: NotificationStatus.NOTIFICATION_STATUS_FAILED, exitCode: 0, hasExitCode: false,
+            reason: 'notifier "slack" is not installed', started: 0, ended: T0,
+          },
+        ],
+      }),
+      [],
+      T0 + 60_000,
+    );
+    const lines = text.split('\n');
+    expect(lines.slice(lines.findIndex((line) => line.startsWith('NOTIFIER')))).toEqual([
+      'NOTIFIER  LABEL  STATUS  EXIT  DURATION  REASON',
+      'webhook   hook   failed  3     1.5s      exited with code 3: POST failed',
+      'slack     chat   failed  -     -         notifier "slack" is not installed',
+    ]);
+  });
+
+  it('lists notifiers (built-ins marked) and shows one without its settings\' values', () => {
+    const hook = { name: 'team-hook', image: 'gofer/notifier-webhook:1', settingKeys: ['secret', 'url'], builtin: false, installed: T0 };
+    const log = { name: 'log', image: 'gofer/notifier-log:1', settingKeys: [], builtin: true, installed: T0 };
+    expect(notifierTable([log, hook], T0 + 120_000).split('\n')).toEqual([
+      'NAME            IMAGE                     SETTINGS    INSTALLED',
+      'log (built-in)  gofer/notifier-log:1      -           2m ago',
+      'team-hook       gofer/notifier-webhook:1  secret,url  2m ago',
+    ]);
+    expect(notifierTable([], T0)).toMatch(/no notifiers installed: install one with gofer notifier install/);
+    expect(notifierDetail(hook, T0 + 120_000)).toMatch(/^notifier team-hook\n  image +gofer\/notifier-webhook:1\n  settings +secret, url\n  installed /);
   });
 });

@@ -3,6 +3,9 @@
 import {
   TokenKind,
   type Event,
+  type InstalledNotifier,
+  type InstalledTrigger,
+  type Notification,
   type Namespace,
   type ObjectInfo,
   type Pipeline,
@@ -13,7 +16,9 @@ import {
   type Token,
 } from '@gofer/proto';
 import { formatAgo, formatBytes, formatElapsed, formatFields, formatIn, formatTable, formatTimestamp } from './format.js';
-import { eventDetails, pipelineState, reasonKind, runState, runStatus, taskRunState, taskRunStatus, tokenKind } from './json-view.js';
+import {
+  eventDetails, notificationState, notificationStatus, pipelineState, reasonKind, runState, runStatus, taskRunState, taskRunStatus, tokenKind,
+} from './json-view.js';
 
 /** `abnormal_exit: exited with code 3`, or empty when there is no reason. */
 export function formatReason(reason: StatusReason | null | undefined): string {
@@ -84,10 +89,12 @@ export function runDetail(run: Run, taskRuns: readonly TaskRun[], now: number): 
     ['config', `version ${run.configVersion}`],
   );
   if (run.retryOf) fields.push(['retry of', `run ${run.retryOf}`]);
+  if (run.startedBy) fields.push(['started by', run.startedBy.replace('/', ' ')]);
   const variables = Object.entries(run.variables);
   if (variables.length > 0) fields.push(['variables', variables.map(([k, v]) => `${k}=${v}`).join(' ')]);
   const lines = [`run ${run.id} of ${run.pipelineId}`, formatFields(fields)];
   if (taskRuns.length > 0) lines.push('', taskRunTable(taskRuns, now));
+  if (run.notifications?.length) lines.push('', notificationTable(run.notifications, now));
   return lines.join('\n');
 }
 
@@ -293,4 +300,92 @@ export function transferLine(verb: string, key: string, done: number, total: num
   if (total !== undefined) text += ` / ${formatBytes(total)} (${total > 0 ? Math.floor((done / total) * 100) : 100}%)`;
   if (elapsedMs > 0) text += `  ${formatBytes((done * 1000) / elapsedMs)}/s`;
   return text;
+}
+
+/** Installed triggers, one line each. */
+export function triggerTable(triggers: readonly InstalledTrigger[], now: number): string {
+  if (triggers.length === 0) return 'no triggers installed: install one with `gofer trigger install NAME --image IMAGE`';
+  return formatTable(
+    ['NAME', 'STATE', 'IMAGE', 'LAST EVENT', 'INSTALLED'],
+    triggers.map((t) => [t.name, triggerState(t), t.image, t.lastEvent ? formatAgo(t.lastEvent, now) : '-', formatAgo(t.installed, now)]),
+  );
+}
+
+/** One installed trigger with its container, settings and subscriptions. */
+export function triggerDetail(t: InstalledTrigger, now: number): string {
+  const fields: Array<[string, string]> = [
+    ['state', triggerState(t)],
+    ['image', t.image],
+    ['container', t.containerId ? t.containerId.slice(0, 12) : '-'],
+    ['address', t.address || '-'],
+    ['restarts', String(t.restarts)],
+    ['settings', t.settingKeys.length > 0 ? t.settingKeys.join(', ') : '-'],
+    ['last event', formatTimestamp(t.lastEvent, now)],
+    ['installed', formatTimestamp(t.installed, now)],
+  ];
+  if (t.lastError) fields.push(['last error', t.lastError]);
+  const lines = [`trigger ${t.name}${t.builtin ? ' (built-in)' : ''}`];
+  if (t.description) lines.push(`  ${t.description}`);
+  lines.push(formatFields(fields));
+  if (t.subscriptionSettings.length > 0) {
+    lines.push('', 'subscription settings:');
+    for (const d of t.subscriptionSettings) lines.push(`  ${d.key}${d.required ? ' (required)' : ''}: ${d.description}`);
+  }
+  lines.push('');
+  if (t.subscriptions.length === 0) lines.push('no subscriptions');
+  else {
+    lines.push(formatTable(
+      ['NAMESPACE', 'PIPELINE', 'LABEL', 'ACTIVE', 'LAST EVENT', 'SETTINGS'],
+      t.subscriptions.map((s) => [
+        s.namespaceId, s.pipelineId, s.label, s.active ? 'yes' : 'no (pipeline disabled)', s.lastEvent ? formatAgo(s.lastEvent, now) : '-',
+        Object.entries(s.settings).map(([k, v]) => `${k}=${v}`).join(' '),
+      ]),
+    ));
+  }
+  return lines.join('\n');
+}
+
+function triggerState(t: InstalledTrigger): string {
+  return t.state.replace(/^TRIGGER_STATE_/, '').toLowerCase();
+}
+
+/** A run's notifications (its notifiers, run once it completed): `run get` shows them under its task runs. */
+export function notificationTable(notifications: readonly Notification[], now: number): string {
+  return formatTable(
+    ['NOTIFIER', 'LABEL', 'STATUS', 'EXIT', 'DURATION', 'REASON'],
+    notifications.map((n) => [
+      n.notifier,
+      n.label,
+      notificationStatus(n) ?? notificationState(n) ?? 'unknown',
+      n.hasExitCode ? String(n.exitCode) : '-',
+      formatElapsed(n.started, n.ended, now),
+      n.reason,
+    ]),
+  );
+}
+
+/** Installed notifiers, one line each. */
+export function notifierTable(notifiers: readonly InstalledNotifier[], now: number): string {
+  if (notifiers.length === 0) return 'no notifiers installed: install one with gofer notifier install NAME --image IMAGE';
+  return formatTable(
+    ['NAME', 'IMAGE', 'SETTINGS', 'INSTALLED'],
+    notifiers.map((n) => [
+      n.builtin ? `${n.name} (built-in)` : n.name,
+      n.image,
+      n.settingKeys.join(',') || '-',
+      formatAgo(n.installed, now),
+    ]),
+  );
+}
+
+/** One installed notifier (its settings' keys; their values are sealed and never shown). */
+export function notifierDetail(n: InstalledNotifier, now: number): string {
+  return [
+    `notifier ${n.name}${n.builtin ? ' (built-in)' : ''}`,
+    formatFields([
+      ['image', n.image],
+      ['settings', n.settingKeys.join(', ') || '-'],
+      ['installed', formatTimestamp(n.installed, now)],
+    ]),
+  ].join('\n');
 }

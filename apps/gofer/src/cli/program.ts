@@ -4,12 +4,14 @@ import { GOFER_VERSION } from '../version.js';
 import { describeError, EXIT_OK } from './errors.js';
 import { eventCommand } from './event.command.js';
 import { namespaceCommand } from './namespace.command.js';
+import { notifierCommand } from './notifier.command.js';
 import { pipelineCommand } from './pipeline.command.js';
 import { runCommand } from './run.command.js';
 import { secretCommand } from './secret.command.js';
 import { serviceCommand } from './service.command.js';
 import { taskRunCommand } from './taskrun.command.js';
 import { tokenCommand } from './token.command.js';
+import { triggerCommand } from './trigger.command.js';
 
 /** Builds the `gofer` command tree. Actions get their context (flags, client, output) from `contextFor`. */
 export function buildProgram(io: CliIo, contextFor: ContextFor): Command {
@@ -43,6 +45,8 @@ Examples:
     .addCommand(secretCommand(contextFor))
     .addCommand(namespaceCommand(contextFor))
     .addCommand(tokenCommand(contextFor))
+    .addCommand(triggerCommand(contextFor))
+    .addCommand(notifierCommand(contextFor))
     .addCommand(eventCommand(contextFor));
 
   configureTree(program, io);

@@ -1,6 +1,7 @@
 import { loadConfig } from '@gofer/config';
-import { ClusterRepository, EventsRepository, openDataSource, PipelinesRepository, SecretsRepository, Transactions } from '@gofer/dal';
+import { ClusterRepository, EventsRepository, NotifiersRepository, openDataSource, PipelinesRepository, SecretsRepository, Transactions } from '@gofer/dal';
 import { EventLog } from '@gofer/events';
+import { NotifierService } from '@gofer/notifiers';
 import { EncryptionKeyMismatchError, SecretService } from '@gofer/secrets';
 import { EncryptionKeyError } from '@gofer/secrets';
 import { StartupError } from './infrastructure.js';
@@ -26,7 +27,11 @@ export async function rotateKey(env: NodeJS.ProcessEnv = process.env): Promise<n
       new EventLog(new EventsRepository(db), config),
     );
     await secrets.verifyKey(); // every stored secret must open with one of the configured keys first
-    return await secrets.rotate();
+    const resealed = await secrets.rotate();
+    // Notifiers' install settings are sealed with the same keys.
+    const events = new EventLog(new EventsRepository(db), config);
+    await new NotifierService(new Transactions(db, logger), new NotifiersRepository(db), events, config, logger).reseal();
+    return resealed;
   } catch (error) {
     if (error instanceof EncryptionKeyMismatchError || error instanceof EncryptionKeyError) throw new StartupError(error.message);
     throw error;

@@ -1,5 +1,5 @@
 import {
-  Global, Inject, Module, type BeforeApplicationShutdown, type DynamicModule, type OnApplicationBootstrap, type OnApplicationShutdown,
+  Global, Inject, Injectable, Module, type BeforeApplicationShutdown, type DynamicModule, type OnApplicationBootstrap, type OnApplicationShutdown,
   type Provider,
 } from '@nestjs/common';
 import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
@@ -14,6 +14,8 @@ import { OBJECT_STORE, ObjectsModule } from '@gofer/object-store';
 import { REDIS } from '@gofer/queue';
 import { SCHEDULER } from '@gofer/scheduler';
 import { SecretsModule } from '@gofer/secrets';
+import { NotifiersModule } from '@gofer/notifiers';
+import { TriggerSupervisor, TriggerSupervisorModule, TriggersModule } from '@gofer/triggers';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { ApiMetrics } from '../api/api.metrics.js';
@@ -31,6 +33,11 @@ import { NamespacesGrpcController } from '../api/namespaces.grpc.controller.js';
 import { ObjectsGrpcController } from '../api/objects.grpc.controller.js';
 import { SecretsGrpcController } from '../api/secrets.grpc.controller.js';
 import { TokensGrpcController } from '../api/tokens.grpc.controller.js';
+import { ExternalEventsController } from '../api/external-events.controller.js';
+import { TriggersGrpcController } from '../api/triggers.grpc.controller.js';
+import { BuiltinTriggers } from './builtin-triggers.js';
+import { BuiltinNotifiers } from './builtin-notifiers.js';
+import { NotifiersGrpcController } from '../api/notifiers.grpc.controller.js';
 import type { Infrastructure } from './infrastructure.js';
 
 export type Role = 'api' | 'worker';
@@ -57,6 +64,20 @@ class WorkerLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdo
   async beforeApplicationShutdown(): Promise<void> {
     // The processor already handed its attempts over (onModuleDestroy); let others adopt them now.
     await this.reconciler.retire();
+  }
+}
+
+/** Supervises trigger containers while this worker leads; hands the lease over at shutdown. */
+@Injectable()
+class TriggerSupervisorLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  constructor(private readonly supervisor: TriggerSupervisor) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.supervisor.start();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.supervisor.stop();
   }
 }
 
@@ -104,21 +125,22 @@ export class ServiceModule {
   static forRoles(roles: Role[], config: GoferConfig, infra: Infrastructure, logger: Logger): DynamicModule {
     const imports: DynamicModule['imports'] = [
       InfrastructureModule.of(roles, config, infra, logger),
-      DalModule, EventsModule, AuthModule, CatalogModule, SecretsModule, ObjectsModule, EngineModule,
+      DalModule, EventsModule, AuthModule, CatalogModule, SecretsModule, ObjectsModule, TriggersModule, NotifiersModule, EngineModule,
     ];
     // Every gRPC and HTTP handler, in every role, passes it: a handler without @Authorize is refused.
-    const providers: Provider[] = [InfrastructureLifecycle, { provide: APP_GUARD, useClass: AuthorizationGuard }];
+    const providers: Provider[] = [InfrastructureLifecycle, BuiltinTriggers, BuiltinNotifiers, { provide: APP_GUARD, useClass: AuthorizationGuard }];
     const controllers: Array<new (...args: never[]) => unknown> = [HealthController, MetricsController];
     if (roles.includes('api')) {
       controllers.push(
         SystemGrpcController, PipelinesGrpcController, RunsGrpcController, TaskRunsGrpcController, TokensGrpcController,
-        NamespacesGrpcController, ObjectsGrpcController, SecretsGrpcController, EventsGrpcController,
+        NamespacesGrpcController, ObjectsGrpcController, SecretsGrpcController, EventsGrpcController, TriggersGrpcController,
+        ExternalEventsController, NotifiersGrpcController,
       );
       providers.push({ provide: APP_INTERCEPTOR, useClass: RpcGateway }, FollowSlots, ApiMetrics);
     }
     if (roles.includes('worker')) {
-      imports.push(WorkerModule);
-      providers.push(WorkerLifecycle);
+      imports.push(WorkerModule, TriggerSupervisorModule);
+      providers.push(WorkerLifecycle, TriggerSupervisorLifecycle);
     }
     return { module: ServiceModule, imports, providers, controllers };
   }

@@ -111,6 +111,8 @@ export async function bootService(
     app = await NestFactory.create(ServiceModule.forRoles(roles, config, infra, logger), {
       logger: new NestPinoLogger(logger.child({ component: 'nest' })),
       abortOnError: false,
+      // No handler takes a parsed body; the webhook route reads its raw bytes itself, within its limit.
+      bodyParser: false,
     });
     // A wrong encryption key stops the service before it serves anything.
     await app.get(SecretService).verifyKey().catch((error: Error) => {

@@ -5,6 +5,7 @@
 // source: gofer/v1/gofer.proto
 
 /* eslint-disable */
+import type { TriggerSettingDoc } from "./trigger.js";
 
 /** Whether a pipeline accepts new runs. */
 export enum PipelineState {
@@ -118,6 +119,37 @@ export enum TokenKind {
   TOKEN_KIND_RUN = "TOKEN_KIND_RUN",
 }
 
+/** Where an installed trigger's container stands. */
+export enum TriggerState {
+  TRIGGER_STATE_UNSPECIFIED = "TRIGGER_STATE_UNSPECIFIED",
+  /** TRIGGER_STATE_STARTING - Installed; its container is being started (or no leader has started it yet). */
+  TRIGGER_STATE_STARTING = "TRIGGER_STATE_STARTING",
+  /** TRIGGER_STATE_RUNNING - Its container answers Info with its key. */
+  TRIGGER_STATE_RUNNING = "TRIGGER_STATE_RUNNING",
+  /** TRIGGER_STATE_FAILING - Its container exited or stopped answering; it is being restarted with backoff (see `last_error`). */
+  TRIGGER_STATE_FAILING = "TRIGGER_STATE_FAILING",
+}
+
+/** Lifecycle of one notification (a notifier run after a run). */
+export enum NotificationState {
+  NOTIFICATION_STATE_UNSPECIFIED = "NOTIFICATION_STATE_UNSPECIFIED",
+  /** NOTIFICATION_STATE_PENDING - Queued; its container has not started. */
+  NOTIFICATION_STATE_PENDING = "NOTIFICATION_STATE_PENDING",
+  /** NOTIFICATION_STATE_RUNNING - Its container is running. */
+  NOTIFICATION_STATE_RUNNING = "NOTIFICATION_STATE_RUNNING",
+  /** NOTIFICATION_STATE_COMPLETE - Done; see `status`. */
+  NOTIFICATION_STATE_COMPLETE = "NOTIFICATION_STATE_COMPLETE",
+}
+
+/** How a notification ended. */
+export enum NotificationStatus {
+  NOTIFICATION_STATUS_UNSPECIFIED = "NOTIFICATION_STATUS_UNSPECIFIED",
+  /** NOTIFICATION_STATUS_SUCCESSFUL - The container exited 0. */
+  NOTIFICATION_STATUS_SUCCESSFUL = "NOTIFICATION_STATUS_SUCCESSFUL",
+  /** NOTIFICATION_STATUS_FAILED - It exited non-zero, or could not run (see `reason`). */
+  NOTIFICATION_STATUS_FAILED = "NOTIFICATION_STATUS_FAILED",
+}
+
 /** A pipeline: a named DAG of tasks, versioned by its applied configs. */
 export interface Pipeline {
   /** Namespace the pipeline lives in. */
@@ -209,6 +241,8 @@ export interface Run {
   retryOf: number;
   /** Who started the run: "token/<token id>" or "trigger/<label>"; empty for runs from before it was recorded. */
   startedBy: string;
+  /** The notifiers run after the run completed, one per `notifiers[]` entry of its config. */
+  notifications: Notification[];
 }
 
 export interface Run_VariablesEntry {
@@ -997,4 +1031,185 @@ export interface ListEventsRequest {
 /** One event. */
 export interface ListEventsResponse {
   event: Event | null;
+}
+
+/** A pipeline's subscription to an installed trigger. */
+export interface TriggerSubscriptionStatus {
+  namespaceId: string;
+  pipelineId: string;
+  /** The pipeline's `triggers[].label`. */
+  label: string;
+  /** The subscription's settings. */
+  settings: { [key: string]: string };
+  /** False while the pipeline is disabled (the trigger holds no subscription then). */
+  active: boolean;
+  /** When it last had an event accepted (unix ms; 0 if never). */
+  lastEvent: number;
+  /** Its last event's idempotency key; empty if none. */
+  lastEventKey: string;
+}
+
+export interface TriggerSubscriptionStatus_SettingsEntry {
+  key: string;
+  value: string;
+}
+
+/** An installed trigger. */
+export interface InstalledTrigger {
+  /** Its name: what pipelines write in `triggers[].trigger`. */
+  name: string;
+  image: string;
+  /** Keys of its install settings (their values may be secrets and are never returned). */
+  settingKeys: string[];
+  state: TriggerState;
+  /** The container (Docker id / Nomad allocation) running it; empty until started. */
+  containerId: string;
+  /** host:port Gofer dials it at; empty until started. */
+  address: string;
+  /** Its subscriptions (in namespaces the token may see); only filled by GetTrigger. */
+  subscriptions: TriggerSubscriptionStatus[];
+  /** When it last posted an accepted event (unix ms; 0 if never). */
+  lastEvent: number;
+  /** The last problem starting or reaching it; empty when healthy. */
+  lastError: string;
+  /** When it was installed (unix ms). */
+  installed: number;
+  /** Installed by Gofer itself at startup (cron, interval, github). */
+  builtin: boolean;
+  /** What it says of itself (Info); empty until it first answered. */
+  description: string;
+  /** The subscription settings it documents (Info). */
+  subscriptionSettings: TriggerSettingDoc[];
+  /** How many times its container was restarted. */
+  restarts: number;
+}
+
+/** Request of InstallTrigger. */
+export interface InstallTriggerRequest {
+  /** ^[a-z0-9][a-z0-9_-]{0,31}$ */
+  name: string;
+  image: string;
+  /** Passed to the container as GOFER_TRIGGER_SETTING_<KEY>; stored sealed. */
+  settings: { [key: string]: string };
+}
+
+export interface InstallTriggerRequest_SettingsEntry {
+  key: string;
+  value: string;
+}
+
+/** Response of InstallTrigger. */
+export interface InstallTriggerResponse {
+  trigger: InstalledTrigger | null;
+}
+
+/** Request of UninstallTrigger. */
+export interface UninstallTriggerRequest {
+  name: string;
+}
+
+/** Response of UninstallTrigger. */
+export interface UninstallTriggerResponse {
+}
+
+/** Request of ListTriggers. */
+export interface ListTriggersRequest {
+}
+
+/** Response of ListTriggers. */
+export interface ListTriggersResponse {
+  triggers: InstalledTrigger[];
+}
+
+/** Request of GetTrigger. */
+export interface GetTriggerRequest {
+  name: string;
+}
+
+/** Response of GetTrigger. */
+export interface GetTriggerResponse {
+  trigger: InstalledTrigger | null;
+}
+
+/** An installed notifier. */
+export interface InstalledNotifier {
+  /** Its name: what pipelines write in `notifiers[].notifier`. */
+  name: string;
+  image: string;
+  /** Keys of its install settings (defaults for GOFER_NOTIFIER_CONFIG_<KEY>; values never returned). */
+  settingKeys: string[];
+  /** When it was installed (unix ms). */
+  installed: number;
+  /** Installed by Gofer itself at startup (log, webhook). */
+  builtin: boolean;
+}
+
+/** One notifier's run after a run completed. Never changes the run's status. */
+export interface Notification {
+  /** The pipeline's `notifiers[].label`. */
+  label: string;
+  /** The installed notifier it ran. */
+  notifier: string;
+  state: NotificationState;
+  status: NotificationStatus;
+  /** The container's exit code (set when complete and it ran). */
+  exitCode: number;
+  /** Why it failed, e.g. `notifier "slack" is not installed`, `exited with code 3`. */
+  reason: string;
+  /** Unix ms; 0 until it started. */
+  started: number;
+  /** Unix ms; 0 until complete. */
+  ended: number;
+  /**
+   * Whether `exit_code` is set: its container ran and exited (false when it never ran: not installed,
+   * could not start, its container vanished).
+   */
+  hasExitCode: boolean;
+}
+
+/** Request of InstallNotifier. */
+export interface InstallNotifierRequest {
+  /** ^[a-z0-9][a-z0-9_-]{0,31}$ */
+  name: string;
+  image: string;
+  /** Defaults for GOFER_NOTIFIER_CONFIG_<KEY> (a pipeline's settings override them); stored sealed. */
+  settings: { [key: string]: string };
+}
+
+export interface InstallNotifierRequest_SettingsEntry {
+  key: string;
+  value: string;
+}
+
+/** Response of InstallNotifier. */
+export interface InstallNotifierResponse {
+  notifier: InstalledNotifier | null;
+}
+
+/** Request of UninstallNotifier. */
+export interface UninstallNotifierRequest {
+  name: string;
+}
+
+/** Response of UninstallNotifier. */
+export interface UninstallNotifierResponse {
+}
+
+/** Request of ListNotifiers. */
+export interface ListNotifiersRequest {
+}
+
+/** Response of ListNotifiers. */
+export interface ListNotifiersResponse {
+  notifiers: InstalledNotifier[];
+}
+
+/** Request of GetNotifier. */
+export interface GetNotifierRequest {
+  name: string;
+}
+
+/** Response of GetNotifier. */
+export interface GetNotifierResponse {
+  notifier: InstalledNotifier | null;
 }
