@@ -1,17 +1,19 @@
 // Gofer benchmarks: `npm run bench` (builds first). Prints a report and writes it as JSON to
 // bench/results/. These measure, they never fail on a number: a missed target is reported as such.
 //
-//   node bench/run.mjs [fan-out] [chain] [control-plane]     (default: all three)
+//   node bench/run.mjs [fan-out] [chain] [control-plane] [trigger-event]     (default: all four)
 //   GOFER_BENCH_CPU_PROFILE=1 node bench/run.mjs ...        (also writes V8 CPU profiles of Gofer)
 //
 // Everything talks to 127.0.0.1 only (Postgres :5432, Redis :6379, Docker's unix socket), and every
-// loop is bounded in count; a whole run takes about 6–10 minutes on a 2-core machine.
-import { mkdirSync, writeFileSync } from 'node:fs';
+// loop is bounded in count; a whole run takes about 8–12 minutes on a 2-core machine (trigger-event
+// alone under 2).
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { chainBench } from './chain.bench.mjs';
 import { controlPlaneBench } from './control-plane.bench.mjs';
 import { fanOutBench } from './fan-out.bench.mjs';
+import { TRIGGER, triggerEventBench } from './trigger-event.bench.mjs';
 import { calibrate } from './support/calibration.mjs';
 import { docker, RESULTS_DIR, startCluster } from './support/cluster.mjs';
 import { summarizeProfile } from './support/profile-summary.mjs';
@@ -21,8 +23,9 @@ const SETTINGS = {
   fanOut: { tasks: 50, concurrency: 8, rounds: 5 },
   chain: { length: 20, runs: 5 },
   controlPlane: { runs: 100, rounds: 3, warmupRuns: 100, steadySeconds: 20, isolatedRuns: 10, submitConcurrency: 8, workerConcurrency: 128 },
+  triggerEvent: { events: 200, warmup: 5 },
 };
-const ALL = ['fan-out', 'chain', 'control-plane'];
+const ALL = ['fan-out', 'chain', 'control-plane', 'trigger-event'];
 
 const selected = process.argv.slice(2);
 for (const name of selected) {
@@ -55,6 +58,14 @@ if (wanted.some((name) => name !== 'control-plane')) {
     process.exit(1);
   }
 }
+if (wanted.includes('trigger-event')) {
+  const { version } = JSON.parse(readFileSync(join(import.meta.dirname, '../package.json'), 'utf8'));
+  const image = `gofer/trigger-${TRIGGER}:${version}`;
+  if ((await docker.listImages({ filters: { reference: [image] } })).length === 0) {
+    process.stderr.write(`bench: image ${image} is missing; build it with: node scripts/test-images.mjs\n`);
+    process.exit(1);
+  }
+}
 
 const results = { environment, settings: SETTINGS, calibration: {} };
 
@@ -83,13 +94,27 @@ if (wanted.includes('control-plane')) {
   if (cluster.profileFile) results.profiles = { ...results.profiles, noop: { file: cluster.profileFile, ...summarizeProfile(cluster.profileFile) } };
 }
 
+if (wanted.includes('trigger-event')) {
+  results.calibration.trigger = await calibrate();
+  // Only the trigger the pipeline subscribes to: the other built-ins would be containers that do nothing here.
+  const cluster = await startCluster({
+    name: 'trigger', scheduler: 'docker', env: { GOFER_BUILTIN_TRIGGERS: TRIGGER, GOFER_BUILTIN_NOTIFIERS: 'none' },
+  });
+  try {
+    results.triggerEvent = await triggerEventBench(cluster, { ...SETTINGS.triggerEvent, log });
+  } finally {
+    await cluster.destroy();
+  }
+  if (cluster.profileFile) results.profiles = { ...results.profiles, trigger: { file: cluster.profileFile, ...summarizeProfile(cluster.profileFile) } };
+}
+
 results.totalSeconds = (Date.now() - started) / 1000;
 report(results);
 mkdirSync(RESULTS_DIR, { recursive: true });
 const file = join(RESULTS_DIR, `bench-${environment.date.replace(/[:.]/g, '-')}.json`);
 writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
 writeFileSync(join(RESULTS_DIR, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
-process.stdout.write(`\nJSON: ${file}\nGofer process logs: ${join(RESULTS_DIR, 'gofer-{docker,noop}.log')}\n`);
+process.stdout.write(`\nJSON: ${file}\nGofer process logs: ${join(RESULTS_DIR, 'gofer-{docker,noop,trigger}.log')}\n`);
 
 function report(r) {
   const out = (text = '') => process.stdout.write(`${text}\n`);
@@ -100,7 +125,7 @@ function report(r) {
   out('\nMachine before each benchmark (it is shared: contention slows everything below)');
   for (const [name, c] of Object.entries(r.calibration)) {
     out(
-      `  ${name === 'docker' ? 'fan-out/chain' : 'control-plane'}: load ${round(c.loadAverage1m, 1)}, ` +
+      `  ${{ docker: 'fan-out/chain', noop: 'control-plane', trigger: 'trigger-event' }[name] ?? name}: load ${round(c.loadAverage1m, 1)}, ` +
         `${round(c.busyCoresWhileIdle, 2)} of ${r.environment.cpus} cores busy with other work, ` +
         `Postgres SELECT 1 p50/p99 ${round(c.postgresSelect1Ms.p50, 2)}/${round(c.postgresSelect1Ms.p99, 2)} ms, ` +
         `Redis PING p50/p99 ${round(c.redisPingMs.p50, 2)}/${round(c.redisPingMs.p99, 2)} ms`,
@@ -138,6 +163,12 @@ function report(r) {
     rows.push(['control', 'peak RSS of the Gofer process (API + worker in one)', `${mib(p.memory.vmHwmBytes)} (sampled ${mib(p.memory.peakRssSampledBytes)})`, `≤ ${mib(t.peakRssBytes)}`, verdict(p.memory.vmHwmBytes <= t.peakRssBytes)]);
     const heap = p.bursts[0].goferMemoryAtEnd;
     rows.push(['control', '  RSS; V8 heap used/total: after boot → end of burst 1', `${mib(p.memory.bootRssBytes)}; ${mib(p.memory.bootHeapUsedBytes)}/${mib(p.memory.bootHeapTotalBytes)} → ${mib(heap.rss)}; ${mib(heap.heapUsed)}/${mib(heap.heapTotal)}`, '', '']);
+  }
+  if (r.triggerEvent) {
+    const e = r.triggerEvent;
+    rows.push(['trigger', `Gofer: PostTriggerEvent → task container started, p50 / p99 / mean (${e.goferMs.n} events)`, `${ms(e.goferMs.p50)} / ${ms(e.goferMs.p99)} / ${ms(e.goferMs.mean)}`, '', '']);
+    rows.push(['trigger', `bare Docker create → container started, p50 / p99 / mean (${e.bareMs.n})`, `${ms(e.bareMs.p50)} / ${ms(e.bareMs.p99)} / ${ms(e.bareMs.mean)}`, '', '']);
+    rows.push(['trigger', 'ratio Gofer / bare, p50 / p99 / mean', `${round(e.ratio.p50, 2)} / ${round(e.ratio.p99, 2)} / ${round(e.ratio.mean, 2)}`, '', '']);
   }
   out('\nResults');
   table(['benchmark', 'metric', 'measured', 'target', 'verdict'], rows);
@@ -233,9 +264,23 @@ function report(r) {
         `(one Gofer process ≤ 1 core: ${round(processBound, 0)}/s; all ${r.environment.cpus} cores for Gofer + Postgres + Redis: ${round(machineBound, 0)}/s)`,
     );
   }
+  if (r.triggerEvent) {
+    const g = r.triggerEvent.goferPartsMs;
+    const b = r.triggerEvent.barePartsMs;
+    out(
+      `  trigger: Gofer p50s: event posted → run row created ${ms(g.eventToRunCreated.p50)} (PostTriggerEvent answered ${ms(g.postTriggerEventAnswered.p50)}), ` +
+        `→ task claimed ${ms(g.runCreatedToClaimed.p50)}, → container created ${ms(g.claimedToContainerCreated.p50)}, → started ${ms(g.containerCreatedToStarted.p50)}`,
+    );
+    out(
+      `           bare p50s: t0 → container created ${ms(b.toContainerCreated.p50)}, → started ${ms(b.containerCreatedToStarted.p50)}; ` +
+        `clock check: Docker's create event − t0, minimum ${ms(r.triggerEvent.clockCheckMs.bareCreateEventAfterT0Min)} (negative: the clocks differ)`,
+    );
+    const calls = dockerCallsPerTask(r.triggerEvent.instruments, r.triggerEvent.events);
+    out(`           Docker API requests per event, Gofer (whole run): ${calls.total} — ${calls.detail}`);
+  }
   for (const [name, p] of Object.entries(r.profiles ?? {})) {
     const list = (entries) => entries.map(([k, v]) => `${k} ${v}%`).join(', ');
-    out(`\nCPU profile of the Gofer process (${name === 'noop' ? 'control plane' : 'fan-out/chain'}, ${round(p.sampledSeconds, 0)} s sampled): ${p.file}`);
+    out(`\nCPU profile of the Gofer process (${{ docker: 'fan-out/chain', noop: 'control plane', trigger: 'trigger-event' }[name] ?? name}, ${round(p.sampledSeconds, 0)} s sampled): ${p.file}`);
     out(`  by package: ${list(p.byPackage)}`);
     out(`  native I/O by caller: ${list(p.nativeIoByCaller)}`);
   }

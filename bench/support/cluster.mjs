@@ -89,6 +89,9 @@ async function startClusterOnce({ name, scheduler, env = {} }) {
       GOFER_HTTP_ADDR: httpAddr,
       GOFER_WORKER_ID: `bench-${name}-${suffix}`,
       GOFER_LOG_LEVEL: 'info',
+      // Built-in triggers and notifiers run containers of their own: only the benches of them opt in.
+      GOFER_BUILTIN_TRIGGERS: 'none',
+      GOFER_BUILTIN_NOTIFIERS: 'none',
       ...env,
     },
     // Logs go straight to a file: the parent never touches them, so they cost the child what they cost in production.
@@ -169,6 +172,8 @@ async function startClusterOnce({ name, scheduler, env = {} }) {
     stats: () => ask('stats', 'stats'),
     resetStats: () => ask('reset', 'reset'),
     client,
+    /** Gofer's gRPC address, for clients with other credentials (a trigger's key, say). */
+    grpcAddr,
     logFile,
     /** Where the V8 CPU profile is written when the process exits (GOFER_BENCH_CPU_PROFILE=1). */
     profileFile,
