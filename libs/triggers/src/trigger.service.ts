@@ -290,7 +290,7 @@ function sameSettings(a: Record<string, string>, b: Record<string, string>): boo
 /** Every problem of an install request at once, each naming its field. */
 function validateInstall(request: TriggerInstall): void {
   const problems: string[] = [];
-  const nameProblem = idProblem(EXTENSION_NAME, 'name', request.name ?? '');
+  const nameProblem = idProblem(EXTENSION_NAME, 'name', request.name ?? '', { what: 'trigger name' });
   if (nameProblem) problems.push(nameProblem);
   const image = (request.image ?? '').trim();
   if (!image) problems.push('image: required, e.g. gofer/trigger-cron:0.1.0');
