@@ -437,6 +437,17 @@ describe('DockerScheduler', () => {
       });
     });
 
+    it('with serviceAddress "network", is dialled by its container name on the network, nothing published', async () => {
+      // Gofer in containers on the same network (docker-compose.yml) resolves the name with the engine's DNS.
+      const s = serviceSpec(spec());
+      const { id, address } = await createDockerScheduler({ network: 'none', serviceAddress: 'network' }).startService(s);
+      const raw = await docker.getContainer(id).inspect();
+      expect(address).toBe(`${s.name}:8080`);
+      expect(raw.Config.Env).toContain(`${s.portEnv}=8080`);
+      expect(raw.HostConfig.PortBindings ?? {}).toEqual({});
+      expect(await createDockerScheduler({ network: 'none', serviceAddress: 'network' }).inspectService(id)).toMatchObject({ address: `${s.name}:8080` });
+    });
+
     it('keeps a crash-looping service stopped once stopped', async () => {
       const { id } = await hostNetwork.startService({ ...serviceSpec(spec()), command: ['exit 3'] }); // sh -c 'exit 3'
       await waitForService(hostNetwork, id, (info) => info.restarts >= 1);

@@ -64,6 +64,9 @@ const environment = z.object({
   GOFER_DOCKER_HOST: z.string().default('unix:///var/run/docker.sock'),
   // Docker network for task containers (e.g. "host"); empty means the engine's default bridge.
   GOFER_DOCKER_NETWORK: z.string().default(''),
+  // How Gofer dials trigger containers off the host network: "published" (a loopback port; Gofer on the
+  // Docker host) or "network" (their container name on GOFER_DOCKER_NETWORK; Gofer in containers there).
+  GOFER_DOCKER_SERVICE_ADDRESS: z.enum(['published', 'network']).default('published'),
   // Where objects and archived task logs live: fs:///absolute/path, fs://relative/path, or s3://bucket[/prefix]
   // (with GOFER_S3_* below; MinIO and AWS S3 both work).
   GOFER_OBJECT_STORE: z
@@ -147,6 +150,7 @@ const configSchema = environment.transform((e) => ({
   scheduler: e.GOFER_SCHEDULER,
   dockerHost: e.GOFER_DOCKER_HOST,
   dockerNetwork: e.GOFER_DOCKER_NETWORK,
+  dockerServiceAddress: e.GOFER_DOCKER_SERVICE_ADDRESS,
   objectStore: e.GOFER_OBJECT_STORE,
   s3: {
     endpoint: e.GOFER_S3_ENDPOINT,

@@ -4,7 +4,7 @@ import { dockerAdvertiseAddressProblem } from './docker/task-reachability.js';
 import type { Scheduler } from './scheduler.js';
 
 /** The settings that choose the engine (`GOFER_SCHEDULER`) and say where it is. */
-export type SchedulerConfig = Pick<GoferConfig, 'scheduler' | 'dockerHost' | 'dockerNetwork'>;
+export type SchedulerConfig = Pick<GoferConfig, 'scheduler' | 'dockerHost' | 'dockerNetwork'> & Partial<Pick<GoferConfig, 'dockerServiceAddress'>>;
 
 /**
  * Builds the {@link Scheduler} that `GOFER_SCHEDULER` names: the one place an engine is chosen. Nothing
@@ -17,7 +17,7 @@ export function createScheduler(config: SchedulerConfig): Scheduler {
   switch (config.scheduler) {
     case 'docker':
       // An empty GOFER_DOCKER_NETWORK means the engine's default network.
-      return createDockerScheduler({ host: config.dockerHost, network: config.dockerNetwork || undefined });
+      return createDockerScheduler({ host: config.dockerHost, network: config.dockerNetwork || undefined, serviceAddress: config.dockerServiceAddress });
     default:
       return unknownScheduler(config.scheduler);
   }

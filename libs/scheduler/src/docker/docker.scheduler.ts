@@ -27,6 +27,13 @@ export interface DockerSchedulerOptions {
   host?: string;
   /** Network mode for every container (`HostConfig.NetworkMode`), e.g. `'host'`. @default the engine's default */
   network?: string;
+  /**
+   * How Gofer dials a service container off the host's network: `published`, a port published on
+   * 127.0.0.1 (Gofer runs on the engine's machine); `network`, the container's name on `network`
+   * (Gofer's own processes run in containers on that network, as in docker-compose.yml). On the host's
+   * network it is always 127.0.0.1 and a port of the host. @default 'published'
+   */
+  serviceAddress?: 'published' | 'network';
 }
 
 const DEFAULT_SOCKET = '/var/run/docker.sock';
@@ -50,6 +57,8 @@ const LIST_CONCURRENCY = 8;
  * adopts it later (a new leader) computes the same address without guessing.
  */
 const SERVICE_PORT_LABEL = 'gofer.service.port';
+/** The host part of a service's address when it is not {@link SERVICE_HOST}: its container name. */
+const SERVICE_HOST_LABEL = 'gofer.service.host';
 /**
  * `unless-stopped`: the engine restarts a service whenever it exits (with its own backoff: 100 ms,
  * doubling, reset once it stayed up 10 s), but not one that {@link Scheduler.stop} stopped: Docker marks
@@ -90,6 +99,7 @@ class DockerScheduler implements Scheduler {
   private readonly docker: Docker;
   private readonly address: string;
   private readonly network: string | undefined;
+  private readonly serviceAddressMode: 'published' | 'network';
 
   constructor(options: DockerSchedulerOptions) {
     const { modem, address } = resolveAddress(options);
@@ -100,6 +110,7 @@ class DockerScheduler implements Scheduler {
     });
     this.address = address;
     this.network = options.network;
+    this.serviceAddressMode = options.serviceAddress ?? 'published';
   }
 
   async ping(): Promise<void> {
@@ -382,7 +393,11 @@ class DockerScheduler implements Scheduler {
     options.Env = [...(options.Env ?? []), `${spec.portEnv}=${listenPort}`];
     options.Labels = { ...spec.labels, [SERVICE_PORT_LABEL]: String(hostPort) };
     options.HostConfig = { ...options.HostConfig, RestartPolicy: { Name: SERVICE_RESTART_POLICY } };
-    if (!hostNetwork) {
+    if (!hostNetwork && this.serviceAddressMode === 'network') {
+      // Dialled by name on the shared network (the engine's DNS): nothing is published.
+      options.Labels[SERVICE_PORT_LABEL] = String(SERVICE_CONTAINER_PORT);
+      options.Labels[SERVICE_HOST_LABEL] = spec.name;
+    } else if (!hostNetwork) {
       // Published on loopback only: Gofer, on this machine, is the only one that dials it.
       options.ExposedPorts = { [`${listenPort}/tcp`]: {} };
       options.HostConfig.PortBindings = { [`${listenPort}/tcp`]: [{ HostIp: SERVICE_HOST, HostPort: String(hostPort) }] };
@@ -614,7 +629,7 @@ function servicePort(raw: Docker.ContainerInspectInfo): number | undefined {
 
 function serviceAddress(raw: Docker.ContainerInspectInfo): string | undefined {
   const port = servicePort(raw);
-  return port === undefined ? undefined : `${SERVICE_HOST}:${port}`;
+  return port === undefined ? undefined : `${raw.Config.Labels?.[SERVICE_HOST_LABEL] || SERVICE_HOST}:${port}`;
 }
 
 /** A TCP port that is free on every interface at this moment, chosen by the OS. */
