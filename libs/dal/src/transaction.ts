@@ -145,8 +145,14 @@ export class Transactions {
   async raw<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
     return this.retrying(async () => {
       const client = await this.pool.connect();
-      const tx = new ClientTx(client);
+      // pg-pool listens for errors only on idle clients: a checked-out client whose connection drops
+      // between statements emits 'error' with no listener, which kills the process
+      // (test/dal/connection-loss.spec.ts, test/chaos/postgres-cut.spec.ts). Record it: the next statement
+      // fails and the client is discarded.
       let broken: Error | undefined;
+      const onError = (error: Error) => (broken ??= error);
+      client.on('error', onError);
+      const tx = new ClientTx(client);
       try {
         const result = await work(tx);
         await tx.commit();
@@ -156,7 +162,8 @@ export class Transactions {
         await tx.rollback().catch((rollbackError: Error) => (broken = rollbackError));
         throw error;
       } finally {
-        client.release(broken); // a connection that could not roll back is discarded
+        client.off('error', onError);
+        client.release(broken); // a connection that broke or could not roll back is discarded
       }
     });
   }
