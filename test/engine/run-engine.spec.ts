@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '@gofer/config';
 import {
   EventsRepository, NamespacesRepository, openDataSource, PipelineConfigsRepository, PipelinesRepository, RunEntity, RunRepository, TaskRunEntity,
-  TaskRunsRepository, Transactions,
+  TaskRunsRepository, Transactions, WorkersRepository,
 } from '@gofer/dal';
 import { ConfigParser, PipelineService } from '@gofer/catalog';
 import { EngineMetrics, RunEngine, TaskQueue } from '@gofer/engine';
@@ -33,7 +33,7 @@ describe('RunEngine transitions under concurrency', () => {
     const config = loadConfig({ GOFER_REDIS_PREFIX: `goferEngine_${randomBytes(3).toString('hex')}` });
     queue = new TaskQueue(redis, config);
     engine = new RunEngine(
-      new Transactions(dataSource, logger), queue, logger, new EngineMetrics(new Registry(), queue), new RunRepository(dataSource), new TaskRunsRepository(dataSource),
+      new Transactions(dataSource, logger), queue, logger, new EngineMetrics(new Registry(), queue, new RunRepository(dataSource), new WorkersRepository(dataSource), config), new RunRepository(dataSource), new TaskRunsRepository(dataSource),
       new PipelineConfigsRepository(dataSource),
     );
     pipelines = new PipelineService(

@@ -507,8 +507,10 @@ export class RunEngine {
   async claimAttempt(key: TaskAttemptKey, workerId: string): Promise<Claim> {
     const claimed = await this.claims.submit({ key, workerId });
     if (claimed) {
-      if (key.attempt === 1 && claimed.ready_at && claimed.started) {
-        this.metrics.taskStartLatency.observe(Math.max(0, claimed.started.getTime() - claimed.ready_at.getTime()) / 1000);
+      if (claimed.ready_at && claimed.started) {
+        const waited = Math.max(0, claimed.started.getTime() - claimed.ready_at.getTime()) / 1000;
+        this.metrics.queueWait.observe(waited);
+        if (key.attempt === 1) this.metrics.taskStartLatency.observe(waited);
       }
       return { kind: 'claimed', attempt: toClaimed(claimed, null) };
     }

@@ -17,4 +17,5 @@ export {
 } from './create-object-store.js';
 export { OBJECT_STORE } from './object-store.tokens.js';
 export * from './object.service.js';
+export * from './object-store.metrics.js';
 export * from './objects.module.js';

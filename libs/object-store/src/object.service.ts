@@ -5,6 +5,7 @@ import { GOFER_CONFIG, type GoferConfig } from '@gofer/config';
 import { ObjectsRepository, PipelinesRepository, RunRepository, Transactions, type ObjectEntity } from '@gofer/dal';
 import type { ObjectStore } from './object-store.js';
 import { ObjectStoreError } from './object-store.error.js';
+import { ObjectStoreMetrics } from './object-store.metrics.js';
 import { OBJECT_STORE } from './object-store.tokens.js';
 import { portableSegment } from './storage-key.js';
 import { INTERPOLATION_KEY_PATTERN } from '@gofer/pipeline';
@@ -52,10 +53,16 @@ export class ObjectService {
     private readonly pipelines: PipelinesRepository,
     private readonly runs: RunRepository,
     @Inject(GOFER_CONFIG) private readonly config: GoferConfig,
-    @Inject(OBJECT_STORE) private readonly store: ObjectStore,
+    @Inject(OBJECT_STORE) store: ObjectStore,
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly events: EventLog,
-  ) {}
+    metrics: ObjectStoreMetrics,
+  ) {
+    // Every backend call of the service goes through here: the one place object store latency is measured.
+    this.store = metrics.wrap(store);
+  }
+
+  private readonly store: ObjectStore;
 
   /** Checks a user's object key (they are also `pipeline_object{{KEY}}` / `run_object{{KEY}}` names). */
   static keyProblem(key: string): string | undefined {

@@ -17,8 +17,9 @@ import { SecretsModule } from '@gofer/secrets';
 import { NotifiersModule } from '@gofer/notifiers';
 import { TriggerSupervisor, TriggerSupervisorModule, TriggersModule } from '@gofer/triggers';
 import type { Logger } from 'pino';
-import { collectDefaultMetrics, Registry } from 'prom-client';
-import { ApiMetrics } from '../api/api.metrics.js';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { GOFER_VERSION } from '../version.js';
+import { ApiMetrics, HttpMetrics } from '../api/api.metrics.js';
 import { HealthController } from '../api/health.controller.js';
 import { MetricsController } from '../api/metrics.controller.js';
 import { PipelinesGrpcController } from '../api/pipelines.grpc.controller.js';
@@ -89,10 +90,17 @@ class InfrastructureLifecycle implements OnApplicationShutdown {
   }
 }
 
-/** The process's one Prometheus registry, with Node's own metrics (`gofer_process_*`, `gofer_nodejs_*`). */
+/**
+ * The process's one Prometheus registry, with Node's own metrics (`gofer_process_*`, `gofer_nodejs_*`)
+ * and `gofer_build_info` (which version each replica runs, e.g. mid-upgrade).
+ */
 function metricsRegistry(): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'gofer_' });
+  new Gauge({
+    name: 'gofer_build_info', help: 'Always 1; labels give the Gofer version and the Node.js version of this process.',
+    labelNames: ['version', 'node'] as const, registers: [registry],
+  }).set({ version: GOFER_VERSION, node: process.version }, 1);
   return registry;
 }
 
@@ -128,7 +136,9 @@ export class ServiceModule {
       DalModule, EventsModule, AuthModule, CatalogModule, SecretsModule, ObjectsModule, TriggersModule, NotifiersModule, EngineModule,
     ];
     // Every gRPC and HTTP handler, in every role, passes it: a handler without @Authorize is refused.
-    const providers: Provider[] = [InfrastructureLifecycle, BuiltinTriggers, BuiltinNotifiers, { provide: APP_GUARD, useClass: AuthorizationGuard }];
+    const providers: Provider[] = [
+      InfrastructureLifecycle, BuiltinTriggers, BuiltinNotifiers, HttpMetrics, { provide: APP_GUARD, useClass: AuthorizationGuard },
+    ];
     const controllers: Array<new (...args: never[]) => unknown> = [HealthController, MetricsController];
     if (roles.includes('api')) {
       controllers.push(

@@ -10,6 +10,7 @@ import { advertiseAddressProblem, type Scheduler } from '@gofer/scheduler';
 import { EncryptionKeyMismatchError, SecretService } from '@gofer/secrets';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
+import { HttpMetrics } from '../api/api.metrics.js';
 import { RpcErrorFilter } from '../api/rpc.gateway.js';
 import { GOFER_VERSION } from '../version.js';
 import { openInfrastructure, StartupError } from './infrastructure.js';
@@ -114,6 +115,8 @@ export async function bootService(
       // No handler takes a parsed body; the webhook route reads its raw bytes itself, within its limit.
       bodyParser: false,
     });
+    // Before listen (which registers Nest's routes), so every HTTP request passes it, unmatched ones too.
+    app.use(app.get(HttpMetrics).middleware());
     // A wrong encryption key stops the service before it serves anything.
     await app.get(SecretService).verifyKey().catch((error: Error) => {
       throw error instanceof EncryptionKeyMismatchError ? new StartupError(error.message) : error;

@@ -7,6 +7,9 @@ import { RunEntity } from '../entities/run.entity.js';
 import { TaskRunEntity } from '../entities/task-run.entity.js';
 import { literal, type Statement } from '../statement.js';
 
+/** Why a run is pending (see {@link RunRepository.pendingByReason}). */
+export type PendingReason = 'parallelism' | 'disabled' | 'admission';
+
 /** A run's key. */
 export interface RunKey {
   namespaceId: string;
@@ -121,6 +124,29 @@ export class RunRepository {
       throw notFound(`task "${key.taskId}" not found in run ${key.runId} of pipeline "${key.pipelineId}"`);
     }
     return row;
+  }
+
+  /**
+   * How many runs are pending, by why: `disabled` (their pipeline is disabled), `parallelism` (the
+   * pipeline already runs as many as its limit allows) or `admission` (a slot is free: admission is
+   * under way). One statement; pending runs are found through the `runs_pending` partial index and each
+   * such pipeline's running runs through `runs_unfinished`, so it stays cheap with a long history.
+   */
+  async pendingByReason(): Promise<Record<PendingReason, number>> {
+    const rows: Array<{ reason: PendingReason; runs: number }> = await this.db.query(
+      `SELECT CASE WHEN p.state = 'disabled' THEN 'disabled'
+                   WHEN p.parallelism > 0 AND (SELECT count(*) FROM runs r WHERE r.namespace_id = p.namespace_id
+                          AND r.pipeline_id = p.id AND r.state = 'running') >= p.parallelism THEN 'parallelism'
+                   ELSE 'admission' END AS reason,
+              sum(pending.runs)::int AS runs
+         FROM (SELECT namespace_id, pipeline_id, count(*) AS runs FROM runs WHERE state = 'pending'
+                GROUP BY namespace_id, pipeline_id) pending
+         JOIN pipelines p ON p.namespace_id = pending.namespace_id AND p.id = pending.pipeline_id
+        GROUP BY 1`,
+    );
+    const counts: Record<PendingReason, number> = { parallelism: 0, disabled: 0, admission: 0 };
+    for (const row of rows) counts[row.reason] = row.runs;
+    return counts;
   }
 
   /** The pipelines that have runs waiting for a slot. */

@@ -16,6 +16,15 @@ export class WorkersRepository {
     );
   }
 
+  /** How many workers beat within the last `freshMs` milliseconds (the ones others do not consider dead). */
+  async countAlive(freshMs: number): Promise<number> {
+    const [row] = await this.db.query(
+      `SELECT count(*)::int AS alive FROM workers WHERE last_seen > now() - $1 * interval '1 millisecond'`,
+      [freshMs],
+    );
+    return (row as { alive: number }).alive;
+  }
+
   /** Forgets workers not seen for a day (their attempts were adopted long ago). */
   async deleteLongGone(): Promise<void> {
     await this.db.query(`DELETE FROM workers WHERE last_seen < now() - interval '1 day'`);
