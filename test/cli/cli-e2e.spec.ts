@@ -287,6 +287,7 @@ describe('the gofer CLI against a real Gofer', () => {
       config_version: 3,
       started_by: expect.stringMatching(/^token\/tok_[0-9a-f]{16}$/),
       notifications: [],
+      waiting_reason: null,
     };
     const run = await goferJson(['run', 'get', 'cli-hello', '1']);
     expect(run).toStrictEqual(expected);
@@ -313,6 +314,7 @@ describe('the gofer CLI against a real Gofer', () => {
       image: 'busybox:latest',
       container: expect.stringMatching(/^[0-9a-f]{64}$/),
       worker: expect.any(String),
+      waiting_reason: null,
     };
     expect(await goferJson(['taskrun', 'get', 'cli-hello', '1', 'greet'])).toStrictEqual(greet);
     const list = await goferJson<any[]>(['taskrun', 'list', 'cli-hello', '1']);

@@ -193,6 +193,7 @@ export async function startStubGofer(): Promise<StubGofer> {
       retryOf: 0,
       startedBy: 'token/tok_0123456789abcdef',
       notifications: [],
+      waitingReason: null,
     };
   };
 
@@ -218,6 +219,7 @@ export async function startStubGofer(): Promise<StubGofer> {
       workerId: 'worker-1',
       started: CREATED,
       ended: complete ? CREATED + 2_000 : 0,
+      waitingReason: null,
     };
   };
 

@@ -1,3 +1,4 @@
+import { pendingReasonOf, type PendingContext } from '@gofer/dal';
 import type {
   EventEntity, NamespaceEntity, ObjectEntity, PastAttempt, PipelineConfigEntity, PipelineEntity, RunEntity, SecretEntity,
   StatusReason as DbReason, TaskRunEntity, TokenEntity, TriggerEntity, TriggerSubscriptionEntity, RunNotificationEntity,
@@ -7,7 +8,7 @@ import type { PipelineConfig as Config } from '@gofer/pipeline';
 import {
   ConfigFormat, PipelineState, RequiredParentStatus, RunState, RunStatus, StatusReasonKind, TaskRunState, TaskRunStatus, TokenKind,
   TriggerState, type InstalledTrigger, type Event, type Namespace, type ObjectInfo, type Pipeline, type PipelineConfig, type Run, type Secret, type StatusReason,
-  type TaskRun, type Token, NotificationState, NotificationStatus, type InstalledNotifier, type Notification,
+  type TaskRun, type Token, type WaitingReason, WaitingReasonKind, NotificationState, NotificationStatus, type InstalledNotifier, type Notification,
 } from '@gofer/proto';
 
 const ms = (date: Date | string | null | undefined): number => (date ? new Date(date).getTime() : 0);
@@ -57,8 +58,61 @@ export function toPipelineConfig(row: PipelineConfigEntity): PipelineConfig {
   };
 }
 
-/** A run; `notifications` are its notifiers' outcomes (GetRun and ListRuns fill them). */
-export function toRun(row: RunEntity, notifications: readonly RunNotificationEntity[] = []): Run {
+/**
+ * Why a run is pending, from its pipeline's {@link PendingContext}; null when it is not pending or
+ * the context is unknown (the pipeline was just deleted).
+ */
+export function runWaitingReason(row: Pick<RunEntity, 'state' | 'pipelineId' | 'namespaceId'>, context: PendingContext | null): WaitingReason | null {
+  if (row.state !== 'pending' || !context) return null;
+  switch (pendingReasonOf(context)) {
+    case 'disabled': {
+      const namespace = row.namespaceId === 'default' ? '' : ` -n ${row.namespaceId}`;
+      return {
+        kind: WaitingReasonKind.WAITING_REASON_KIND_PIPELINE_DISABLED,
+        description: `the pipeline is disabled: gofer pipeline enable ${row.pipelineId}${namespace}`,
+      };
+    }
+    case 'parallelism':
+      return {
+        kind: WaitingReasonKind.WAITING_REASON_KIND_PARALLELISM,
+        description: `behind ${context.running} running run(s) of the pipeline's parallelism limit of ${context.parallelism}`,
+      };
+    case 'admission':
+      return { kind: WaitingReasonKind.WAITING_REASON_KIND_ADMISSION, description: 'being admitted' };
+  }
+}
+
+/**
+ * Why a task run is not running yet, from rows already loaded: `siblings` are its run's task runs,
+ * `dependsOn` its parents in the run's config (undefined when not loaded), `runState` its run's state.
+ * Null once it runs or is complete.
+ */
+export function taskRunWaitingReason(
+  row: Pick<TaskRunEntity, 'state' | 'readyAt'>,
+  now: number,
+  context: { runState?: string; dependsOn?: readonly string[]; siblings?: ReadonlyArray<Pick<TaskRunEntity, 'taskId' | 'state'>> } = {},
+): WaitingReason | null {
+  if (row.state === 'waiting') {
+    const readyAt = ms(row.readyAt);
+    return readyAt > now
+      ? { kind: WaitingReasonKind.WAITING_REASON_KIND_RETRY_BACKOFF, description: `retry backoff until ${new Date(readyAt).toISOString()}` }
+      : { kind: WaitingReasonKind.WAITING_REASON_KIND_WORKER_SLOT, description: 'queued for a worker slot' };
+  }
+  if (row.state !== 'processing') return null;
+  if (context.runState === 'pending') return { kind: WaitingReasonKind.WAITING_REASON_KIND_RUN_PENDING, description: 'its run is pending' };
+  const states = new Map((context.siblings ?? []).map((t) => [t.taskId, t.state]));
+  const open = (context.dependsOn ?? []).filter((parent) => states.get(parent) !== 'complete');
+  return {
+    kind: WaitingReasonKind.WAITING_REASON_KIND_DEPENDENCIES,
+    description: open.length > 0 ? `waiting for ${open.join(', ')} to complete` : 'waiting for its dependencies to complete',
+  };
+}
+
+/**
+ * A run; `notifications` are its notifiers' outcomes (GetRun and ListRuns fill them), `pending` its
+ * pipeline's context when the run is pending (for its waiting reason).
+ */
+export function toRun(row: RunEntity, notifications: readonly RunNotificationEntity[] = [], pending: PendingContext | null = null): Run {
   return {
     namespaceId: row.namespaceId,
     pipelineId: row.pipelineId,
@@ -73,10 +127,12 @@ export function toRun(row: RunEntity, notifications: readonly RunNotificationEnt
     retryOf: row.retryOf ?? 0,
     startedBy: row.startedBy,
     notifications: notifications.map(toNotification),
+    waitingReason: runWaitingReason(row, pending),
   };
 }
 
-export function toTaskRun(row: TaskRunEntity): TaskRun {
+/** A task run; `waitingReason` is why it is not running yet (see {@link taskRunWaitingReason}). */
+export function toTaskRun(row: TaskRunEntity, waitingReason: WaitingReason | null = null): TaskRun {
   return {
     namespaceId: row.namespaceId,
     pipelineId: row.pipelineId,
@@ -94,6 +150,7 @@ export function toTaskRun(row: TaskRunEntity): TaskRun {
     workerId: row.workerId ?? '',
     started: ms(row.started),
     ended: ms(row.ended),
+    waitingReason,
   };
 }
 
@@ -110,6 +167,7 @@ export function toPastTaskRun(row: TaskRunEntity, past: PastAttempt): TaskRun {
     workerId: past.workerId ?? '',
     started: ms(past.started),
     ended: ms(past.ended),
+    waitingReason: null,
   };
 }
 

@@ -34,7 +34,8 @@ export class RunsGrpcController {
   @GrpcMethod('Gofer', 'GetRun')
   async getRun(request: pb.GetRunRequest): Promise<pb.GetRunResponse> {
     const run = await this.runs.getRun(runRef(request));
-    return { run: toRun(run, await this.notifications.ofRuns(run.namespaceId, run.pipelineId, [run.id])) };
+    const pending = run.state === 'pending' ? await this.runs.pendingContext(run.namespaceId, run.pipelineId) : null;
+    return { run: toRun(run, await this.notifications.ofRuns(run.namespaceId, run.pipelineId, [run.id]), pending) };
   }
 
   @Authorize('namespace')
@@ -46,7 +47,9 @@ export class RunsGrpcController {
     check.done();
     const runs = await this.runs.listRuns(ref.namespaceId, ref.pipelineId, limit, offset);
     const notifications = await this.notifications.ofRuns(ref.namespaceId, ref.pipelineId, runs.map((run) => run.id));
-    return { runs: runs.map((run) => toRun(run, notifications.filter((n) => n.runId === run.id))) };
+    // One query per page, and only when the page has a pending run.
+    const pending = runs.some((run) => run.state === 'pending') ? await this.runs.pendingContext(ref.namespaceId, ref.pipelineId) : null;
+    return { runs: runs.map((run) => toRun(run, notifications.filter((n) => n.runId === run.id), pending)) };
   }
 
   @Authorize('namespace')

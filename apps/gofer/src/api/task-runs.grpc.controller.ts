@@ -4,7 +4,8 @@ import { GrpcMethod } from '@nestjs/microservices';
 import type { TaskRunEntity } from '@gofer/dal';
 import { Authorize, TokenService } from '@gofer/auth';
 import { LOGGER } from '@gofer/config';
-import { RunRepository } from '@gofer/dal';
+import { PipelineConfigsRepository, RunRepository } from '@gofer/dal';
+import type { PipelineConfig } from '@gofer/pipeline';
 import { RunEngine } from '@gofer/engine';
 import { notFound } from '@gofer/errors';
 import { TASK_LOGS } from '@gofer/logs';
@@ -16,7 +17,7 @@ import type { Metadata, ServerWritableStream } from '@grpc/grpc-js';
 import type { Observable } from 'rxjs';
 import { FollowSlots } from './follow-slots.js';
 import { holdingSlot, pacedStream, whileAuthorized } from './grpc-stream.js';
-import { toPastTaskRun, toTaskRun } from './proto-mapping.js';
+import { taskRunWaitingReason, toPastTaskRun, toTaskRun } from './proto-mapping.js';
 import { principalOf } from './authorization.guard.js';
 import { runRef, taskRef } from './request.js';
 
@@ -32,6 +33,7 @@ export class TaskRunsGrpcController {
   constructor(
     private readonly engine: RunEngine,
     private readonly runs: RunRepository,
+    private readonly configs: PipelineConfigsRepository,
     @Inject(TASK_LOGS) private readonly logs: TaskLogs,
     private readonly tokens: TokenService,
     // Live follows hold a slot: each holds a Redis connection while it blocks.
@@ -43,7 +45,11 @@ export class TaskRunsGrpcController {
   @GrpcMethod('Gofer', 'GetTaskRun')
   async getTaskRun(request: pb.GetTaskRunRequest): Promise<pb.GetTaskRunResponse> {
     const row = await this.runs.getTaskRun(taskRef(request));
-    if (!request.attempt || request.attempt === row.attempt) return { taskRun: toTaskRun(row) };
+    if (!request.attempt || request.attempt === row.attempt) {
+      const context = row.state === 'processing' ? await this.processingContext(runRef(request), [row]) : null;
+      const waiting = taskRunWaitingReason(row, Date.now(), { ...context, dependsOn: context?.dependsOn(row.taskId) });
+      return { taskRun: toTaskRun(row, waiting) };
+    }
     const past = row.pastAttempts.find((p) => p.attempt === request.attempt);
     if (!past) throw notFound(`task run "${row.taskId}" has no attempt ${request.attempt} (latest is ${row.attempt})`);
     return { taskRun: toPastTaskRun(row, past) };
@@ -52,7 +58,31 @@ export class TaskRunsGrpcController {
   @Authorize('namespace')
   @GrpcMethod('Gofer', 'ListTaskRuns')
   async listTaskRuns(request: pb.ListTaskRunsRequest): Promise<pb.ListTaskRunsResponse> {
-    return { taskRuns: (await this.runs.listTaskRuns(runRef(request))).map(toTaskRun) };
+    const key = runRef(request);
+    const rows = await this.runs.listTaskRuns(key);
+    const processing = rows.filter((row) => row.state === 'processing');
+    const context = processing.length > 0 ? await this.processingContext(key, processing, rows) : null;
+    const now = Date.now();
+    return {
+      taskRuns: rows.map((row) => toTaskRun(row, taskRunWaitingReason(row, now, { ...context, dependsOn: context?.dependsOn(row.taskId) }))),
+    };
+  }
+
+  /**
+   * What explains why `processing` task runs wait: their run's state and each task's parents in the
+   * run's config version (two queries, made only when some task run is processing). `siblings` are
+   * the run's task runs when already loaded; loaded here otherwise.
+   */
+  private async processingContext(
+    key: ReturnType<typeof runRef>,
+    processing: readonly TaskRunEntity[],
+    siblings?: readonly TaskRunEntity[],
+  ): Promise<{ runState?: string; siblings: readonly TaskRunEntity[]; dependsOn: (taskId: string) => string[] | undefined }> {
+    const run = await this.runs.find(key);
+    const config = run ? await this.configs.find(key.namespaceId, key.pipelineId, run.configVersion) : null;
+    const tasks = new Map(((config?.config as PipelineConfig | undefined)?.tasks ?? []).map((t) => [t.id, Object.keys(t.dependsOn)]));
+    const loaded = siblings ?? (processing.some((row) => (tasks.get(row.taskId) ?? []).length > 0) ? await this.runs.listTaskRuns(key) : []);
+    return { runState: run?.state, siblings: loaded, dependsOn: (taskId) => tasks.get(taskId) };
   }
 
   @Authorize('namespace')

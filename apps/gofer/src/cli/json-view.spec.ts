@@ -13,6 +13,7 @@ import {
   type Run,
   type TaskRun,
   type Token,
+  WaitingReasonKind,
 } from '@gofer/proto';
 import { describe, expect, it } from 'vitest';
 import {
@@ -45,6 +46,7 @@ const run = (over: Partial<Run> = {}): Run => ({
   retryOf: 0,
   startedBy: 'token/tok_0123456789abcdef',
   notifications: [],
+  waitingReason: null,
   ...over,
 });
 
@@ -63,6 +65,7 @@ const taskRun = (over: Partial<TaskRun> = {}): TaskRun => ({
   workerId: 'w1',
   started: T0,
   ended: T0 + 1_000,
+  waitingReason: null,
   ...over,
 });
 
@@ -102,6 +105,21 @@ describe('runJson', () => {
       config_version: 2,
       started_by: 'token/tok_0123456789abcdef',
       notifications: [],
+      waiting_reason: null,
+    });
+  });
+
+  it('says why a pending run waits, as status_reason does', () => {
+    const json = runJson(run({
+      state: RunState.RUN_STATE_PENDING, status: RunStatus.RUN_STATUS_UNSPECIFIED, statusReason: null, started: 0, ended: 0,
+      waitingReason: {
+        kind: WaitingReasonKind.WAITING_REASON_KIND_PARALLELISM,
+        description: "behind 1 running run(s) of the pipeline's parallelism limit of 1",
+      },
+    }));
+    expect(json).toMatchObject({
+      state: 'pending',
+      waiting_reason: { reason: 'parallelism', description: "behind 1 running run(s) of the pipeline's parallelism limit of 1" },
     });
   });
 
@@ -165,7 +183,16 @@ describe('taskRunJson', () => {
       image: 'busybox:latest',
       container: 'c0ffee',
       worker: 'w1',
+      waiting_reason: null,
     });
+  });
+
+  it('says why a task run that is not running yet waits', () => {
+    const json = taskRunJson(taskRun({
+      state: TaskRunState.TASK_RUN_STATE_WAITING, status: TaskRunStatus.TASK_RUN_STATUS_UNSPECIFIED, exitCode: undefined, started: 0, ended: 0,
+      waitingReason: { kind: WaitingReasonKind.WAITING_REASON_KIND_RETRY_BACKOFF, description: 'retry backoff until 2025-01-02T03:04:35.000Z' },
+    }), run());
+    expect(json.waiting_reason).toStrictEqual({ reason: 'retry_backoff', description: 'retry backoff until 2025-01-02T03:04:35.000Z' });
   });
 
   it('shows where an attempt that has not run yet ran as null', () => {

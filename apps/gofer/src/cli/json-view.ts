@@ -1,6 +1,9 @@
 // The `--output json` shapes of docs/design.md §9: snake_case keys, lower-case enum values without their
 // prefix (null when unspecified), ISO timestamps (null when unset). Pure functions over API messages.
-import type { Event, InstalledNotifier, InstalledTrigger, Namespace, Notification, ObjectInfo, Pipeline, PipelineConfig, Run, Secret, StatusReason, TaskRun, Token } from '@gofer/proto';
+import type {
+  Event, InstalledNotifier, InstalledTrigger, Namespace, Notification, ObjectInfo, Pipeline, PipelineConfig, Run, Secret, StatusReason, TaskRun, Token,
+  WaitingReason,
+} from '@gofer/proto';
 
 /** Lower-cases an enum value name after stripping its prefix (`RUN_STATE_RUNNING` -> `running`); UNSPECIFIED -> null. */
 export function enumValue(value: string | null | undefined, prefix: string): string | null {
@@ -28,6 +31,16 @@ export const tokenKind = (t: Pick<Token, 'kind'>) => enumValue(t.kind, 'TOKEN_KI
 /** JSON of a status reason; null when absent. */
 export function statusReasonJson(reason: StatusReason | null | undefined) {
   return reason ? { reason: reasonKind(reason), description: reason.description } : null;
+}
+
+export const waitingKind = (w: WaitingReason) => enumValue(w.kind, 'WAITING_REASON_KIND_');
+
+/**
+ * JSON of why a run or task run waits (`{reason, description}`, as status_reason); null when it does
+ * not wait.
+ */
+export function waitingReasonJson(waiting: WaitingReason | null | undefined) {
+  return waiting ? { reason: waitingKind(waiting), description: waiting.description } : null;
 }
 
 /** JSON of a pipeline. */
@@ -79,6 +92,7 @@ export function runJson(r: Run) {
     config_version: r.configVersion,
     started_by: r.startedBy,
     notifications: (r.notifications ?? []).map(notificationJson),
+    waiting_reason: waitingReasonJson(r.waitingReason),
   };
 }
 
@@ -107,6 +121,7 @@ export function taskRunJson(t: TaskRun, run: Pick<Run, 'variables' | 'configVers
     image: t.image,
     container: t.schedulerId || null,
     worker: t.workerId || null,
+    waiting_reason: waitingReasonJson(t.waitingReason),
   };
 }
 

@@ -10,6 +10,7 @@ import {
   type Run,
   type TaskRun,
   type Token,
+  WaitingReasonKind,
 } from '@gofer/proto';
 import { describe, expect, it } from 'vitest';
 import {
@@ -26,6 +27,7 @@ import {
   runTable,
   secretDetail,
   secretTable,
+  taskRunDetail,
   taskRunTable,
   tokenDetail,
   tokenStatus,
@@ -49,6 +51,7 @@ const run = (over: Partial<Run> = {}): Run => ({
   retryOf: 0,
   startedBy: 'token/tok_0123456789abcdef',
   notifications: [],
+  waitingReason: null,
   ...over,
 });
 
@@ -67,6 +70,7 @@ const taskRun = (taskId: string, over: Partial<TaskRun> = {}): TaskRun => ({
   workerId: '',
   started: T0,
   ended: T0 + 1_200,
+  waitingReason: null,
   ...over,
 });
 
@@ -123,6 +127,35 @@ describe('tables', () => {
       'RUN  STATUS      STARTED  DURATION  VERSION  REASON',
       '5    pending     -        -         2',
       '4    successful  1m ago   12.3s     2',
+    ]);
+  });
+
+  it('run get says why a pending run and its task runs wait', () => {
+    const pending = run({
+      id: 5, state: RunState.RUN_STATE_PENDING, status: RunStatus.RUN_STATUS_UNSPECIFIED, started: 0, ended: 0,
+      waitingReason: { kind: WaitingReasonKind.WAITING_REASON_KIND_PIPELINE_DISABLED, description: 'the pipeline is disabled: gofer pipeline enable hello' },
+    });
+    const backoff = taskRun('flaky', {
+      state: TaskRunState.TASK_RUN_STATE_WAITING, status: TaskRunStatus.TASK_RUN_STATUS_UNSPECIFIED, exitCode: undefined, attempt: 2, started: 0, ended: 0,
+      waitingReason: { kind: WaitingReasonKind.WAITING_REASON_KIND_RETRY_BACKOFF, description: 'retry backoff until 2025-01-02T03:04:35.000Z' },
+    });
+    const lines = runDetail(pending, [backoff], T0).split('\n');
+    expect(lines).toContain('  waiting     pipeline_disabled: the pipeline is disabled: gofer pipeline enable hello');
+    expect(lines.slice(lines.findIndex((line) => line.startsWith('TASK')))).toEqual([
+      'TASK   STATUS   EXIT  ATTEMPT  DURATION  REASON',
+      'flaky  waiting  -     2        -         retry_backoff: retry backoff until 2025-01-02T03:04:35.000Z',
+    ]);
+    expect(taskRunDetail(backoff, T0).split('\n')).toContain('  waiting    retry_backoff: retry backoff until 2025-01-02T03:04:35.000Z');
+  });
+
+  it('list runs with why a pending one waits', () => {
+    const pending = run({
+      id: 5, state: RunState.RUN_STATE_PENDING, status: RunStatus.RUN_STATUS_UNSPECIFIED, started: 0, ended: 0,
+      waitingReason: { kind: WaitingReasonKind.WAITING_REASON_KIND_ADMISSION, description: 'being admitted' },
+    });
+    expect(runTable([pending], T0).split('\n')).toEqual([
+      'RUN  STATUS   STARTED  DURATION  VERSION  REASON',
+      '5    pending  -        -         2        admission: being admitted',
     ]);
   });
 

@@ -14,10 +14,12 @@ import {
   type StatusReason,
   type TaskRun,
   type Token,
+  type WaitingReason,
 } from '@gofer/proto';
 import { formatAgo, formatBytes, formatElapsed, formatFields, formatIn, formatTable, formatTimestamp } from './format.js';
 import {
   eventDetails, notificationState, notificationStatus, pipelineState, reasonKind, runState, runStatus, taskRunState, taskRunStatus, tokenKind,
+  waitingKind,
 } from './json-view.js';
 
 /** `abnormal_exit: exited with code 3`, or empty when there is no reason. */
@@ -25,6 +27,13 @@ export function formatReason(reason: StatusReason | null | undefined): string {
   if (!reason) return '';
   const kind = reasonKind(reason) ?? 'unknown';
   return reason.description ? `${kind}: ${reason.description}` : kind;
+}
+
+/** `parallelism: behind 1 running run(s) …`, or empty when it does not wait. */
+export function formatWaiting(waiting: WaitingReason | null | undefined): string {
+  if (!waiting) return '';
+  const kind = waitingKind(waiting) ?? 'unknown';
+  return waiting.description ? `${kind}: ${waiting.description}` : kind;
 }
 
 /** One word for where a run is: its status once complete, else its state. */
@@ -71,7 +80,7 @@ export function runTable(runs: readonly Run[], now: number): string {
       formatAgo(r.started, now),
       formatElapsed(r.started, r.ended, now),
       String(r.configVersion),
-      formatReason(r.statusReason),
+      formatReason(r.statusReason) || formatWaiting(r.waitingReason),
     ]),
   );
 }
@@ -82,6 +91,7 @@ export function runDetail(run: Run, taskRuns: readonly TaskRun[], now: number): 
     ['status', runStatus(run) ?? '-'],
   ];
   if (run.statusReason) fields.push(['reason', formatReason(run.statusReason)]);
+  if (run.waitingReason) fields.push(['waiting', formatWaiting(run.waitingReason)]);
   fields.push(
     ['started', formatTimestamp(run.started, now)],
     ['ended', formatTimestamp(run.ended, now)],
@@ -108,7 +118,8 @@ export function taskRunTable(taskRuns: readonly TaskRun[], now: number): string 
       t.exitCode == null ? '-' : String(t.exitCode),
       String(t.attempt),
       formatElapsed(t.started, t.ended, now),
-      formatReason(t.statusReason),
+      // A task run has a status reason once complete and a waiting reason only before it runs.
+      formatReason(t.statusReason) || formatWaiting(t.waitingReason),
     ]),
   );
 }
@@ -119,6 +130,7 @@ export function taskRunDetail(t: TaskRun, now: number): string {
     ['status', taskRunStatus(t) ?? '-'],
   ];
   if (t.statusReason) fields.push(['reason', formatReason(t.statusReason)]);
+  if (t.waitingReason) fields.push(['waiting', formatWaiting(t.waitingReason)]);
   fields.push(
     ['exit code', t.exitCode == null ? '-' : String(t.exitCode)],
     ['attempt', String(t.attempt)],

@@ -10,6 +10,26 @@ import { literal, type Statement } from '../statement.js';
 /** Why a run is pending (see {@link RunRepository.pendingByReason}). */
 export type PendingReason = 'parallelism' | 'disabled' | 'admission';
 
+/** What decides why a pipeline's pending runs wait (see {@link RunRepository.pendingContext}). */
+export interface PendingContext {
+  /** The pipeline's state. */
+  state: 'enabled' | 'disabled';
+  /** Its parallelism limit; 0 is unlimited. */
+  parallelism: number;
+  /** How many of its runs are running. */
+  running: number;
+}
+
+/**
+ * Why a pipeline's pending run waits: the same rules, in the same order, as the CASE of
+ * {@link RunRepository.pendingByReason} (keep the two in step).
+ */
+export function pendingReasonOf(context: PendingContext): PendingReason {
+  if (context.state === 'disabled') return 'disabled';
+  if (context.parallelism > 0 && context.running >= context.parallelism) return 'parallelism';
+  return 'admission';
+}
+
 /** A run's key. */
 export interface RunKey {
   namespaceId: string;
@@ -147,6 +167,22 @@ export class RunRepository {
     const counts: Record<PendingReason, number> = { parallelism: 0, disabled: 0, admission: 0 };
     for (const row of rows) counts[row.reason] = row.runs;
     return counts;
+  }
+
+  /**
+   * A pipeline's state, parallelism and running runs, from which {@link pendingReasonOf} says why its
+   * pending runs wait; null when the pipeline does not exist. One statement (GetRun and ListRuns ask
+   * it once per call, and only when a run they return is pending).
+   */
+  async pendingContext(namespaceId: string, pipelineId: string): Promise<PendingContext | null> {
+    const rows: PendingContext[] = await this.db.query(
+      `SELECT p.state, p.parallelism,
+              (SELECT count(*)::int FROM runs r WHERE r.namespace_id = p.namespace_id AND r.pipeline_id = p.id
+                  AND r.state = 'running') AS running
+         FROM pipelines p WHERE p.namespace_id = $1 AND p.id = $2`,
+      [namespaceId, pipelineId],
+    );
+    return rows[0] ?? null;
   }
 
   /** The pipelines that have runs waiting for a slot. */

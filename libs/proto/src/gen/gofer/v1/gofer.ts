@@ -105,6 +105,25 @@ export enum LogStream {
   LOG_STREAM_STDERR = "LOG_STREAM_STDERR",
 }
 
+/** What a pending run or a not yet running task run waits for. */
+export enum WaitingReasonKind {
+  WAITING_REASON_KIND_UNSPECIFIED = "WAITING_REASON_KIND_UNSPECIFIED",
+  /** WAITING_REASON_KIND_PARALLELISM - The pipeline already runs as many runs as its parallelism allows. */
+  WAITING_REASON_KIND_PARALLELISM = "WAITING_REASON_KIND_PARALLELISM",
+  /** WAITING_REASON_KIND_PIPELINE_DISABLED - The pipeline is disabled: its pending runs start once it is enabled. */
+  WAITING_REASON_KIND_PIPELINE_DISABLED = "WAITING_REASON_KIND_PIPELINE_DISABLED",
+  /** WAITING_REASON_KIND_ADMISSION - A slot is free and the run is being admitted. */
+  WAITING_REASON_KIND_ADMISSION = "WAITING_REASON_KIND_ADMISSION",
+  /** WAITING_REASON_KIND_DEPENDENCIES - The task run waits for the task runs it depends on to complete. */
+  WAITING_REASON_KIND_DEPENDENCIES = "WAITING_REASON_KIND_DEPENDENCIES",
+  /** WAITING_REASON_KIND_WORKER_SLOT - The task run is ready and queued until a worker has a free slot. */
+  WAITING_REASON_KIND_WORKER_SLOT = "WAITING_REASON_KIND_WORKER_SLOT",
+  /** WAITING_REASON_KIND_RETRY_BACKOFF - The task run's next attempt waits for its retry backoff to pass. */
+  WAITING_REASON_KIND_RETRY_BACKOFF = "WAITING_REASON_KIND_RETRY_BACKOFF",
+  /** WAITING_REASON_KIND_RUN_PENDING - The task run's run is still pending (see the run's waiting_reason). */
+  WAITING_REASON_KIND_RUN_PENDING = "WAITING_REASON_KIND_RUN_PENDING",
+}
+
 /** What a token may do. */
 export enum TokenKind {
   TOKEN_KIND_UNSPECIFIED = "TOKEN_KIND_UNSPECIFIED",
@@ -213,6 +232,14 @@ export interface StatusReason {
   description: string;
 }
 
+/** Why a run or task run is waiting. */
+export interface WaitingReason {
+  /** Machine-readable kind. */
+  kind: WaitingReasonKind;
+  /** Human explanation, e.g. `behind 1 running run(s) of the pipeline's parallelism limit of 1`. */
+  description: string;
+}
+
 /** One run of a pipeline. */
 export interface Run {
   /** Namespace of the pipeline. */
@@ -243,6 +270,8 @@ export interface Run {
   startedBy: string;
   /** The notifiers run after the run completed, one per `notifiers[]` entry of its config. */
   notifications: Notification[];
+  /** Why the run is still pending; absent once it runs (GetRun and ListRuns fill it). */
+  waitingReason: WaitingReason | null;
 }
 
 export interface Run_VariablesEntry {
@@ -287,6 +316,8 @@ export interface TaskRun {
   started: number;
   /** When it completed (unix ms; 0 until complete). */
   ended: number;
+  /** Why the task run is not running yet (states processing and waiting); absent otherwise. */
+  waitingReason: WaitingReason | null;
 }
 
 /** No arguments. */
