@@ -16,6 +16,7 @@ import { DelayedError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { RunEngine } from './run-engine.service.js';
+import { containerQueueWorkerOptions } from './queue-worker-options.js';
 
 /** A notifier still running after this long is stopped and recorded failed. */
 const NOTIFIER_TIMEOUT_MS = 10 * 60_000;
@@ -71,15 +72,7 @@ export class NotificationProcessor implements OnApplicationBootstrap, OnModuleDe
 
   async onApplicationBootstrap(): Promise<void> {
     this.clusterId = await this.cluster.id();
-    this.worker = new Worker<NotificationKey>(QueueName.Notifications, (job, token) => this.process(job, token), {
-      connection: this.redis.duplicate({ maxRetriesPerRequest: null }),
-      prefix: this.config.redisPrefix,
-      concurrency: this.config.workerConcurrency,
-      // As the task queue: a dead worker's job moves on once its lock expires; its container keeps running.
-      lockDuration: this.config.workerDeadAfterMs,
-      stalledInterval: Math.max(1000, Math.floor(this.config.workerDeadAfterMs / 2)),
-      maxStalledCount: 1_000_000,
-    });
+    this.worker = new Worker<NotificationKey>(QueueName.Notifications, (job, token) => this.process(job, token), containerQueueWorkerOptions(this.config, this.redis));
     this.worker.on('error', (error) => this.logger.warn({ err: error }, 'notification queue worker error'));
     this.worker.on('failed', (job, error) =>
       this.logger.warn({ err: error, job_id: job?.id }, 'notification job failed (it will be retried or reconciled)'),

@@ -20,6 +20,7 @@ import { ObjectService } from '@gofer/object-store';
 import { RunEngine, type AttemptResult, type RunInputs } from './run-engine.service.js';
 import { SecretService } from '@gofer/secrets';
 import { TokenService } from '@gofer/auth';
+import { containerQueueWorkerOptions } from './queue-worker-options.js';
 
 /** Why a running attempt is being stopped by Gofer. */
 type StopReason = 'cancelled' | 'timeout' | 'shutdown';
@@ -71,16 +72,7 @@ export class TaskProcessor implements OnModuleDestroy {
 
   async start(): Promise<void> {
     this.clusterId = await this.cluster.id();
-    this.worker = new Worker<TaskAttemptKey>(QueueName.Tasks, (job, token) => this.process(job, token), {
-      connection: this.redis.duplicate({ maxRetriesPerRequest: null }),
-      prefix: this.config.redisPrefix,
-      concurrency: this.config.workerConcurrency,
-      // A dead worker's job is handed to another after its lock expires; containers keep running meanwhile.
-      lockDuration: this.config.workerDeadAfterMs,
-      stalledInterval: Math.max(1000, Math.floor(this.config.workerDeadAfterMs / 2)),
-      // Every stall is a worker death, not a poisonous job: never give up on the attempt.
-      maxStalledCount: 1_000_000,
-    });
+    this.worker = new Worker<TaskAttemptKey>(QueueName.Tasks, (job, token) => this.process(job, token), containerQueueWorkerOptions(this.config, this.redis));
     this.worker.on('error', (error) => this.logger.warn({ err: error }, 'queue worker error'));
     this.worker.on('failed', (job, error) =>
       this.logger.warn({ err: error, job_id: job?.id }, 'task job failed (it will be retried or reconciled)'),

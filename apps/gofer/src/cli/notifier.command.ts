@@ -1,21 +1,9 @@
-import { Command, InvalidArgumentError } from 'commander';
-import { isValidId, VARIABLE_NAME } from '@gofer/pipeline';
+import { Command } from 'commander';
 import type { ContextFor } from './context.js';
 import { CliError } from './errors.js';
 import { notifierJson } from './json-view.js';
 import { notifierDetail, notifierTable } from './plain-view.js';
-
-/**
- * Parses repeated `--setting KEY=VALUE` into the settings parsed so far. The value may contain `=` and
- * may be empty; a later setting with the same key wins.
- */
-export function parseSetting(arg: string, previous: Readonly<Record<string, string>> = {}): Record<string, string> {
-  const eq = arg.indexOf('=');
-  if (eq < 0) throw new InvalidArgumentError('expected KEY=VALUE, e.g. --setting url=https://example.com/hook');
-  const key = arg.slice(0, eq);
-  if (!isValidId(VARIABLE_NAME, key)) throw new InvalidArgumentError(`setting name "${key}" must be ${VARIABLE_NAME.howTo}`);
-  return { ...previous, [key]: arg.slice(eq + 1) };
-}
+import { settingParser } from './variables.js';
 
 /** `gofer notifier …`: the notifiers pipelines run after each run (docs/design.md §6). */
 export function notifierCommand(contextFor: ContextFor): Command {
@@ -39,7 +27,7 @@ Examples:
     .argument('<NAME>', 'what pipelines write in notifiers[].notifier: 1-32 of a-z 0-9 _ -, starting with a letter or digit')
     .requiredOption('--image <IMAGE>', 'the notifier\'s container image')
     // No default value: commander would print it in --help as "(default: {})".
-    .option('--setting <KEY=VALUE>', 'a default for GOFER_NOTIFIER_CONFIG_<KEY>, stored sealed (repeatable)', parseSetting)
+    .option('--setting <KEY=VALUE>', 'a default for GOFER_NOTIFIER_CONFIG_<KEY>, stored sealed (repeatable)', settingParser('url=https://example.com/hook'))
     .addHelpText(
       'after',
       `

@@ -1,15 +1,9 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import type { ContextFor } from './context.js';
 import { CliError } from './errors.js';
 import { triggerJson } from './json-view.js';
 import { triggerDetail, triggerTable } from './plain-view.js';
-
-/** Commander parser for repeated `--setting KEY=VALUE`. */
-export function parseSetting(arg: string, previous: Readonly<Record<string, string>> = {}): Record<string, string> {
-  const eq = arg.indexOf('=');
-  if (eq <= 0) throw new InvalidArgumentError('expected KEY=VALUE, e.g. --setting min_interval=30s');
-  return { ...previous, [arg.slice(0, eq)]: arg.slice(eq + 1) };
-}
+import { settingParser } from './variables.js';
 
 /** `gofer trigger …`: install, inspect and remove triggers (docs/triggers.md). */
 export function triggerCommand(contextFor: ContextFor): Command {
@@ -64,7 +58,7 @@ Examples:
     .description('install a trigger, or update an installed one (management tokens only)')
     .argument('<NAME>', 'trigger name: 1-32 of a-z 0-9 _ -, what pipelines write in triggers[].trigger')
     .requiredOption('--image <IMAGE>', 'the container image that serves the trigger (see libs/sdk)')
-    .option('--setting <KEY=VALUE>', 'an install setting, passed as GOFER_TRIGGER_SETTING_<KEY> (repeatable)', parseSetting, {})
+    .option('--setting <KEY=VALUE>', 'an install setting, passed as GOFER_TRIGGER_SETTING_<KEY> (repeatable)', settingParser('min_interval=30s'), {})
     .addHelpText('after', `
 Installing again with the same name replaces the image and settings; the container is replaced.
 

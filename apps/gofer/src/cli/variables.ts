@@ -17,6 +17,21 @@ export function parseVariable(arg: string, previous: Readonly<Record<string, str
   return { ...previous, [key]: arg.slice(eq + 1) };
 }
 
+/**
+ * Commander argument parser for repeated `--setting KEY=VALUE` (trigger and notifier installs): adds one
+ * setting to those parsed so far. The value may contain `=` and may be empty; a later setting with the
+ * same key wins. `example` is shown when the argument has no `=`.
+ */
+export function settingParser(example: string): (arg: string, previous?: Readonly<Record<string, string>>) => Record<string, string> {
+  return (arg, previous = {}) => {
+    const eq = arg.indexOf('=');
+    if (eq < 0) throw new InvalidArgumentError(`expected KEY=VALUE, e.g. --setting ${example}`);
+    const key = arg.slice(0, eq);
+    if (!isValidId(VARIABLE_NAME, key)) throw new InvalidArgumentError(`setting name "${key}" must be ${VARIABLE_NAME.howTo}`);
+    return { ...previous, [key]: arg.slice(eq + 1) };
+  };
+}
+
 /** A commander argument parser for a positive integer, refusing anything else with `message`. */
 function positiveInteger(message: string): (arg: string) => number {
   return (arg) => {
