@@ -96,6 +96,7 @@ describe('createGoferClient', () => {
       taskId: 'greet',
       attempt: 0,
       follow: false,
+      offset: 0,
     })) {
       chunks.push([Buffer.from(chunk).toString('utf8'), stream]);
     }
@@ -114,6 +115,7 @@ describe('createGoferClient', () => {
       taskId: 'greet',
       attempt: 0,
       follow: true,
+      offset: 0,
     })) {
       if (++received === 5) break;
     }

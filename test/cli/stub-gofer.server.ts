@@ -356,14 +356,19 @@ export async function startStubGofer(): Promise<StubGofer> {
     GetTaskRunLogs(call: ServerWritableStream<GetTaskRunLogsRequest, GetTaskRunLogsResponse>) {
       record(call);
       call.on('cancelled', () => onLogCancel());
-      if (call.request.attempt) call.write({ chunk: Buffer.from(`attempt ${call.request.attempt}\n`), stream: LogStream.LOG_STREAM_STDOUT });
-      call.write({ chunk: Buffer.from('hello world\n'), stream: LogStream.LOG_STREAM_STDOUT });
-      call.write({ chunk: Buffer.from('warning: shy\n'), stream: LogStream.LOG_STREAM_STDERR });
+      let offset = 0;
+      const send = (text: string, stream: LogStream) => {
+        call.write({ chunk: Buffer.from(text), stream, offset, attempt: call.request.attempt || 1 });
+        offset += Buffer.byteLength(text);
+      };
+      if (call.request.attempt) send(`attempt ${call.request.attempt}\n`, LogStream.LOG_STREAM_STDOUT);
+      send('hello world\n', LogStream.LOG_STREAM_STDOUT);
+      send('warning: shy\n', LogStream.LOG_STREAM_STDERR);
       if (!call.request.follow) return call.end();
       // Following: keep sending until the client goes away.
       const timer = setInterval(() => {
         if (call.cancelled) return clearInterval(timer);
-        call.write({ chunk: Buffer.from('tick\n'), stream: LogStream.LOG_STREAM_STDOUT });
+        send('tick\n', LogStream.LOG_STREAM_STDOUT);
       }, 10);
       call.on('cancelled', () => clearInterval(timer));
     },

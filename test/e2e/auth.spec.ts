@@ -13,7 +13,7 @@ const CALLS: Array<[string, (client: GoferClient) => Promise<unknown>]> = [
   ['runs: ListRuns', (c) => c.listRuns({ namespaceId: 'default', pipelineId: 'guarded', limit: 0, offset: 0 })],
   ['task runs: ListTaskRuns', (c) => c.listTaskRuns({ namespaceId: 'default', pipelineId: 'guarded', runId: 1 })],
   ['task runs: GetTaskRunLogs', async (c) => {
-    for await (const _ of c.getTaskRunLogs({ namespaceId: 'default', pipelineId: 'guarded', runId: 1, taskId: 'a', attempt: 0, follow: false })) {
+    for await (const _ of c.getTaskRunLogs({ namespaceId: 'default', pipelineId: 'guarded', runId: 1, taskId: 'a', attempt: 0, follow: false, offset: 0 })) {
       // drain
     }
   }],

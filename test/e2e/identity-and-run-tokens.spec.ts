@@ -107,7 +107,7 @@ describe('pipeline identity across delete and re-create', () => {
     expect(second.id).toBeGreaterThan(first.id);
     await waitForRunIn(client, 'phoenix', 'bird', second.id);
     const chunks: Buffer[] = [];
-    for await (const m of client.getTaskRunLogs({ namespaceId: 'phoenix', pipelineId: 'bird', runId: second.id, taskId: 'say', attempt: 0, follow: false })) {
+    for await (const m of client.getTaskRunLogs({ namespaceId: 'phoenix', pipelineId: 'bird', runId: second.id, taskId: 'say', attempt: 0, follow: false, offset: 0 })) {
       chunks.push(Buffer.from(m.chunk));
     }
     expect(Buffer.concat(chunks).toString()).toBe('NEW new\n');

@@ -39,7 +39,7 @@ async function waitForRunIn(
 
 async function logsOf(client: GoferClient, namespaceId: string, pipelineId: string, runId: number, taskId: string): Promise<string> {
   let text = '';
-  for await (const message of client.getTaskRunLogs({ namespaceId, pipelineId, runId, taskId, attempt: 0, follow: false })) {
+  for await (const message of client.getTaskRunLogs({ namespaceId, pipelineId, runId, taskId, attempt: 0, follow: false, offset: 0 })) {
     text += Buffer.from(message.chunk).toString('utf8');
   }
   return text;

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { TaskLogs, type LogArchive } from '@gofer/logs';
+import { fromOffset, TaskLogs, type LogArchive } from '@gofer/logs';
 
 const noArchive: LogArchive = {
   put: async () => 0,
@@ -42,5 +42,34 @@ describe('TaskLogs.readLiveChunks with follow', () => {
     expect(Date.now() - aborted).toBeLessThan(300); // the XREAD blocks for up to 1 s
     expect(await connections()).toBe(1);
     await writer.close(60);
+  });
+
+  it('gives a follower each byte once when an adopting worker writes the output again, and resumes from an offset', async () => {
+    const adopted = { ...key, taskId: 'adopted' };
+    const first = logs.writer(adopted);
+    first.write('stdout', Buffer.from('one\n'));
+    first.write('stderr', Buffer.from('two\n'));
+    const abort = new AbortController();
+    const seen: string[] = [];
+    const follower = (async () => {
+      for await (const c of fromOffset(logs.readLiveChunks(adopted, { follow: true, signal: abort.signal, stillRunning: async () => true }), 0)) {
+        seen.push(`${c.offset}:${c.stream}:${c.data.toString()}`);
+      }
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The first worker dies; the adopting one re-reads the container's whole output and goes on.
+    const second = logs.writer(adopted);
+    second.write('stdout', Buffer.from('one\n'));
+    second.write('stderr', Buffer.from('two\n'));
+    second.write('stdout', Buffer.from('three\n'));
+    await second.close(60);
+    await follower;
+    abort.abort();
+    expect(seen).toEqual(['0:stdout:one\n', '4:stderr:two\n', '8:stdout:three\n']);
+
+    // A reader that lost its stream after 6 bytes resumes there.
+    const resumed: string[] = [];
+    for await (const c of fromOffset(logs.readLiveChunks(adopted, { follow: false }), 6)) resumed.push(c.data.toString());
+    expect(resumed.join('')).toBe('o\nthree\n');
   });
 });

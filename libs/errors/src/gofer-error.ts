@@ -1,7 +1,7 @@
 /** What kind of failure a user-facing error is; the API maps each to a gRPC status code. */
 export type GoferErrorCode =
   | 'invalid_argument' | 'not_found' | 'already_exists' | 'failed_precondition' | 'resource_exhausted'
-  | 'unauthenticated' | 'permission_denied';
+  | 'unauthenticated' | 'permission_denied' | 'unavailable';
 
 /** An error caused by the request (not by Gofer); its message is shown to the user as is. */
 export class GoferError extends Error {

@@ -1,7 +1,7 @@
 import { taskLiveLogKey, taskLogArchiveKey, type TaskAttemptKey } from '@gofer/queue';
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { LogArchive } from './log-archive.js';
-import type { LogChunk } from './log-chunk.js';
+import type { LogChunk, PlacedChunk } from './log-chunk.js';
 import { decodeFrames, encodeFrame } from './log-frames.js';
 
 /** Which task attempt a log belongs to: the attempt's key (its live and archive keys are spelled there). */
@@ -96,7 +96,7 @@ export class TaskLogs {
   async *readLiveChunks(
     key: LogKey,
     options: { follow: boolean; signal?: AbortSignal; stillRunning?: () => Promise<boolean> },
-  ): AsyncGenerator<LogChunk> {
+  ): AsyncGenerator<PlacedChunk> {
     const live = this.liveKey(key);
     let last = '0-0';
     // A blocking XREAD holds its connection, so followers get their own, closed as soon as they stop
@@ -134,16 +134,18 @@ export class TaskLogs {
   }
 }
 
-function toEntry(fields: Buffer[]): { eof: boolean; chunk?: LogChunk } {
+function toEntry(fields: Buffer[]): { eof: boolean; chunk?: PlacedChunk } {
   let stream: LogChunk['stream'] = 'stdout';
   let data: Buffer | undefined;
+  let offset: number | undefined;
   for (let i = 0; i < fields.length; i += 2) {
     const name = fields[i].toString();
     if (name === 'eof') return { eof: true };
     if (name === 's') stream = fields[i + 1].toString() as LogChunk['stream'];
+    if (name === 'o') offset = Number(fields[i + 1].toString());
     if (name === 'd') data = fields[i + 1];
   }
-  return { eof: false, chunk: data ? { stream, data } : undefined };
+  return { eof: false, chunk: data ? { stream, data, offset } : undefined };
 }
 
 /**
@@ -160,6 +162,8 @@ export class TaskLogWriter {
   private cleared = false;
   private keep: LogChunk[] | undefined = [];
   private keptBytes = 0;
+  /** Bytes handed to a flush so far: the offset of the next batch's first byte. */
+  private flushedBytes = 0;
   bytes = 0;
   truncated = false;
 
@@ -204,6 +208,8 @@ export class TaskLogWriter {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     const batch = this.pending;
+    let offset = this.flushedBytes;
+    this.flushedBytes += this.pendingBytes;
     this.pending = [];
     this.pendingBytes = 0;
     if (batch.length === 0 && !last) return this.flushing;
@@ -211,7 +217,12 @@ export class TaskLogWriter {
       const multi = this.redis.multi();
       if (!this.cleared) multi.del(this.key);
       this.cleared = true;
-      for (const chunk of mergeAdjacent(batch)) multi.xadd(this.key, '*', 's', chunk.stream, 'd', chunk.data);
+      // Each entry says where its bytes sit in the log, so a reader can tell a re-written stretch (an
+      // adopting worker writes the container's whole output again) from new output.
+      for (const chunk of mergeAdjacent(batch)) {
+        multi.xadd(this.key, '*', 's', chunk.stream, 'o', String(offset), 'd', chunk.data);
+        offset += chunk.data.length;
+      }
       last?.(multi);
       const results = await multi.exec();
       const failed = results?.find(([error]) => error);

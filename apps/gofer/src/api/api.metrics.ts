@@ -1,17 +1,25 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Inject, Injectable } from '@nestjs/common';
 import { LATENCY_BUCKETS, METRICS_REGISTRY } from '@gofer/config';
-import { Histogram, type Registry } from 'prom-client';
+import { Gauge, Histogram, type Registry } from 'prom-client';
+import { FollowSlots } from './follow-slots.js';
 
-/** The API's metrics: request latency by method and gRPC status code. */
+/** The API's metrics: request latency by method and gRPC status code, and the live follows it serves. */
 @Injectable()
 export class ApiMetrics {
   readonly rpcDuration: Histogram<'method' | 'code'>;
 
-  constructor(@Inject(METRICS_REGISTRY) registry: Registry) {
+  constructor(@Inject(METRICS_REGISTRY) registry: Registry, slots: FollowSlots) {
     this.rpcDuration = new Histogram({
       name: 'gofer_grpc_request_duration_seconds', help: 'gRPC request latency, by method and status code.',
       labelNames: ['method', 'code'] as const, buckets: LATENCY_BUCKETS, registers: [registry],
+    });
+    new Gauge({
+      name: 'gofer_api_follows', help: 'Live follows (task logs, events) this API process serves now.',
+      labelNames: ['kind'] as const, registers: [registry],
+      collect() {
+        for (const kind of ['logs', 'events'] as const) this.set({ kind }, slots.inUse({ kind }));
+      },
     });
   }
 }

@@ -35,6 +35,7 @@ const HTTP_STATUS: Record<GoferErrorCode, HttpStatus> = {
   resource_exhausted: HttpStatus.TOO_MANY_REQUESTS,
   unauthenticated: HttpStatus.UNAUTHORIZED,
   permission_denied: HttpStatus.FORBIDDEN,
+  unavailable: HttpStatus.SERVICE_UNAVAILABLE,
 };
 
 const principals = new WeakMap<object, Principal>();

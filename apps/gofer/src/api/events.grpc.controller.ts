@@ -7,6 +7,7 @@ import type * as pb from '@gofer/proto';
 import type { Metadata, ServerWritableStream } from '@grpc/grpc-js';
 import type { Observable } from 'rxjs';
 import { FollowSlots } from './follow-slots.js';
+import { Shutdown } from './shutdown.js';
 import { holdingSlot, pacedStream, whileAuthorized } from './grpc-stream.js';
 import { toEvent } from './proto-mapping.js';
 import { principalOf } from './authorization.guard.js';
@@ -17,6 +18,7 @@ export class EventsGrpcController {
     private readonly events: EventLog,
     private readonly tokens: TokenService,
     private readonly slots: FollowSlots,
+    private readonly shutdown: Shutdown,
   ) {}
 
   /**
@@ -48,6 +50,6 @@ export class EventsGrpcController {
       this.tokens,
       metadata,
     );
-    return follow ? holdingSlot(() => this.slots.take('events', principal.tokenId), stream) : stream;
+    return follow ? holdingSlot(() => this.slots.take('events', principal.tokenId), stream, this.shutdown.signal) : stream;
   }
 }

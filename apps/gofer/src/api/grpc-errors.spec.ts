@@ -22,6 +22,7 @@ describe('grpcCodeOf and grpcCodeName', () => {
         ['resource_exhausted', GrpcStatus.RESOURCE_EXHAUSTED, 'RESOURCE_EXHAUSTED'],
         ['unauthenticated', GrpcStatus.UNAUTHENTICATED, 'UNAUTHENTICATED'],
         ['permission_denied', GrpcStatus.PERMISSION_DENIED, 'PERMISSION_DENIED'],
+        ['unavailable', GrpcStatus.UNAVAILABLE, 'UNAVAILABLE'],
       ] as Array<[GoferErrorCode, GrpcStatus, string]>
     ).map(([gofer, code, label]) => ({ name: `GoferError ${gofer}`, error: new GoferError(gofer, 'x'), code, label })),
     { name: 'RpcException with a status code', error: new RpcException({ code: GrpcStatus.NOT_FOUND, message: 'gone' }), code: GrpcStatus.NOT_FOUND, label: 'NOT_FOUND' },

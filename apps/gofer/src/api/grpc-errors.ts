@@ -12,6 +12,7 @@ const CODES: Record<GoferErrorCode, GrpcStatus> = {
   resource_exhausted: GrpcStatus.RESOURCE_EXHAUSTED,
   unauthenticated: GrpcStatus.UNAUTHENTICATED,
   permission_denied: GrpcStatus.PERMISSION_DENIED,
+  unavailable: GrpcStatus.UNAVAILABLE,
 };
 
 const INTERNAL_MESSAGE = 'internal error; see the Gofer service logs';

@@ -4,6 +4,7 @@ import { GoferError } from '@gofer/errors';
 import { defer, finalize, Observable } from 'rxjs';
 import type { ReleaseSlot } from './follow-slots.js';
 import { bearer } from './authorization.guard.js';
+import { replicaShuttingDown } from './shutdown.js';
 
 /** The part of a grpc-js server call that pacing needs. */
 export interface PacedCall {
@@ -80,8 +81,22 @@ export function whileAuthorized<T>(source: Observable<T>, tokens: TokenChecker, 
  * the stream's error) and the slot is given back when the stream ends for any reason — completion,
  * error, the client cancelling or its deadline passing (grpc-js reports both as "cancelled", and Nest
  * unsubscribes). Nest does not subscribe to a call cancelled before its handler returned, so nothing
- * is taken for it.
+ * is taken for it. When `shutdown` aborts (the process is shutting down), the stream ends with
+ * UNAVAILABLE, which tells the client to resume elsewhere; a follow never ends by itself, so this is
+ * what lets the process stop.
  */
-export function holdingSlot<T>(take: () => ReleaseSlot, source: Observable<T>): Observable<T> {
-  return defer(() => source.pipe(finalize(take())));
+export function holdingSlot<T>(take: () => ReleaseSlot, source: Observable<T>, shutdown?: AbortSignal): Observable<T> {
+  return defer(() => {
+    if (shutdown?.aborted) throw replicaShuttingDown();
+    const release = take();
+    return new Observable<T>((subscriber) => {
+      const end = () => subscriber.error(replicaShuttingDown());
+      shutdown?.addEventListener('abort', end, { once: true });
+      const subscription = source.subscribe(subscriber);
+      return () => {
+        shutdown?.removeEventListener('abort', end);
+        subscription.unsubscribe();
+      };
+    }).pipe(finalize(release));
+  });
 }

@@ -3,6 +3,7 @@ import { Authorize } from '@gofer/auth';
 import { DATA_SOURCE, pingDatabase, type DataSource } from '@gofer/dal';
 import { REDIS } from '@gofer/queue';
 import type { Redis } from 'ioredis';
+import { Shutdown } from './shutdown.js';
 
 /** Liveness and readiness for load balancers and orchestrators. */
 @Controller()
@@ -10,6 +11,7 @@ export class HealthController {
   constructor(
     @Inject(DATA_SOURCE) private readonly db: DataSource,
     @Inject(REDIS) private readonly redis: Redis,
+    private readonly shutdown: Shutdown,
   ) {}
 
   @Authorize('public')
@@ -18,7 +20,7 @@ export class HealthController {
     return { status: 'ok' };
   }
 
-  /** Ready only while Postgres and Redis both answer. */
+  /** Ready only while Postgres and Redis both answer, and not once shutdown has begun. */
   @Authorize('public')
   @Get('readyz')
   async readyz(): Promise<{ status: string; checks: Record<string, string> }> {
@@ -32,6 +34,7 @@ export class HealthController {
       }
     };
     await Promise.all([probe('postgres', () => pingDatabase(this.db)), probe('redis', () => this.redis.ping())]);
+    if (this.shutdown.begun) checks.shutdown = 'shutting down';
     const ready = Object.values(checks).every((value) => value === 'ok');
     if (!ready) throw new HttpException({ status: 'unavailable', checks }, HttpStatus.SERVICE_UNAVAILABLE);
     return { status: 'ok', checks };

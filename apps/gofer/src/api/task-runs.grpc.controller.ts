@@ -7,15 +7,16 @@ import { LOGGER } from '@gofer/config';
 import { PipelineConfigsRepository, RunRepository } from '@gofer/dal';
 import type { PipelineConfig } from '@gofer/pipeline';
 import { RunEngine } from '@gofer/engine';
-import { notFound } from '@gofer/errors';
-import { TASK_LOGS } from '@gofer/logs';
+import { invalidArgument, notFound } from '@gofer/errors';
+import { fromOffset, TASK_LOGS } from '@gofer/logs';
 import type { Logger } from 'pino';
-import type { LogChunk, LogKey, TaskLogs } from '@gofer/logs';
+import type { LogChunk, LogKey, PlacedChunk, TaskLogs } from '@gofer/logs';
 import { LogStream, type GetTaskRunLogsResponse } from '@gofer/proto';
 import type * as pb from '@gofer/proto';
 import type { Metadata, ServerWritableStream } from '@grpc/grpc-js';
 import type { Observable } from 'rxjs';
 import { FollowSlots } from './follow-slots.js';
+import { Shutdown } from './shutdown.js';
 import { holdingSlot, pacedStream, whileAuthorized } from './grpc-stream.js';
 import { taskRunWaitingReason, toPastTaskRun, toTaskRun } from './proto-mapping.js';
 import { principalOf } from './authorization.guard.js';
@@ -38,6 +39,7 @@ export class TaskRunsGrpcController {
     private readonly tokens: TokenService,
     // Live follows hold a slot: each holds a Redis connection while it blocks.
     private readonly slots: FollowSlots,
+    private readonly shutdown: Shutdown,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
@@ -112,11 +114,18 @@ export class TaskRunsGrpcController {
     }
     const logKey: LogKey = { ...key, runId: row.reusedFromRun ?? key.runId, attempt };
     const follow = request.follow ?? false;
-    const stream = whileAuthorized(pacedStream(call, (signal) => this.read(row, logKey, follow, signal)), this.tokens, metadata);
-    return follow ? holdingSlot(() => this.slots.take('logs', tokenId), stream) : stream;
+    const offset = request.offset ?? 0;
+    if (!Number.isSafeInteger(offset) || offset < 0) throw invalidArgument(`offset must be a byte position of 0 or more, got ${offset}`);
+    const read = async function* (this: TaskRunsGrpcController, signal: AbortSignal) {
+      for await (const chunk of fromOffset(this.read(row, logKey, follow, signal), offset)) {
+        yield { chunk: chunk.data, stream: STREAMS[chunk.stream], offset: chunk.offset, attempt };
+      }
+    }.bind(this);
+    const stream = whileAuthorized(pacedStream(call, read), this.tokens, metadata);
+    return follow ? holdingSlot(() => this.slots.take('logs', tokenId), stream, this.shutdown.signal) : stream;
   }
 
-  private async *read(row: TaskRunEntity, key: LogKey, follow: boolean, signal: AbortSignal): AsyncGenerator<GetTaskRunLogsResponse> {
+  private async *read(row: TaskRunEntity, key: LogKey, follow: boolean, signal: AbortSignal): AsyncGenerator<PlacedChunk> {
     const finished = row.state === 'complete' || key.attempt < row.attempt || row.reusedFromRun !== null;
     if (!finished && follow) {
       // Not started yet: wait for the container before following.
@@ -135,15 +144,13 @@ export class TaskRunsGrpcController {
         })
       : undefined;
     if (archived) {
-      for await (const chunk of archived) yield { chunk: chunk.data, stream: STREAMS[chunk.stream] };
+      yield* archived;
       return;
     }
     const stillRunning = async () => {
       const current = await this.runs.getTaskRun(key);
       return current.attempt === key.attempt && current.state !== 'complete';
     };
-    for await (const chunk of this.logs.readLiveChunks(key, { follow, signal, stillRunning })) {
-      yield { chunk: chunk.data, stream: STREAMS[chunk.stream] };
-    }
+    yield* this.logs.readLiveChunks(key, { follow, signal, stillRunning });
   }
 }

@@ -4,6 +4,7 @@ import type { ContextFor, Output } from './context.js';
 import { eventJson } from './json-view.js';
 import { eventLine } from './plain-view.js';
 import { parseCount } from './variables.js';
+import { resuming } from './resume.js';
 
 /** `gofer event …`: what happened in Gofer, as it happens. */
 export function eventCommand(contextFor: ContextFor): Command {
@@ -35,13 +36,15 @@ Examples:
     )
     .action(async (opts: { follow?: boolean; after: number; namespaceOnly?: boolean }, command: Command) => {
       const ctx = contextFor(command);
-      const stream = ctx.client.listEvents({
-        afterId: opts.after,
-        follow: opts.follow ?? false,
-        namespaceId: opts.namespaceOnly ? ctx.globals.namespace : '',
-      });
+      // Kept up to date as events arrive, so a stream lost with its API replica resumes right after them.
+      let afterId = opts.after;
+      const stream = resuming(
+        () => ctx.client.listEvents({ afterId, follow: opts.follow ?? false, namespaceId: opts.namespaceOnly ? ctx.globals.namespace : '' }),
+        { onReconnect: (reason) => ctx.hint(`lost the event stream (${reason}); resuming after event ${afterId}`) },
+      );
       for await (const { event: e } of stream) {
         if (!e) continue;
+        afterId = e.id;
         await writeLine(ctx.io.stdout, ctx.json ? JSON.stringify(eventJson(e)) : eventLine(e));
       }
     });

@@ -6,6 +6,7 @@ import { CliError } from './errors.js';
 import { taskRunJson } from './json-view.js';
 import { taskRunDetail, taskRunTable } from './plain-view.js';
 import { parseAttempt, parseRunId } from './variables.js';
+import { resuming } from './resume.js';
 
 /** `gofer taskrun …`: inspect, cancel task runs and read their logs. */
 export function taskRunCommand(contextFor: ContextFor): Command {
@@ -91,17 +92,20 @@ Examples:
     )
     .action(async (pipelineId: string, runId: number, taskId: string, opts: { follow?: boolean; attempt?: number }, command: Command) => {
       const ctx = contextFor(command);
-      const stream = ctx.client.getTaskRunLogs({
-        namespaceId: ctx.globals.namespace,
-        pipelineId,
-        runId,
-        taskId,
-        attempt: opts.attempt ?? 0,
-        follow: opts.follow ?? false,
-      });
-      for await (const { chunk, stream: which } of stream) {
-        const out = which === LogStream.LOG_STREAM_STDERR ? ctx.io.stderr : ctx.io.stdout;
-        await write(out, chunk);
+      // Kept up to date as chunks arrive, so a stream lost with its API replica resumes right after them.
+      let attempt = opts.attempt ?? 0;
+      let offset = 0;
+      const stream = resuming(
+        () => ctx.client.getTaskRunLogs({
+          namespaceId: ctx.globals.namespace, pipelineId, runId, taskId, attempt, offset, follow: opts.follow ?? false,
+        }),
+        { onReconnect: (reason) => ctx.hint(`lost the log stream (${reason}); resuming at byte ${offset}`) },
+      );
+      for await (const response of stream) {
+        attempt = response.attempt || attempt;
+        offset = response.offset + response.chunk.length;
+        const out = response.stream === LogStream.LOG_STREAM_STDERR ? ctx.io.stderr : ctx.io.stdout;
+        await write(out, response.chunk);
       }
     });
 

@@ -24,6 +24,7 @@ import { HealthController } from '../api/health.controller.js';
 import { MetricsController } from '../api/metrics.controller.js';
 import { PipelinesGrpcController } from '../api/pipelines.grpc.controller.js';
 import { FollowSlots } from '../api/follow-slots.js';
+import { Shutdown } from '../api/shutdown.js';
 import { AuthorizationGuard } from '../api/authorization.guard.js';
 import { RpcGateway } from '../api/rpc.gateway.js';
 import { RunsGrpcController } from '../api/runs.grpc.controller.js';
@@ -137,7 +138,7 @@ export class ServiceModule {
     ];
     // Every gRPC and HTTP handler, in every role, passes it: a handler without @Authorize is refused.
     const providers: Provider[] = [
-      InfrastructureLifecycle, BuiltinTriggers, BuiltinNotifiers, HttpMetrics, { provide: APP_GUARD, useClass: AuthorizationGuard },
+      InfrastructureLifecycle, BuiltinTriggers, BuiltinNotifiers, HttpMetrics, Shutdown, { provide: APP_GUARD, useClass: AuthorizationGuard },
     ];
     const controllers: Array<new (...args: never[]) => unknown> = [HealthController, MetricsController];
     if (roles.includes('api')) {

@@ -3,7 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ConfigError, loadConfig, splitAddress, type GoferConfig } from '@gofer/config';
 import { GOFER_PACKAGE, GOFER_PROTO_FILE, PROTO_LOADER_OPTIONS, PROTO_PATH } from '@gofer/proto';
 import { NestFactory } from '@nestjs/core';
-import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
+import type { MicroserviceOptions } from '@nestjs/microservices';
 import type { INestApplication } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { advertiseAddressProblem, type Scheduler } from '@gofer/scheduler';
@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { HttpMetrics } from '../api/api.metrics.js';
 import { RpcErrorFilter } from '../api/rpc.gateway.js';
+import { DrainingGrpcServer } from '../api/grpc-server.js';
+import { Shutdown } from '../api/shutdown.js';
 import { GOFER_VERSION } from '../version.js';
 import { openInfrastructure, StartupError } from './infrastructure.js';
 import { createLogger, NestPinoLogger } from './logger.js';
@@ -41,6 +43,11 @@ const IDLE_CONNECTION_MS = 5_000;
  */
 const KEEPALIVE_MS = 10_000;
 const KEEPALIVE_TIMEOUT_MS = 20_000;
+/**
+ * On shutdown, how long calls already in flight (unary calls, downloads) may take to finish before they
+ * are cut. Follows do not wait: they end at once with UNAVAILABLE and their clients resume elsewhere.
+ */
+const DRAIN_MS = 10_000;
 
 /** A call's metadata as HTTP/2 counts it: name + value + 32 bytes an entry (RFC 7541 section 4.1). */
 function metadataBytes(metadata: grpc.Metadata): number {
@@ -108,6 +115,7 @@ export async function bootService(
   grpc.setLogger({ error: (...args: unknown[]) => grpcLog.debug(args.map(String).join(' ')) });
   const infra = await openInfrastructure(config, { scheduler: roles.includes('worker'), schedulerOverride: internal.scheduler });
   let app: INestApplication;
+  let grpcServer: DrainingGrpcServer | undefined;
   try {
     app = await NestFactory.create(ServiceModule.forRoles(roles, config, infra, logger), {
       logger: new NestPinoLogger(logger.child({ component: 'nest' })),
@@ -124,22 +132,17 @@ export async function bootService(
     if (roles.includes('api')) {
       // Registered before connectMicroservice: inheritAppConfig copies the app's config at that moment.
       app.useGlobalFilters(new RpcErrorFilter(logger));
-      app.connectMicroservice<MicroserviceOptions>(
-        {
-          transport: Transport.GRPC,
-          options: {
-            package: GOFER_PACKAGE,
-            protoPath: join(PROTO_PATH, GOFER_PROTO_FILE),
-            url: config.grpcAddr,
-            loader: { ...PROTO_LOADER_OPTIONS, includeDirs: [PROTO_PATH] },
-            maxReceiveMessageLength: MAX_GRPC_MESSAGE_BYTES,
-            maxSendMessageLength: MAX_GRPC_MESSAGE_BYTES,
-            keepalive: { keepaliveTimeMs: KEEPALIVE_MS, keepaliveTimeoutMs: KEEPALIVE_TIMEOUT_MS },
-            channelOptions: { 'grpc.max_connection_idle_ms': IDLE_CONNECTION_MS, interceptors: [limitMetadata] } satisfies grpc.ServerOptions,
-          },
-        },
-        { inheritAppConfig: true },
-      );
+      grpcServer = new DrainingGrpcServer({
+        package: GOFER_PACKAGE,
+        protoPath: join(PROTO_PATH, GOFER_PROTO_FILE),
+        url: config.grpcAddr,
+        loader: { ...PROTO_LOADER_OPTIONS, includeDirs: [PROTO_PATH] },
+        maxReceiveMessageLength: MAX_GRPC_MESSAGE_BYTES,
+        maxSendMessageLength: MAX_GRPC_MESSAGE_BYTES,
+        keepalive: { keepaliveTimeMs: KEEPALIVE_MS, keepaliveTimeoutMs: KEEPALIVE_TIMEOUT_MS },
+        channelOptions: { 'grpc.max_connection_idle_ms': IDLE_CONNECTION_MS, interceptors: [limitMetadata] } satisfies grpc.ServerOptions,
+      });
+      app.connectMicroservice<MicroserviceOptions>({ strategy: grpcServer }, { inheritAppConfig: true });
       await app.startAllMicroservices().catch((error: Error) => {
         const reason = error.message.includes('EADDRINUSE') ? 'the address is already in use' : error.message;
         throw new StartupError(`cannot serve gRPC on GOFER_GRPC_ADDR=${config.grpcAddr}: ${reason} (is another Gofer running there?)`);
@@ -161,6 +164,11 @@ export async function bootService(
     config,
     logger,
     stop: async () => {
+      // Readiness goes false and live follows end (UNAVAILABLE: resume elsewhere) before anything closes.
+      app.get(Shutdown).begin();
+      if (grpcServer && !(await grpcServer.drain(DRAIN_MS))) {
+        logger.warn({ after_ms: DRAIN_MS }, 'calls were still in flight at the end of the drain; they were cut');
+      }
       await app.close();
       logger.info('gofer service stopped');
     },

@@ -614,6 +614,12 @@ export interface GetTaskRunLogsRequest {
   attempt: number;
   /** Keep the stream open and send new output until the task run completes. */
   follow: boolean;
+  /**
+   * Start at this byte of the attempt's log (0 = its start). A follower whose stream ended with
+   * UNAVAILABLE (the replica it read from shut down or died) reconnects with the attempt it was sent
+   * and the end of the last chunk it got (offset + chunk length), and misses and repeats nothing.
+   */
+  offset: number;
 }
 
 /** One chunk of log output. */
@@ -622,6 +628,10 @@ export interface GetTaskRunLogsResponse {
   chunk: Uint8Array;
   /** Which output the chunk came from, when known. */
   stream: LogStream;
+  /** Where the chunk's first byte is in the attempt's log. */
+  offset: number;
+  /** The attempt the log belongs to (the latest one when the request said 0). */
+  attempt: number;
 }
 
 /** An API token (its secret is shown once, when it is issued). */
