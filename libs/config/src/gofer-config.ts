@@ -117,8 +117,10 @@ const environment = z.object({
   GOFER_STOP_GRACE: duration('10s'),
   // How often the reconciler compares Postgres with the queue (and the reaper looks for leftovers).
   GOFER_RECONCILE_INTERVAL: duration('5s'),
-  // A worker whose heartbeat is older than this is presumed dead and its running tasks adopted.
-  GOFER_WORKER_DEAD_AFTER: duration('30s'),
+  // A worker silent this long is presumed dead and its running tasks adopted (in about this plus a
+  // quarter of it). Shorter adopts sooner; too short presumes dead a worker whose event loop or Postgres
+  // stalls that long (its attempts then move, each still started once: README, "Failure and recovery").
+  GOFER_WORKER_DEAD_AFTER: duration('10s').refine((ms) => ms >= 2000, 'must be at least 2s, e.g. 10s'),
   // pino level: trace, debug, info, warn, error, fatal, silent.
   GOFER_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   // Built-in triggers installed at startup (comma-separated, or "none"); github only with its secret below.

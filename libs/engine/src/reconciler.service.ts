@@ -8,6 +8,7 @@ import { SCHEDULER, type Scheduler } from '@gofer/scheduler';
 import type { Logger } from 'pino';
 import { EngineMetrics } from './engine.metrics.js';
 import { NotificationReconciler } from './notification-reconciler.service.js';
+import { NotificationProcessor } from './notification.processor.js';
 import { RunEngine } from './run-engine.service.js';
 import { TaskProcessor } from './task.processor.js';
 import { TaskQueue } from './task-queue.service.js';
@@ -21,7 +22,8 @@ const REAP_EVERY = 6;
 
 /**
  * Keeps the queue honest with Postgres, which is the source of truth:
- * - heartbeats this worker, so others can tell when it died;
+ * - heartbeats this worker, so others can tell when it died, and stops taking new work while the
+ *   heartbeat fails (Postgres unreachable from here: nothing taken could be claimed);
  * - re-enqueues waiting attempts missing from the queue (crash between commit and enqueue, Redis
  *   flushed), and running attempts nobody works on (their worker died or dropped them);
  * - admits pending runs a crash left behind;
@@ -35,6 +37,9 @@ export class Reconciler {
   private sweeping: Promise<void> | undefined;
   private clusterId = '';
   private passes = 0;
+  /** The heartbeat in flight, if Postgres has not answered it yet. */
+  private beating: Promise<void> | undefined;
+  private intakePaused = false;
 
   constructor(
     @Inject(GOFER_CONFIG) private readonly config: GoferConfig,
@@ -51,6 +56,7 @@ export class Reconciler {
     private readonly taskRuns: TaskRunsRepository,
     private readonly runs: RunRepository,
     private readonly notifications: NotificationReconciler,
+    private readonly notificationProcessor: NotificationProcessor,
   ) {}
 
   async start(): Promise<void> {
@@ -68,8 +74,37 @@ export class Reconciler {
     every(this.config.reconcileIntervalMs, () => this.sweep(), 'reconcile');
   }
 
+  /**
+   * Beats, and pauses this worker's intake while beats fail or go unanswered for a whole beat period
+   * (the next tick finds the last one still in flight): a worker cut off from Postgres would otherwise
+   * keep taking jobs it cannot claim, while healthy workers could run them. Running attempts go on,
+   * and their locks in Redis keep them here; intake resumes with the first beat that lands.
+   */
   private async heartbeat(): Promise<void> {
-    await this.workers.heartbeat(this.config.workerId);
+    if (this.beating) return this.pauseIntake('the last heartbeat is still unanswered');
+    const beat = this.workers.heartbeat(this.config.workerId);
+    this.beating = beat.finally(() => (this.beating = undefined)).catch(() => undefined);
+    try {
+      await beat;
+    } catch (error) {
+      await this.pauseIntake('the heartbeat failed');
+      throw error;
+    }
+    await this.resumeIntake();
+  }
+
+  private async pauseIntake(why: string): Promise<void> {
+    if (this.intakePaused) return;
+    this.intakePaused = true;
+    this.logger.warn({ why }, 'cannot heartbeat to Postgres: taking no new work until it answers');
+    await Promise.all([this.processor.pauseIntake(), this.notificationProcessor.pauseIntake()]);
+  }
+
+  private async resumeIntake(): Promise<void> {
+    if (!this.intakePaused) return;
+    this.intakePaused = false;
+    await Promise.all([this.processor.resumeIntake(), this.notificationProcessor.resumeIntake()]);
+    this.logger.info('heartbeat landed again: taking new work');
   }
 
   private async pollCancellations(): Promise<void> {

@@ -88,6 +88,19 @@ export class TaskProcessor implements OnModuleDestroy {
     return [...this.active.values()].map((a) => a.key);
   }
 
+  /**
+   * Stops taking new attempts (those running go on); the reconciler calls it while this worker cannot
+   * heartbeat to Postgres, since any job taken then could not be claimed and would only wait here.
+   */
+  async pauseIntake(): Promise<void> {
+    if (this.worker && !this.worker.isPaused()) await this.worker.pause(true);
+  }
+
+  /** Takes new attempts again after {@link pauseIntake}. */
+  async resumeIntake(): Promise<void> {
+    if (this.worker?.isPaused() && !this.shuttingDown) await this.worker.resume();
+  }
+
   private async process(job: Job<TaskAttemptKey>, token: string | undefined): Promise<void> {
     const key = job.data;
     if (this.shuttingDown) return this.handOver(job, token);
