@@ -107,6 +107,10 @@ describe('chaos: a worker cut off from Postgres', () => {
     expect(victim.child.signalCode).toBe(null);
     await waitFor('the victim to be healthy', async () => ((await fetch(`http://${victim.httpAddr}/healthz`)).ok ? true : undefined), 30_000);
     await waitFor('the victim to reconnect through the proxy', async () => (proxy.stats().active > 0 ? true : undefined), 30_000);
+    // It stopped taking jobs while it could not heartbeat (they went to the other worker), and took them again after.
+    const paused = victim.output().indexOf('taking no new work until it answers');
+    expect(paused, 'the victim paused its intake').toBeGreaterThan(-1);
+    expect(victim.output().indexOf('heartbeat landed again: taking new work', paused)).toBeGreaterThan(paused);
     expect(steady.child.exitCode).toBe(null);
 
     // Who finished the attempts the cut stranded, and when the victim worked again (reported, not asserted).
