@@ -80,6 +80,10 @@ tasks:
     const longContainers = creations.names.filter((name) => name.includes('.survive.1.long.'));
     expect(longContainers).toHaveLength(1);
     expect(await readLogs(client, 'survive', run.id, 'long')).toBe('before\nafter\n');
+    // The adopter counted it (reconciler actions on the dashboard).
+    const adopter = [workerA, workerB].find((w) => w !== victim)!;
+    const metrics = await (await fetch(`http://${adopter.httpAddr}/metrics`)).text();
+    expect(metrics).toMatch(/^gofer_adopted_attempts_total 1$/m);
   });
 
   it('an adopting worker masks the secrets and token the container was really given', async () => {

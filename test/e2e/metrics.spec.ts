@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GoferClient } from '@gofer/proto';
+import { FaultProxy } from '../support/fault-proxy.js';
 import { TestCluster, waitFor, type GoferProcess } from '../support/gofer-process.js';
 import { apply, startRun, waitForRun } from '../support/runs.js';
 
@@ -75,7 +76,8 @@ describe('operator metrics on /metrics', () => {
     for (const reason of ['parallelism', 'disabled', 'admission']) expect(after.value(`gofer_runs_pending{reason="${reason}"}`)).toBe(0);
   });
 
-  it('measures queue wait, HTTP routes, object store operations and the build', async () => {
+  it('measures queue wait, HTTP routes, object store operations, Postgres and Redis calls, and the build', async () => {
+    const idle = await scrape(gofer);
     await apply(client, `
 id: metrics-dag
 tasks:
@@ -114,6 +116,17 @@ tasks:
     expect(text).toMatch(/^# TYPE gofer_object_store_errors_total counter$/m);
     expect(value('gofer_object_store_errors_total{operation="put"}') || 0).toBe(0);
 
+    // Every statement and command is timed, and the run moved them; every error kind is a series (at 0
+    // here) from the start, so a dashboard's rate over it has data before anything fails.
+    const statements = 'gofer_postgres_query_duration_seconds_count';
+    expect(value(statements)).toBeGreaterThan(idle.value(statements));
+    expect(value('gofer_postgres_query_duration_seconds_bucket{le="+Inf"}')).toBe(value(statements));
+    const scripts = 'gofer_redis_command_duration_seconds_count{command="evalsha"}'; // BullMQ's work
+    expect(value(scripts)).toBeGreaterThan(idle.value(scripts));
+    expect(text).not.toMatch(/gofer_redis_command_duration_seconds_count\{command="bzpopmin"\}/); // blocking: not timed
+    for (const kind of ['connection', 'timeout', 'conflict', 'constraint', 'query']) expect(value(`gofer_postgres_errors_total{kind="${kind}"}`)).toBe(0);
+    for (const kind of ['connection', 'command']) expect(value(`gofer_redis_errors_total{kind="${kind}"}`)).toBe(0);
+
     const lint = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
     expect(lint.error, 'promtool must be installed (apt-get install prometheus)').toBeUndefined();
     expect(lint.stdout + lint.stderr).not.toMatch(/error/i);
@@ -125,5 +138,49 @@ tasks:
     const numeric = ['le', 'quantile', 'code', 'major', 'minor', 'patch'];
     const ids = new Set(runIds.map(String));
     expect(pairs.filter(([name, labelValue]) => !numeric.includes(name) && (ids.has(labelValue) || labelValue.includes('/no/such')))).toEqual([]);
+  });
+});
+
+describe('Postgres and Redis errors on /metrics', () => {
+  let cluster: TestCluster;
+  const proxies: FaultProxy[] = [];
+  afterAll(async () => {
+    await cluster?.destroy();
+    await Promise.all(proxies.map((p) => p.close()));
+  });
+
+  it('counts the connections a live process loses, and the process serves again', async () => {
+    cluster = await TestCluster.create('metrics_faults');
+    const postgres = await FaultProxy.start({ port: Number(new URL(cluster.databaseUrl).port) });
+    const redis = await FaultProxy.start({ port: Number(new URL(cluster.redisUrl).port) });
+    proxies.push(postgres, redis);
+    const gofer = await cluster.start('api,worker', { GOFER_DATABASE_URL: postgres.rewrite(cluster.databaseUrl), GOFER_REDIS_URL: redis.rewrite(cluster.redisUrl) });
+    const before = await scrape(gofer);
+    expect(before.value('gofer_postgres_errors_total{kind="connection"}')).toBe(0);
+    expect(before.value('gofer_redis_errors_total{kind="connection"}')).toBe(0);
+
+    // Both services unreachable for a moment: connections reset, and reconnections refused until the
+    // process has tried again.
+    postgres.drop();
+    redis.drop();
+    await waitFor('the process to try to reconnect', async () => (postgres.stats().refused > 0 && redis.stats().refused > 0 ? true : undefined), 20_000);
+    postgres.restore();
+    redis.restore();
+    await waitFor('the process to be ready again', async () => ((await fetch(`http://${gofer.httpAddr}/readyz`)).ok ? true : undefined), 30_000);
+    const during = (await scrape(gofer)).value;
+    expect(during('gofer_postgres_errors_total{kind="connection"}')).toBeGreaterThan(0);
+    expect(during('gofer_redis_errors_total{kind="connection"}')).toBeGreaterThan(0);
+
+    // It works again: a run goes through, timed on the new connections; the counts stay where they were.
+    const client = cluster.client(gofer);
+    await apply(client, 'id: after-faults\ntasks: [{ id: a, image: "busybox:latest", script: "true" }]\n');
+    const run = await startRun(client, 'after-faults');
+    expect((await waitForRun(client, 'after-faults', run.id)).run.status).toBe('RUN_STATUS_SUCCESSFUL');
+    const { text, value } = await scrape(gofer);
+    expect(value('gofer_postgres_errors_total{kind="connection"}')).toBeGreaterThanOrEqual(during('gofer_postgres_errors_total{kind="connection"}'));
+    expect(value('gofer_redis_errors_total{kind="connection"}')).toBeGreaterThanOrEqual(during('gofer_redis_errors_total{kind="connection"}'));
+    expect(value('gofer_postgres_query_duration_seconds_count')).toBeGreaterThan(during('gofer_postgres_query_duration_seconds_count'));
+    const lint = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    expect(lint.stdout + lint.stderr).not.toMatch(/error/i);
   });
 });

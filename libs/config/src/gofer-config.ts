@@ -50,6 +50,9 @@ const names = (known: readonly string[]) =>
 const environment = z.object({
   // Source of truth for every state; the database is created if it does not exist.
   GOFER_DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/gofer'),
+  // Longest a statement (or an idle transaction) may take before Postgres cancels it, so a stuck one cannot hold
+  // locks or a connection for good; migrations are exempt. Raise it if deleting a huge pipeline times out.
+  GOFER_DATABASE_STATEMENT_TIMEOUT: duration('1m').refine((ms) => ms >= 1000, 'must be at least 1s, e.g. 1m'),
   // Carries only "which task to run now" (BullMQ) and live logs; must use maxmemory-policy noeviction.
   GOFER_REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
   // gRPC API listen address (clients, CLI, trigger events).
@@ -145,6 +148,7 @@ export const CONFIG_VARIABLES: readonly string[] = Object.keys(environment.shape
 /** The environment as the code uses it: camelCase fields, durations in milliseconds, derived defaults. */
 const configSchema = environment.transform((e) => ({
   databaseUrl: e.GOFER_DATABASE_URL,
+  databaseStatementTimeoutMs: e.GOFER_DATABASE_STATEMENT_TIMEOUT,
   redisUrl: e.GOFER_REDIS_URL,
   grpcAddr: e.GOFER_GRPC_ADDR,
   httpAddr: e.GOFER_HTTP_ADDR,

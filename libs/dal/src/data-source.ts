@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { DataSource } from 'typeorm';
+import { DataSource, MigrationExecutor } from 'typeorm';
 import { redactUrl } from '@gofer/config';
 import { ClusterEntity } from './entities/cluster.entity.js';
 import { EventEntity } from './entities/event.entity.js';
@@ -25,6 +25,8 @@ import { NotifierEntity } from './entities/notifier.entity.js';
 import { RunNotificationEntity } from './entities/run-notification.entity.js';
 import { TriggerSubscriptionEntity } from './entities/trigger-subscription.entity.js';
 import { TriggerEntity } from './entities/trigger.entity.js';
+import { GoferPgClient, type GoferClientConfig } from './postgres-client.js';
+import type { PostgresMetrics } from './postgres.metrics.js';
 
 export const ENTITIES = [
   ClusterEntity, NamespaceEntity, PipelineEntity, PipelineConfigEntity, RunEntity, TaskRunEntity, WorkerEntity,
@@ -36,6 +38,21 @@ export const MIGRATIONS = [Init1764172800000, StoresAuthEvents1764979200000, Pen
 
 /** Arbitrary constant: the advisory lock every replica takes to run migrations one at a time. */
 const MIGRATION_LOCK_ID = 7_271_804_001;
+
+/** GOFER_DATABASE_STATEMENT_TIMEOUT's default (libs/config/src/gofer-config.ts), for callers without a config. */
+const DEFAULT_STATEMENT_TIMEOUT_MS = 60_000;
+/**
+ * How long past the statement timeout a statement may stay unanswered before its connection is closed
+ * as dead: Postgres answers a statement that outlives its timeout by cancelling it, so silence past this
+ * means the connection, not the statement.
+ */
+const DEAD_CONNECTION_GRACE_MS = 10_000;
+/**
+ * TCP keepalive on every connection, probing after this much silence: Node has the kernel probe each
+ * second, ten times, so a connection whose peer vanished is found dead within about 20 s even with no
+ * statement in flight (an idle pooled connection, or one waiting for a reply the network lost).
+ */
+const KEEPALIVE_AFTER_MS = 10_000;
 
 /** Postgres could not be reached or used; the message says where Gofer looked and what to do. */
 export class DatabaseUnavailableError extends Error {
@@ -51,13 +68,13 @@ function describe(error: unknown): string {
  * Creates the database named in `url` when it does not exist (connecting to the server's `postgres`
  * database), so a fresh Postgres needs no manual step.
  */
-async function ensureDatabase(url: string): Promise<void> {
+async function ensureDatabase(url: string, metrics: PostgresMetrics | undefined): Promise<void> {
   const parsed = new URL(url);
   const name = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
   if (!name) return;
   const admin = new URL(url);
   admin.pathname = '/postgres';
-  const client = new pg.Client({ connectionString: admin.toString(), connectionTimeoutMillis: 5000 });
+  const client = new GoferPgClient({ connectionString: admin.toString(), connectionTimeoutMillis: 5000, metrics });
   try {
     await client.connect();
     const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
@@ -85,10 +102,17 @@ export function poolOf(dataSource: DataSource): pg.Pool {
   return pool;
 }
 
-/** Connects to Postgres and runs pending migrations under an advisory lock. */
-export async function openDataSource(url: string, options: { poolSize?: number } = {}): Promise<DataSource> {
+/**
+ * Connects to Postgres and runs pending migrations under an advisory lock. `statementTimeoutMs` bounds
+ * every statement but the migrations' (default: GOFER_DATABASE_STATEMENT_TIMEOUT's); `metrics`, when
+ * given, times every statement and counts failures.
+ */
+export async function openDataSource(
+  url: string,
+  options: { poolSize?: number; statementTimeoutMs?: number; metrics?: PostgresMetrics } = {},
+): Promise<DataSource> {
   try {
-    await ensureDatabase(url);
+    await ensureDatabase(url, options.metrics);
   } catch (error) {
     throw new DatabaseUnavailableError(
       `cannot reach Postgres at ${redactUrl(url)}: ${describe(error)}. ` +
@@ -97,7 +121,26 @@ export async function openDataSource(url: string, options: { poolSize?: number }
   }
   // One pool per process, owned here: TypeORM (the cold path) and the named statements (the hot path)
   // share it. TypeORM builds its pool with `new driver.Pool(options)`; this driver hands it ours.
-  const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 20, connectionTimeoutMillis: 10_000 });
+  // Every connection is bounded: TCP keepalive finds a vanished peer, Postgres cancels a statement
+  // (or ends an idle transaction, freeing its locks) past the statement timeout, and a statement with
+  // no answer at all past that closes its connection (GoferPgClient) instead of waiting forever.
+  const statementTimeoutMs = options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
+  const config: pg.PoolConfig & GoferClientConfig = {
+    connectionString: url,
+    max: options.poolSize ?? 20,
+    connectionTimeoutMillis: 10_000,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: KEEPALIVE_AFTER_MS,
+    statement_timeout: statementTimeoutMs,
+    idle_in_transaction_session_timeout: statementTimeoutMs,
+    Client: GoferPgClient,
+    deadlineMs: statementTimeoutMs + DEAD_CONNECTION_GRACE_MS,
+    metrics: options.metrics,
+  };
+  const pool = new pg.Pool(config);
+  // An idle pooled connection that breaks (a Postgres restart, a network cut) is reported here, not
+  // by any statement (TypeORM adds the listener that keeps the process alive).
+  pool.on('error', () => options.metrics?.errors.inc({ kind: 'connection' }));
   const driver = { ...pg, Pool: function OwnedPool() { return pool; } };
   const dataSource = new DataSource({
     type: 'postgres',
@@ -123,16 +166,26 @@ export async function openDataSource(url: string, options: { poolSize?: number }
   return dataSource;
 }
 
-/** Runs pending migrations; replicas starting together wait on the advisory lock instead of racing. */
+/**
+ * Runs pending migrations; replicas starting together wait on the advisory lock instead of racing.
+ * The migrations run on the connection holding the lock, with no statement timeout: one may rewrite a
+ * big table, and a replica waits on the lock for as long as another one migrates. That connection is
+ * closed afterwards rather than pooled with its timeouts lifted (closing also frees the lock).
+ */
 export async function migrate(dataSource: DataSource): Promise<void> {
   const runner = dataSource.createQueryRunner();
-  await runner.connect();
+  const client = (await runner.connect()) as pg.PoolClient;
+  if (client instanceof GoferPgClient) client.deadlineMs = 0;
   try {
+    await runner.query('SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0');
     await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
-    await dataSource.runMigrations({ transaction: 'each' });
+    const migrations = new MigrationExecutor(dataSource, runner);
+    migrations.transaction = 'each';
+    await migrations.executePendingMigrations();
   } finally {
     await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]).catch(() => undefined);
-    await runner.release();
+    await client.end().catch(() => undefined);
+    await runner.release(); // the pool drops a closed client
   }
 }
 

@@ -5,6 +5,32 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { TaskQueue } from './task-queue.service.js';
 
 const DURATION_BUCKETS = [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
+/**
+ * How long a scrape waits for a sample from Postgres or Redis. Past it the last sample stays: an
+ * unreachable or stalled service must not stall `/metrics`, or Prometheus (which gives up on a scrape
+ * after 10 s by default) would lose every metric of the process, its Postgres and Redis error counters
+ * too, for as long as the outage lasts.
+ */
+const SAMPLE_TIMEOUT_MS = 2_000;
+
+/**
+ * `take`, bounded by {@link SAMPLE_TIMEOUT_MS} (undefined past it, or on an error). A sample still in
+ * flight from an earlier scrape is waited for again rather than asked for twice (a command queued while
+ * Redis reconnects waits until it is back).
+ */
+function sampler<T>(take: () => Promise<T>): () => Promise<T | undefined> {
+  let inFlight: Promise<T> | undefined;
+  return () => {
+    const sample = (inFlight ??= take().finally(() => (inFlight = undefined)));
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(undefined), SAMPLE_TIMEOUT_MS);
+      sample.then(
+        (value) => resolve(value),
+        () => resolve(undefined),
+      ).finally(() => clearTimeout(timer));
+    });
+  };
+}
 
 /**
  * The engine's metrics: runs, task runs, the queue, containers, the reconciler and the reaper. Names
@@ -21,6 +47,7 @@ export class EngineMetrics {
   readonly queueWait: Histogram;
   readonly reconcilerRequeued: Counter;
   readonly reapedContainers: Counter;
+  readonly adoptedAttempts: Counter;
   /** How many task containers this process is running or adopting now; the worker sets it. */
   private activeContainersNow: () => number = () => 0;
 
@@ -64,27 +91,23 @@ export class EngineMetrics {
       buckets: LATENCY_BUCKETS, registers,
     });
     // Sampled from Postgres at scrape time: one cheap statement each per scrape (prom-client calls
-    // collect once per scrape); on a database error the last sample stays, as for gofer_queue_jobs.
+    // collect once per scrape); when Postgres fails or is slow to answer the last sample stays, as for
+    // gofer_queue_jobs.
+    const pending = sampler(() => runs.pendingByReason());
     new Gauge({
       name: 'gofer_runs_pending', labelNames: ['reason'] as const, registers,
       help: 'Runs pending in the cluster, by reason: parallelism (behind the pipeline\'s limit), disabled (pipeline disabled), admission (a slot is free, being admitted).',
       async collect() {
-        try {
-          for (const [reason, count] of Object.entries(await runs.pendingByReason())) this.set({ reason }, count);
-        } catch {
-          // Postgres unavailable: keep the last sample.
-        }
+        for (const [reason, count] of Object.entries((await pending()) ?? {})) this.set({ reason }, count);
       },
     });
+    const alive = sampler(() => workers.countAlive(config.workerDeadAfterMs));
     new Gauge({
       name: 'gofer_workers_alive', registers,
       help: 'Worker processes in the cluster whose heartbeat is fresher than GOFER_WORKER_DEAD_AFTER.',
       async collect() {
-        try {
-          this.set(await workers.countAlive(config.workerDeadAfterMs));
-        } catch {
-          // Postgres unavailable: keep the last sample.
-        }
+        const count = await alive();
+        if (count !== undefined) this.set(count);
       },
     });
     const activeContainers = () => this.activeContainersNow();
@@ -94,15 +117,12 @@ export class EngineMetrics {
         this.set(activeContainers());
       },
     });
+    // Redis unavailable or slow: the last sample stays, and the other metrics are still worth serving.
+    const jobs = sampler(() => queue.queue.getJobCounts('waiting', 'delayed', 'active', 'prioritized'));
     new Gauge({
       name: 'gofer_queue_jobs', help: 'Task jobs in the queue, by state (sampled at scrape time).', labelNames: ['state'] as const, registers,
       async collect() {
-        try {
-          const counts = await queue.queue.getJobCounts('waiting', 'delayed', 'active', 'prioritized');
-          for (const [state, count] of Object.entries(counts)) this.set({ state }, count);
-        } catch {
-          // Redis unavailable: the last sample stays, and the other metrics are still worth serving.
-        }
+        for (const [state, count] of Object.entries((await jobs()) ?? {})) this.set({ state }, count);
       },
     });
     this.reconcilerRequeued = new Counter({
@@ -111,6 +131,11 @@ export class EngineMetrics {
     });
     this.reapedContainers = new Counter({
       name: 'gofer_reaped_containers_total', help: 'Leftover containers removed by the reaper.', registers,
+    });
+    this.adoptedAttempts = new Counter({
+      name: 'gofer_adopted_attempts_total',
+      help: 'Running task attempts this worker took over from a worker that died or handed them back (their container kept running).',
+      registers,
     });
   }
 

@@ -53,12 +53,12 @@ export class TaskProcessor implements OnModuleDestroy {
     @Inject(TASK_LOGS) private readonly logs: TaskLogs,
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly engine: RunEngine,
-    metrics: EngineMetrics,
+    private readonly metrics: EngineMetrics,
     private readonly secrets: SecretService,
     private readonly objects: ObjectService,
     private readonly tokens: TokenService,
   ) {
-    metrics.sampleActiveContainers(() => this.active.size);
+    this.metrics.sampleActiveContainers(() => this.active.size);
   }
 
   get workerId(): string {
@@ -107,7 +107,10 @@ export class TaskProcessor implements OnModuleDestroy {
     const claim = await this.engine.claimAttempt(key, this.workerId);
     if (claim.kind === 'stale') return;
     const log = this.logger.child(attemptLogFields(key));
-    if (claim.kind === 'adopted') log.info({ previous_worker: claim.attempt.previousWorkerId }, 'adopting task attempt');
+    if (claim.kind === 'adopted') {
+      log.info({ previous_worker: claim.attempt.previousWorkerId }, 'adopting task attempt');
+      this.metrics.adoptedAttempts.inc();
+    }
     const abort = new AbortController();
     let stopReason: StopReason | undefined;
     const name = taskJobId(key);

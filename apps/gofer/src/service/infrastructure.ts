@@ -1,10 +1,13 @@
 import { redactUrl, type GoferConfig } from '@gofer/config';
-import { openDataSource, type DataSource } from '@gofer/dal';
+import { openDataSource, PostgresMetrics, type DataSource } from '@gofer/dal';
 import { TaskLogs, type LogArchive } from '@gofer/logs';
 import { createObjectStore, type ObjectStore } from '@gofer/object-store';
 import { EncryptionKeyError, Keyring } from '@gofer/secrets';
 import { createScheduler, type Scheduler } from '@gofer/scheduler';
 import { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
+import { createMetricsRegistry } from './metrics-registry.js';
+import { RedisMetrics } from './redis.metrics.js';
 
 /** The connections a Gofer process holds; opened once at startup, closed on shutdown. */
 export interface Infrastructure {
@@ -13,6 +16,8 @@ export interface Infrastructure {
   scheduler: Scheduler | undefined;
   logs: TaskLogs;
   objects: ObjectStore;
+  /** The registry `/metrics` serves; the connections' metrics are on it from the start. */
+  metrics: Registry;
   close(): Promise<void>;
 }
 
@@ -21,9 +26,20 @@ export class StartupError extends Error {
   override readonly name = 'StartupError';
 }
 
-export async function connectRedis(url: string): Promise<Redis> {
+/**
+ * Probes each connection after this much silence (every duplicate inherits it): a Redis that vanished
+ * without closing the connection (a black-holed route) is noticed within about 20 s (Node has the
+ * kernel probe each second, ten times), even by a connection blocked in BZPOPMIN or XREAD BLOCK.
+ * ioredis' default probes only after the kernel's default of two hours.
+ */
+const REDIS_KEEPALIVE_MS = 10_000;
+
+/** The shared Redis connection; with `metrics`, it and every connection duplicated from it are measured. */
+export async function connectRedis(url: string, metrics?: RedisMetrics): Promise<Redis> {
   // maxRetriesPerRequest: null is what BullMQ requires; startup gets its own bounded check below.
-  const redis = new Redis(url, { maxRetriesPerRequest: null, lazyConnect: true, connectTimeout: 5000, retryStrategy: (n) => Math.min(n * 200, 2000) });
+  const options = { maxRetriesPerRequest: null, lazyConnect: true, connectTimeout: 5000, keepAlive: REDIS_KEEPALIVE_MS, retryStrategy: (n: number) => Math.min(n * 200, 2000) };
+  const created = new Redis(url, options);
+  const redis = metrics ? metrics.instrument(created) : created;
   redis.on('error', () => undefined); // reported through failed commands; ioredis reconnects by itself
   try {
     await Promise.race([
@@ -62,12 +78,16 @@ export async function openInfrastructure(
   const closeAll = async () => {
     for (const close of opened.reverse()) await close().catch(() => undefined);
   };
+  // The connections' metrics are registered first, so they cover startup and migrations.
+  const metrics = createMetricsRegistry();
   try {
-    const db = await openDataSource(config.databaseUrl).catch((error: Error) => {
+    const db = await openDataSource(config.databaseUrl, {
+      statementTimeoutMs: config.databaseStatementTimeoutMs, metrics: new PostgresMetrics(metrics),
+    }).catch((error: Error) => {
       throw new StartupError(error.message);
     });
     opened.push(() => db.destroy());
-    const redis = await connectRedis(config.redisUrl);
+    const redis = await connectRedis(config.redisUrl, new RedisMetrics(metrics));
     opened.push(() => redis.quit());
     let scheduler: Scheduler | undefined;
     if (options.scheduler && options.schedulerOverride) {
@@ -107,7 +127,7 @@ export async function openInfrastructure(
     opened.push(() => logRedis.quit());
     await logRedis.connect();
     const logs = new TaskLogs(logRedis, logArchive(objects), config.redisPrefix, config.logCapBytes);
-    return { db, redis, scheduler, logs, objects, close: closeAll };
+    return { db, redis, scheduler, logs, objects, metrics, close: closeAll };
   } catch (error) {
     await closeAll();
     throw error;

@@ -18,7 +18,7 @@ export async function rotateKey(env: NodeJS.ProcessEnv = process.env): Promise<n
     throw new StartupError('set GOFER_ENCRYPTION_KEY to the new key and GOFER_PREVIOUS_ENCRYPTION_KEYS to the current one(s)');
   }
   const logger = createLogger(config.logLevel);
-  const db = await openDataSource(config.databaseUrl).catch((error: Error) => {
+  const db = await openDataSource(config.databaseUrl, { statementTimeoutMs: config.databaseStatementTimeoutMs }).catch((error: Error) => {
     throw new StartupError(error.message);
   });
   try {

@@ -17,8 +17,6 @@ import { SecretsModule } from '@gofer/secrets';
 import { NotifiersModule } from '@gofer/notifiers';
 import { TriggerSupervisor, TriggerSupervisorModule, TriggersModule } from '@gofer/triggers';
 import type { Logger } from 'pino';
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import { GOFER_VERSION } from '../version.js';
 import { ApiMetrics, HttpMetrics } from '../api/api.metrics.js';
 import { HealthController } from '../api/health.controller.js';
 import { MetricsController } from '../api/metrics.controller.js';
@@ -92,20 +90,6 @@ class InfrastructureLifecycle implements OnApplicationShutdown {
 }
 
 /**
- * The process's one Prometheus registry, with Node's own metrics (`gofer_process_*`, `gofer_nodejs_*`)
- * and `gofer_build_info` (which version each replica runs, e.g. mid-upgrade).
- */
-function metricsRegistry(): Registry {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'gofer_' });
-  new Gauge({
-    name: 'gofer_build_info', help: 'Always 1; labels give the Gofer version and the Node.js version of this process.',
-    labelNames: ['version', 'node'] as const, registers: [registry],
-  }).set({ version: GOFER_VERSION, node: process.version }, 1);
-  return registry;
-}
-
-/**
  * What the process opened at startup (configuration, logger, connections, the scheduler of a worker),
  * provided to every lib's module under the injection tokens those libs own.
  */
@@ -121,7 +105,7 @@ class InfrastructureModule {
       { provide: TASK_LOGS, useValue: infra.logs },
       { provide: OBJECT_STORE, useValue: infra.objects },
       { provide: LOGGER, useValue: logger },
-      { provide: METRICS_REGISTRY, useValue: metricsRegistry() },
+      { provide: METRICS_REGISTRY, useValue: infra.metrics },
     ];
     if (roles.includes('worker')) providers.push({ provide: SCHEDULER, useValue: infra.scheduler });
     return { module: InfrastructureModule, providers, exports: providers.map((p) => (p as { provide: unknown }).provide as symbol) };
