@@ -71,6 +71,15 @@ describe('startup diagnostics', () => {
     await Promise.all([unreachable.kill('SIGTERM'), reachable.kill('SIGTERM')]);
   });
 
+  it('warns when a worker-only process has no API address to give its containers', async () => {
+    const lost = await cluster.start('worker', { GOFER_ADVERTISE_ADDR: '' });
+    const told = await cluster.start('worker', { GOFER_ADVERTISE_ADDR: '127.0.0.1:8080' });
+    await waitFor('the advertise warning', async () => (/this worker serves no API/.test(lost.output()) ? true : undefined));
+    expect(told.output()).toMatch(/gofer service started/);
+    expect(told.output()).not.toMatch(/this worker serves no API/);
+    await Promise.all([lost.kill('SIGTERM'), told.kill('SIGTERM')]);
+  });
+
   it('says so when its port is taken', async () => {
     const first = await cluster.start('api');
     const result = startAndExit({ ...base, GOFER_GRPC_ADDR: first.grpcAddr }, 'api');

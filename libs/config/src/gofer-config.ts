@@ -152,7 +152,7 @@ const configSchema = environment.transform((e) => ({
   redisUrl: e.GOFER_REDIS_URL,
   grpcAddr: e.GOFER_GRPC_ADDR,
   httpAddr: e.GOFER_HTTP_ADDR,
-  advertiseAddr: e.GOFER_ADVERTISE_ADDR ?? e.GOFER_GRPC_ADDR,
+  advertiseAddr: e.GOFER_ADVERTISE_ADDR || e.GOFER_GRPC_ADDR,
   scheduler: e.GOFER_SCHEDULER,
   dockerHost: e.GOFER_DOCKER_HOST,
   dockerNetwork: e.GOFER_DOCKER_NETWORK,

@@ -159,6 +159,13 @@ export async function bootService(
   logger.info({ roles, version: GOFER_VERSION, grpc: roles.includes('api') ? config.grpcAddr : undefined, http: config.httpAddr }, 'gofer service started');
   const unreachable = roles.includes('worker') ? advertiseAddressProblem(config) : undefined;
   if (unreachable) logger.warn({ advertise_addr: config.advertiseAddr, docker_network: config.dockerNetwork }, unreachable);
+  if (roles.includes('worker') && !roles.includes('api') && !env.GOFER_ADVERTISE_ADDR) {
+    logger.warn(
+      { advertise_addr: config.advertiseAddr },
+      'this worker serves no API, yet its containers are told to reach the API at its own GOFER_GRPC_ADDR ' +
+        '(GOFER_ADVERTISE_ADDR is unset); set GOFER_ADVERTISE_ADDR to the cluster\'s entry point',
+    );
+  }
   return {
     app,
     config,
