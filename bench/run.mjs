@@ -1,18 +1,19 @@
 // Gofer benchmarks: `npm run bench` (builds first). Prints a report and writes it as JSON to
 // bench/results/. These measure, they never fail on a number: a missed target is reported as such.
 //
-//   node bench/run.mjs [fan-out] [chain] [control-plane] [trigger-event]     (default: all four)
+//   node bench/run.mjs [fan-out] [chain] [control-plane] [trigger-event] [scale-out]   (default: all five)
 //   GOFER_BENCH_CPU_PROFILE=1 node bench/run.mjs ...        (also writes V8 CPU profiles of Gofer)
 //
 // Everything talks to 127.0.0.1 only (Postgres :5432, Redis :6379, Docker's unix socket), and every
-// loop is bounded in count; a whole run takes about 8–12 minutes on a 2-core machine (trigger-event
-// alone under 2).
+// loop is bounded in count; a whole run takes about 11–16 minutes on a 2-core machine (trigger-event
+// alone under 2, scale-out about 3–4).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { chainBench } from './chain.bench.mjs';
 import { controlPlaneBench } from './control-plane.bench.mjs';
 import { fanOutBench } from './fan-out.bench.mjs';
+import { scaleOutBench } from './scale-out.bench.mjs';
 import { TRIGGER, triggerEventBench } from './trigger-event.bench.mjs';
 import { calibrate } from './support/calibration.mjs';
 import { docker, RESULTS_DIR, startCluster } from './support/cluster.mjs';
@@ -24,8 +25,13 @@ const SETTINGS = {
   chain: { length: 20, runs: 5 },
   controlPlane: { runs: 100, rounds: 3, warmupRuns: 100, steadySeconds: 20, isolatedRuns: 10, submitConcurrency: 8, workerConcurrency: 128 },
   triggerEvent: { events: 200, warmup: 5 },
+  scaleOut: {
+    configurations: [{ apis: 1, workers: 1 }, { apis: 1, workers: 2 }, { apis: 1, workers: 4 }, { apis: 2, workers: 1 }, { apis: 2, workers: 2 }, { apis: 2, workers: 4 },
+      { apis: 1, workers: 1 }], // the baseline again: the machine is shared and its speed drifts
+    runs: 80, rounds: 2, warmupRuns: 30, submitConcurrency: 8, workerConcurrency: 64, pgPoolMax: 10,
+  },
 };
-const ALL = ['fan-out', 'chain', 'control-plane', 'trigger-event'];
+const ALL = ['fan-out', 'chain', 'control-plane', 'trigger-event', 'scale-out'];
 
 const selected = process.argv.slice(2);
 for (const name of selected) {
@@ -51,7 +57,7 @@ process.stdout.write(
     `${environment.memoryGiB} GiB, Docker ${environment.docker}\n\n`,
 );
 
-if (wanted.some((name) => name !== 'control-plane')) {
+if (wanted.some((name) => name !== 'control-plane' && name !== 'scale-out')) {
   const images = await docker.listImages({ filters: { reference: ['busybox:latest'] } });
   if (images.length === 0) {
     process.stderr.write('bench: image busybox:latest is missing; build it with: node scripts/test-images.mjs\n');
@@ -108,13 +114,18 @@ if (wanted.includes('trigger-event')) {
   if (cluster.profileFile) results.profiles = { ...results.profiles, trigger: { file: cluster.profileFile, ...summarizeProfile(cluster.profileFile) } };
 }
 
+if (wanted.includes('scale-out')) {
+  results.calibration.scale = await calibrate();
+  results.scaleOut = await scaleOutBench({ ...SETTINGS.scaleOut, log });
+}
+
 results.totalSeconds = (Date.now() - started) / 1000;
 report(results);
 mkdirSync(RESULTS_DIR, { recursive: true });
 const file = join(RESULTS_DIR, `bench-${environment.date.replace(/[:.]/g, '-')}.json`);
 writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
 writeFileSync(join(RESULTS_DIR, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
-process.stdout.write(`\nJSON: ${file}\nGofer process logs: ${join(RESULTS_DIR, 'gofer-{docker,noop,trigger}.log')}\n`);
+process.stdout.write(`\nJSON: ${file}\nGofer process logs: ${join(RESULTS_DIR, 'gofer-{docker,noop,trigger}.log')}, gofer-scale-{api,worker}<n>.log (last configuration)\n`);
 
 function report(r) {
   const out = (text = '') => process.stdout.write(`${text}\n`);
@@ -125,7 +136,7 @@ function report(r) {
   out('\nMachine before each benchmark (it is shared: contention slows everything below)');
   for (const [name, c] of Object.entries(r.calibration)) {
     out(
-      `  ${{ docker: 'fan-out/chain', noop: 'control-plane', trigger: 'trigger-event' }[name] ?? name}: load ${round(c.loadAverage1m, 1)}, ` +
+      `  ${{ docker: 'fan-out/chain', noop: 'control-plane', trigger: 'trigger-event', scale: 'scale-out' }[name] ?? name}: load ${round(c.loadAverage1m, 1)}, ` +
         `${round(c.busyCoresWhileIdle, 2)} of ${r.environment.cpus} cores busy with other work, ` +
         `Postgres SELECT 1 p50/p99 ${round(c.postgresSelect1Ms.p50, 2)}/${round(c.postgresSelect1Ms.p99, 2)} ms, ` +
         `Redis PING p50/p99 ${round(c.redisPingMs.p50, 2)}/${round(c.redisPingMs.p99, 2)} ms`,
@@ -170,10 +181,12 @@ function report(r) {
     rows.push(['trigger', `bare Docker create → container started, p50 / p99 / mean (${e.bareMs.n})`, `${ms(e.bareMs.p50)} / ${ms(e.bareMs.p99)} / ${ms(e.bareMs.mean)}`, '', '']);
     rows.push(['trigger', 'ratio Gofer / bare, p50 / p99 / mean', `${round(e.ratio.p50, 2)} / ${round(e.ratio.p99, 2)} / ${round(e.ratio.mean, 2)}`, '', '']);
   }
-  out('\nResults');
-  table(['benchmark', 'metric', 'measured', 'target', 'verdict'], rows);
+  if (rows.length > 0) {
+    out('\nResults');
+    table(['benchmark', 'metric', 'measured', 'target', 'verdict'], rows);
+  }
 
-  out('\nWhere the time goes');
+  if (r.fanOut || r.chain || r.controlPlane || r.triggerEvent) out('\nWhere the time goes');
   if (r.fanOut) {
     const f = r.fanOut;
     const last = f.rounds.at(-1);
@@ -278,6 +291,7 @@ function report(r) {
     const calls = dockerCallsPerTask(r.triggerEvent.instruments, r.triggerEvent.events);
     out(`           Docker API requests per event, Gofer (whole run): ${calls.total} — ${calls.detail}`);
   }
+  if (r.scaleOut) scaleOutReport(r.scaleOut, r.environment.cpus);
   for (const [name, p] of Object.entries(r.profiles ?? {})) {
     const list = (entries) => entries.map(([k, v]) => `${k} ${v}%`).join(', ');
     out(`\nCPU profile of the Gofer process (${{ docker: 'fan-out/chain', noop: 'control plane', trigger: 'trigger-event' }[name] ?? name}, ${round(p.sampledSeconds, 0)} s sampled): ${p.file}`);
@@ -285,6 +299,50 @@ function report(r) {
     out(`  native I/O by caller: ${list(p.nativeIoByCaller)}`);
   }
   out(`\ntotal ${round(r.totalSeconds, 0)} s`);
+}
+
+function scaleOutReport(s, cpus) {
+  const out = (text = '') => process.stdout.write(`${text}\n`);
+  out(
+    `\nScale-out (no-op scheduler; ${s.dag}; ${s.rounds} bursts of ${s.runsPerBurst} runs per configuration after ${s.warmupRuns} not counted, ` +
+      `StartRun ${s.submitConcurrency} in flight round-robin over the API processes; GOFER_WORKER_CONCURRENCY=${s.workerConcurrency} per worker; ` +
+      `Postgres pool ≤ ${s.pgPoolMax} connections per process; ` +
+      `CPU in ms per task run; Postgres: this cluster's backends and Postgres's background processes; ` +
+      'round trips and commands per task run, all Gofer processes together; dependency latency inside bursts is mostly queueing)\n',
+  );
+  const rows = s.configurations.map((c) => {
+    const cpu = c.cpuMsPerTaskRun;
+    const w = c.callsPerTaskRun.all;
+    return [
+      c.repeat ? `${c.apis} (again)` : c.apis, c.workers, round(c.taskRunsPerSecond, 0), `${round(c.vsBaseline.throughput, 2)}×`,
+      round(cpu.api, 2), round(cpu.worker, 2), round(cpu.postgres, 2), round(cpu.redis, 2), round(cpu.total, 2), `${round(c.vsBaseline.cpuPerTaskRun, 2)}×`,
+      `${round(c.edgeMs.p50, 0)} / ${round(c.edgeMs.p99, 0)}`,
+      round(w.postgresWrites, 1), `${round(w.redisCommands, 1)} / ${round(w.redisWrites, 1)}`,
+      `${round(c.machineBusyCores, 2)} (${round(c.otherWorkCores, 2)})`,
+    ];
+  });
+  markdownTable(
+    ['APIs', 'workers', 'task runs/s', 'vs 1/1', 'CPU API', 'CPU workers', 'CPU Postgres', 'CPU Redis', 'CPU total', 'vs 1/1',
+      'dep done → started p50 / p99 ms', 'Postgres round trips', 'Redis commands / round trips', `cores busy of ${cpus} (other work)`],
+    rows,
+  );
+  out('\n  per burst, task runs/s: ' + s.configurations.map((c) => `${c.apis}/${c.workers} ${c.perBurstTaskRunsPerSecond.map((v) => round(v, 0)).join(', ')}`).join('; '));
+  // Node runs Gofer's JavaScript on one thread: a process never uses more than one core. With a core for
+  // every process, these CPU costs would bound each kind at this many task runs/s.
+  out(
+    '  at these CPU costs, with a core for every Gofer process (task runs/s; Postgres: cores per 1000 task runs/s): ' +
+      s.configurations.filter((c) => !c.repeat).map((c) =>
+        `${c.apis}/${c.workers} workers ≤ ${round((c.workers * 1000) / c.cpuMsPerTaskRun.worker, 0)}, APIs ≤ ${round((c.apis * 1000) / c.cpuMsPerTaskRun.api, 0)}, ` +
+        `Postgres ${round(c.cpuMsPerTaskRun.postgres, 2)}`).join('; '),
+  );
+}
+
+/** A markdown table with aligned columns (pastes into README.md as is). */
+function markdownTable(header, rows) {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => String(row[i]).length)));
+  const line = (cells) => `| ${cells.map((c, i) => String(c).padEnd(widths[i])).join(' | ')} |`;
+  process.stdout.write(`${line(header)}\n|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|\n`);
+  for (const row of rows) process.stdout.write(`${line(row)}\n`);
 }
 
 function split(parts) {

@@ -20,7 +20,7 @@ const REDIS_URL = 'redis://127.0.0.1:6379';
 
 export const docker = new Docker({ socketPath: '/var/run/docker.sock' });
 
-async function freePort() {
+export async function freePort() {
   return new Promise((resolvePort, reject) => {
     const server = createServer();
     server.listen(0, '127.0.0.1', () => {
@@ -211,7 +211,7 @@ async function startClusterOnce({ name, scheduler, env = {} }) {
   };
 }
 
-async function dropDatabase(database) {
+export async function dropDatabase(database) {
   const admin = new pg.Client({ connectionString: `${POSTGRES}/postgres` });
   await admin.connect();
   await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);

@@ -136,15 +136,23 @@ export function instrumentLibraries() {
 export async function instrumentService(service) {
   const engine = await import('@gofer/engine');
   const { TASK_LOGS } = await import('@gofer/logs');
-  const runEngine = service.app.get(engine.RunEngine, { strict: false });
+  // An API-only process has no TaskProcessor (and a worker-only one may lack others): skip what is missing.
+  const get = (token) => {
+    try {
+      return service.app.get(token, { strict: false });
+    } catch {
+      return undefined;
+    }
+  };
+  const runEngine = get(engine.RunEngine);
   for (const method of ['claimAttempt', 'completeAttempt', 'taskConfig', 'recordSchedulerId', 'startRun']) {
     timeMethod(runEngine, method, `engine.${method}`);
   }
-  timeMethod(service.app.get(engine.TaskQueue, { strict: false }), 'enqueue', 'queue.enqueue');
-  const logs = service.app.get(TASK_LOGS, { strict: false });
+  timeMethod(get(engine.TaskQueue), 'enqueue', 'queue.enqueue');
+  const logs = get(TASK_LOGS);
   for (const method of ['writer', 'finish', 'archiveLive', 'expireLive']) timeMethod(logs, method, `logs.${method}`);
   // The whole attempt as the worker sees it: claim, container, logs, completion.
-  timeMethod(service.app.get(engine.TaskProcessor, { strict: false }), 'process', 'worker.process (whole attempt)');
+  timeMethod(get(engine.TaskProcessor), 'process', 'worker.process (whole attempt)');
 }
 
 export function snapshot() {
