@@ -37,6 +37,6 @@ export * from './repositories/tokens.repository.js';
 export * from './repositories/triggers.repository.js';
 export * from './repositories/workers.repository.js';
 export { literal, type Statement } from './statement.js';
-export { POSTGRES_ERROR_KINDS, PostgresMetrics, type PostgresErrorKind } from './postgres.metrics.js';
+export { POSTGRES_ERROR_KINDS, PostgresMetrics, postgresRefusedConnection, type PostgresErrorKind } from './postgres.metrics.js';
 export { Transactions, type Tx } from './transaction.js';
 export type { DataSource, EntityManager } from 'typeorm';

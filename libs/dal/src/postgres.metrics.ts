@@ -29,13 +29,26 @@ const TIMEOUT_STATES = new Set([
   '25P03', // idle_in_transaction_session_timeout
 ]);
 
+function isPostgresConnectionState(code: string): boolean {
+  return code.startsWith('08') || CONNECTION_STATES.has(code);
+}
+
+/**
+ * For an error Postgres itself sent (it carries a SQLSTATE): whether it says the connection is gone, or
+ * that it refused or cannot yet take one (shutting down, starting). Undefined for any other error.
+ */
+export function postgresRefusedConnection(error: unknown): boolean | undefined {
+  if (!(error instanceof pg.DatabaseError) || typeof error.code !== 'string') return undefined;
+  return isPostgresConnectionState(error.code);
+}
+
 /** The {@link PostgresErrorKind} of an error a pg client reported. */
 export function postgresErrorKind(error: unknown): PostgresErrorKind {
   // Postgres' own errors carry a SQLSTATE; everything else a client reports (a refused or broken
   // socket, a connection timeout, a connection closed as dead) happened below SQL.
   if (!(error instanceof pg.DatabaseError) || typeof error.code !== 'string') return 'connection';
   const code = error.code;
-  if (code.startsWith('08') || CONNECTION_STATES.has(code)) return 'connection';
+  if (isPostgresConnectionState(code)) return 'connection';
   if (TIMEOUT_STATES.has(code)) return 'timeout';
   if (code.startsWith('40')) return 'conflict';
   if (code.startsWith('23')) return 'constraint';

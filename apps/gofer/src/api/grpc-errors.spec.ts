@@ -5,6 +5,10 @@ import { RpcException } from '@nestjs/microservices';
 import type { Logger } from 'pino';
 import { grpcCodeName, grpcCodeOf, toGrpcError } from './grpc-errors.js';
 import { MAX_STATUS_MESSAGE_BYTES } from './status-message.js';
+import pg from 'pg';
+
+/** An error as Postgres sends it, with its SQLSTATE. */
+const pgError = (code: string, message: string) => Object.assign(new pg.DatabaseError(message, 0, 'error'), { code });
 
 function recordingLogger(): Logger & { errors: unknown[] } {
   const errors: unknown[] = [];
@@ -30,6 +34,13 @@ describe('grpcCodeOf and grpcCodeName', () => {
     { name: 'RpcException with a message only', error: new RpcException('Forbidden resource'), code: GrpcStatus.UNKNOWN, label: 'UNKNOWN' },
     { name: 'RpcException with a code that is no status', error: new RpcException({ code: 99, message: 'odd' }), code: GrpcStatus.UNKNOWN, label: 'UNKNOWN' },
     { name: 'an unexpected Error', error: new TypeError('boom'), code: GrpcStatus.INTERNAL, label: 'INTERNAL' },
+    { name: 'Postgres shutting down (57P01)', error: pgError('57P01', 'terminating connection due to administrator command'), code: GrpcStatus.UNAVAILABLE, label: 'UNAVAILABLE' },
+    { name: 'Postgres starting up (57P03)', error: pgError('57P03', 'the database system is starting up'), code: GrpcStatus.UNAVAILABLE, label: 'UNAVAILABLE' },
+    { name: 'a connection failure class 08', error: pgError('08006', 'connection failure'), code: GrpcStatus.UNAVAILABLE, label: 'UNAVAILABLE' },
+    { name: 'a constraint violation (a bug, not an outage)', error: pgError('23505', 'duplicate key'), code: GrpcStatus.INTERNAL, label: 'INTERNAL' },
+    { name: 'a refused socket', error: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }), code: GrpcStatus.UNAVAILABLE, label: 'UNAVAILABLE' },
+    { name: 'TypeORM wrapping a lost connection', error: Object.assign(new Error('query failed'), { driverError: new Error('Connection terminated unexpectedly') }), code: GrpcStatus.UNAVAILABLE, label: 'UNAVAILABLE' },
+    { name: 'a closed Redis connection', error: new Error('Connection is closed.'), code: GrpcStatus.UNAVAILABLE, label: 'UNAVAILABLE' },
     { name: 'a thrown string', error: 'boom', code: GrpcStatus.INTERNAL, label: 'INTERNAL' },
   ];
 

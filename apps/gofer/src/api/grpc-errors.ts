@@ -1,4 +1,5 @@
 import { status as GrpcStatus } from '@grpc/grpc-js';
+import { postgresRefusedConnection } from '@gofer/dal';
 import { GoferError, type GoferErrorCode } from '@gofer/errors';
 import { RpcException } from '@nestjs/microservices';
 import type { Logger } from 'pino';
@@ -16,6 +17,37 @@ const CODES: Record<GoferErrorCode, GrpcStatus> = {
 };
 
 const INTERNAL_MESSAGE = 'internal error; see the Gofer service logs';
+const UNAVAILABLE_MESSAGE = 'Gofer cannot reach its database or queue right now; try again shortly';
+
+/** Socket errors of a connection that could not be made or broke. */
+const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+/** What pg, TypeORM and ioredis say, without a code, when a connection broke or could not be had in time. */
+const LOST_CONNECTION = [
+  /^Connection terminated/, // pg: the server closed it, or the connect timed out
+  /^timeout exceeded when trying to connect/, // pg-pool
+  /^Postgres answered nothing within/, // libs/dal/src/postgres-client.ts: a silent connection closed as dead
+  /^Query runner already released/, // TypeORM: a transaction's connection broke under it
+  /^Connection is closed/, // ioredis
+  /^Reached the max retries per request limit/, // ioredis, while Redis is unreachable
+];
+
+/**
+ * Whether an error means Postgres or Redis could not be reached (down, restarting, cut off), rather
+ * than a bug: such a call is answered UNAVAILABLE, which clients retry (the CLI's followers resume),
+ * instead of INTERNAL. Looks through the wrappers that carry the driver's error (TypeORM's
+ * `driverError`, `cause`).
+ */
+export function isDependencyUnavailable(error: unknown): boolean {
+  for (let e = error, depth = 0; e && typeof e === 'object' && depth < 4; depth++) {
+    const refused = postgresRefusedConnection(e);
+    if (refused !== undefined) return refused;
+    const { code, message } = e as { code?: unknown; message?: unknown };
+    if (typeof code === 'string' && SOCKET_CODES.has(code)) return true;
+    if (typeof message === 'string' && LOST_CONNECTION.some((pattern) => pattern.test(message))) return true;
+    e = (e as { driverError?: unknown }).driverError ?? (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
 
 /** A gRPC status as grpc-js sends it (it reads `details`, or `message` without one). */
 export interface GrpcError {
@@ -31,6 +63,7 @@ export interface GrpcError {
  */
 export function grpcCodeOf(error: unknown): GrpcStatus {
   if (error instanceof GoferError) return CODES[error.code];
+  if (isDependencyUnavailable(error)) return GrpcStatus.UNAVAILABLE;
   if (error instanceof RpcException) {
     const status = error.getError();
     const code = typeof status === 'object' && status !== null ? (status as { code?: unknown }).code : undefined;
@@ -66,6 +99,10 @@ export function toGrpcError(error: unknown, logger: Logger): GrpcError {
     const message = typeof fields.message === 'string' ? boundedStatusMessage(fields.message) : '';
     const details = typeof fields.details === 'string' ? boundedStatusMessage(fields.details) : message;
     return { ...(status as object), code, message, details };
+  }
+  if (code === GrpcStatus.UNAVAILABLE) {
+    logger.warn({ err: error }, 'rpc failed: Postgres or Redis unreachable');
+    return { code, message: UNAVAILABLE_MESSAGE, details: UNAVAILABLE_MESSAGE };
   }
   logger.error({ err: error }, 'rpc failed unexpectedly');
   return { code, message: INTERNAL_MESSAGE, details: INTERNAL_MESSAGE };
