@@ -16,6 +16,9 @@ import { Registry } from 'prom-client';
 import type { DataSource } from 'typeorm';
 import { createTestDatabase } from '../support/database.js';
 
+/** GOFER_WORKER_DEAD_AFTER as the engine is given it: a worker silent this long is presumed dead. */
+const DEAD_AFTER_MS = 10_000;
+
 /** The run state machine against real Postgres and Redis, driving the interleavings workers produce. */
 describe('RunEngine transitions under concurrency', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -66,7 +69,7 @@ describe('RunEngine transitions under concurrency', () => {
       const first = await engine.startRun('default', 'serial', {});
       const second = await engine.startRun('default', 'serial', {});
       expect(second.state).toBe('pending');
-      expect((await engine.claimAttempt(key('serial', first.id, 'a'), 'w1')).kind).toBe('claimed');
+      expect((await engine.claimAttempt(key('serial', first.id, 'a'), 'w1', DEAD_AFTER_MS)).kind).toBe('claimed');
       const [completed] = await Promise.all([
         engine.completeAttempt(key('serial', first.id, 'a'), 'w1', { status: 'successful', description: 'ok', exitCode: 0 }),
         engine.cancelRun({ namespaceId: 'default', pipelineId: 'serial', runId: second.id }),
@@ -110,7 +113,7 @@ describe('RunEngine transitions under concurrency', () => {
     expect(await queue.queue.getJob(taskJobId(key('held', second.id, 'a')))).toBeUndefined();
     // Once the first run ends, the second is admitted with b already cancelled.
     for (const task of ['a', 'b']) {
-      await engine.claimAttempt(key('held', first.id, task), 'w1');
+      await engine.claimAttempt(key('held', first.id, task), 'w1', DEAD_AFTER_MS);
       await engine.completeAttempt(key('held', first.id, task), 'w1', { status: 'successful', description: 'ok', exitCode: 0 });
     }
     expect((await run('held', second.id)).state).toBe('running');
@@ -122,7 +125,7 @@ describe('RunEngine transitions under concurrency', () => {
     for (let i = 0; i < 10; i++) {
       const started = await engine.startRun('default', 'racy', {});
       const ref = { namespaceId: 'default', pipelineId: 'racy', runId: started.id, taskId: 'a' };
-      const [claim] = await Promise.all([engine.claimAttempt(key('racy', started.id, 'a'), 'w1'), engine.cancelTaskRun(ref)]);
+      const [claim] = await Promise.all([engine.claimAttempt(key('racy', started.id, 'a'), 'w1', DEAD_AFTER_MS), engine.cancelTaskRun(ref)]);
       const row = await taskRun('racy', started.id, 'a');
       // Either it never started (cancelled outright) or it did and its worker is told to stop.
       if (claim.kind === 'claimed') expect(row.state === 'running' && row.cancelRequested).toBe(true);
@@ -133,8 +136,8 @@ describe('RunEngine transitions under concurrency', () => {
   it('only the worker that owns an attempt can complete it, once', async () => {
     await apply('id: fenced\ntasks:\n  - { id: a, image: "busybox:latest" }\n');
     const started = await engine.startRun('default', 'fenced', {});
-    expect((await engine.claimAttempt(key('fenced', started.id, 'a'), 'w1')).kind).toBe('claimed');
-    expect((await engine.claimAttempt(key('fenced', started.id, 'a'), 'w2')).kind).toBe('adopted'); // w1 presumed dead
+    expect((await engine.claimAttempt(key('fenced', started.id, 'a'), 'w1', DEAD_AFTER_MS)).kind).toBe('claimed');
+    expect((await engine.claimAttempt(key('fenced', started.id, 'a'), 'w2', DEAD_AFTER_MS)).kind).toBe('adopted'); // w1 presumed dead
     const ok = { status: 'successful' as const, description: 'ok', exitCode: 0 };
     expect(await engine.completeAttempt(key('fenced', started.id, 'a'), 'w1', ok)).toBe(false);
     const results = await Promise.all([1, 2, 3].map(() => engine.completeAttempt(key('fenced', started.id, 'a'), 'w2', ok)));
@@ -142,11 +145,31 @@ describe('RunEngine transitions under concurrency', () => {
     expect((await run('fenced', started.id)).status).toBe('successful');
   });
 
+  it('a running attempt moves only from a dead worker, or one that handed it back', async () => {
+    await apply('id: owned\ntasks:\n  - { id: a, image: "busybox:latest" }\n');
+    const started = await engine.startRun('default', 'owned', {});
+    const a = key('owned', started.id, 'a');
+    expect((await engine.claimAttempt(a, 'alive', DEAD_AFTER_MS)).kind).toBe('claimed');
+    await dataSource.query(`INSERT INTO workers (id, started, last_seen) VALUES ('alive', now(), now())`);
+    // Its queue job moved to another worker (the owner lost Redis), but the owner heartbeats: it keeps it.
+    expect((await engine.claimAttempt(a, 'other', DEAD_AFTER_MS)).kind).toBe('stale');
+    expect((await engine.claimAttempt(a, 'alive', DEAD_AFTER_MS)).kind).toBe('adopted'); // its own job, back to it
+    // Handed back (shutdown): anyone adopts it at once, heartbeat or not.
+    expect(await engine.releaseAttempt(a, 'other')).toBe(false);
+    expect(await engine.releaseAttempt(a, 'alive')).toBe(true);
+    const adopted = await engine.claimAttempt(a, 'other', DEAD_AFTER_MS);
+    expect(adopted).toMatchObject({ kind: 'adopted', attempt: { previousWorkerId: null } });
+    // Silent past the limit: presumed dead.
+    await dataSource.query(`UPDATE workers SET last_seen = now() - interval '11 seconds' WHERE id = 'alive'`);
+    await dataSource.query(`INSERT INTO workers (id, started, last_seen) VALUES ('other', now(), now() - interval '11 seconds')`);
+    expect(await engine.claimAttempt(a, 'third', DEAD_AFTER_MS)).toMatchObject({ kind: 'adopted', attempt: { previousWorkerId: 'other' } });
+  });
+
   it('in a batch of completions, only the attempt that owns a task is recorded for it', async () => {
     await apply('id: batched\ntasks:\n  - { id: a, image: "busybox:latest" }\n  - { id: b, image: "busybox:latest" }\n  - { id: x, image: "busybox:latest" }\n');
     const started = await engine.startRun('default', 'batched', {});
-    for (const task of ['a', 'b', 'x']) expect((await engine.claimAttempt(key('batched', started.id, task), 'w1')).kind).toBe('claimed');
-    expect((await engine.claimAttempt(key('batched', started.id, 'x'), 'w2')).kind).toBe('adopted'); // w1 presumed dead
+    for (const task of ['a', 'b', 'x']) expect((await engine.claimAttempt(key('batched', started.id, task), 'w1', DEAD_AFTER_MS)).kind).toBe('claimed');
+    expect((await engine.claimAttempt(key('batched', started.id, 'x'), 'w2', DEAD_AFTER_MS)).kind).toBe('adopted'); // w1 presumed dead
     const ok = { status: 'successful' as const, description: 'ok', exitCode: 0 };
     const failed = { status: 'failed' as const, reason: 'abnormal_exit' as const, description: 'exited with code 3', exitCode: 3, retryable: false };
     // a goes at once; the others are of the same run, so they wait for it and share the next batch: the
@@ -173,7 +196,7 @@ describe('RunEngine transitions under concurrency', () => {
     // The first few go out at once, one per batch; the rest wait and share the next batch. Batches in
     // flight together may commit in either order, so only what any order guarantees is asserted.
     const requests: Array<[string, string]> = [...tasks.map((task): [string, string] => [task, 'w1']), ['a', 'w1'], ['nope', 'w1'], ['c', 'w2']];
-    const claims = await Promise.all(requests.map(([task, worker]) => engine.claimAttempt(k(task), worker)));
+    const claims = await Promise.all(requests.map(([task, worker]) => engine.claimAttempt(k(task), worker, DEAD_AFTER_MS)));
     expect(claims[requests.length - 2]!.kind).toBe('stale'); // no such task
     const owner = new Map<string, string>();
     for (const task of tasks) {
@@ -220,11 +243,11 @@ describe('RunEngine transitions under concurrency', () => {
         await work();
         trips[step] = calls.length;
       };
-      await measure('claim', () => engine.claimAttempt(key('trips', started.id, 'a'), 'w1'));
+      await measure('claim', () => engine.claimAttempt(key('trips', started.id, 'a'), 'w1', DEAD_AFTER_MS));
       await measure('record container', () => engine.recordSchedulerId(key('trips', started.id, 'a'), 'w1', 'ctr-a'));
       await measure('complete (the dependent becomes ready)', () =>
         engine.completeAttempt(key('trips', started.id, 'a'), 'w1', { status: 'successful', description: 'ok', exitCode: 0 }));
-      await engine.claimAttempt(key('trips', started.id, 'b'), 'w1');
+      await engine.claimAttempt(key('trips', started.id, 'b'), 'w1', DEAD_AFTER_MS);
       await measure('complete (the run completes)', () =>
         engine.completeAttempt(key('trips', started.id, 'b'), 'w1', { status: 'successful', description: 'ok', exitCode: 0 }));
     } finally {

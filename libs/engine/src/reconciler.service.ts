@@ -126,6 +126,14 @@ export class Reconciler {
     const candidates = rows.filter(
       (row) => !(row.state === 'running' && row.worker_id === this.config.workerId && this.processor.isActive(toKey(row))),
     );
+    // Attempts recorded as this worker's that it no longer runs (their job failed here): handed back,
+    // so whichever worker gets the job adopts them (others leave a live worker's attempts alone).
+    for (const row of candidates) {
+      if (row.state !== 'running' || row.worker_id !== this.config.workerId || this.processor.isActive(toKey(row))) continue;
+      if (await this.engine.releaseAttempt(toKey(row), this.config.workerId)) {
+        this.logger.info({ ...attemptLogFields(toKey(row)) }, 'handed back a task attempt this worker no longer runs');
+      }
+    }
     const missing = new Set((await this.queue.missing(candidates.map(toKey))).map(taskJobId));
     const lost = candidates.filter((row) => missing.has(taskJobId(toKey(row))));
     await this.queue.enqueue(

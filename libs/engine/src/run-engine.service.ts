@@ -99,7 +99,8 @@ export class RunEngine {
   /** Config versions never change, so they are cached by (namespace, pipeline, version). */
   private readonly configs = new Map<string, PipelineConfig>();
   /** Nor do a run's variables and config version: every attempt of the run needs them. */
-  private readonly runInputs = new Map<string, RunInputs>();
+  /** Each run's inputs, as the lookup in flight or done: a run's tasks arriving together share one read. */
+  private readonly runInputs = new Map<string, Promise<RunInputs>>();
   // The per-attempt writes of many attempts that arrive together share one statement (group commit).
   private readonly claims = new GroupCommit((items: readonly AttemptOf[]) => this.claimBatch(items), BATCHING);
   private readonly schedulerIds = new GroupCommit((items: readonly SchedulerIdOf[]) => this.recordSchedulerIdBatch(items), BATCHING);
@@ -140,14 +141,18 @@ export class RunEngine {
   /** What a task attempt runs: its task config and its run's (immutable) variables and config version. */
   async taskConfig(key: RunKey & { taskId: string }): Promise<{ run: RunInputs; task: TaskConfig; config: PipelineConfig }> {
     const cacheKey = `${key.namespaceId}/${key.pipelineId}/${key.runId}`;
-    let run = this.runInputs.get(cacheKey);
-    if (!run) {
-      const row = await this.runs.inputsOf(key);
-      if (!row) throw notFound(`run ${key.runId} of pipeline "${key.pipelineId}" not found`);
-      run = { variables: row.variables, configVersion: row.configVersion };
+    let lookup = this.runInputs.get(cacheKey);
+    if (!lookup) {
+      lookup = this.runs.inputsOf(key).then((row) => {
+        if (!row) throw notFound(`run ${key.runId} of pipeline "${key.pipelineId}" not found`);
+        return { variables: row.variables, configVersion: row.configVersion };
+      });
       if (this.runInputs.size > 10_000) this.runInputs.clear();
-      this.runInputs.set(cacheKey, run);
+      this.runInputs.set(cacheKey, lookup);
+      // A failed lookup is not kept: the next task of the run asks again.
+      lookup.catch(() => this.runInputs.get(cacheKey) === lookup && this.runInputs.delete(cacheKey));
     }
+    const run = await lookup;
     const config = await this.config(key.namespaceId, key.pipelineId, run.configVersion);
     const task = config.tasks.find((t) => t.id === key.taskId);
     if (!task) throw notFound(`task "${key.taskId}" not found in pipeline "${key.pipelineId}" version ${run.configVersion}`);
@@ -502,9 +507,10 @@ export class RunEngine {
 
   /**
    * Claims an attempt for this worker: `waiting → running` (claimed), or takes over an attempt already
-   * `running` whose worker died (adopted: its container may exist). Anything else is stale.
+   * `running` that was handed back or whose worker has been silent for `ownerDeadAfterMs` (adopted: its
+   * container may exist). Anything else is stale: complete, or still in a live worker's hands.
    */
-  async claimAttempt(key: TaskAttemptKey, workerId: string): Promise<Claim> {
+  async claimAttempt(key: TaskAttemptKey, workerId: string, ownerDeadAfterMs: number): Promise<Claim> {
     const claimed = await this.claims.submit({ key, workerId });
     if (claimed) {
       if (claimed.ready_at && claimed.started) {
@@ -514,9 +520,14 @@ export class RunEngine {
       }
       return { kind: 'claimed', attempt: toClaimed(claimed, null) };
     }
-    const [adopted] = await this.transactions.run<ClaimRow & { previous_worker: string | null }>(TASK_RUN_SQL.adopt, [...attemptValues(key), workerId]);
+    const [adopted] = await this.transactions.run<ClaimRow & { previous_worker: string | null }>(TASK_RUN_SQL.adopt, [...attemptValues(key), workerId, ownerDeadAfterMs / 1000]);
     if (adopted) return { kind: 'adopted', attempt: toClaimed(adopted, adopted.previous_worker) };
     return { kind: 'stale' };
+  }
+
+  /** Hands a running attempt of `workerId` back, so another worker adopts it at once; false if it was not theirs. */
+  async releaseAttempt(key: TaskAttemptKey, workerId: string): Promise<boolean> {
+    return (await this.transactions.run(TASK_RUN_SQL.release, [...attemptValues(key), workerId])).length > 0;
   }
 
   /** Claims several attempts, one statement per worker; per item, the claimed row or undefined. */

@@ -17,7 +17,7 @@ import { TASK_LOGS } from '@gofer/logs';
 import { GoferError } from '@gofer/errors';
 import { EngineMetrics } from './engine.metrics.js';
 import { ObjectService } from '@gofer/object-store';
-import { RunEngine, type AttemptResult, type RunInputs } from './run-engine.service.js';
+import { RunEngine, type AttemptResult, type Claim, type RunInputs } from './run-engine.service.js';
 import { SecretService } from '@gofer/secrets';
 import { TokenService } from '@gofer/auth';
 import { containerQueueWorkerOptions } from './queue-worker-options.js';
@@ -42,6 +42,8 @@ class HandOver extends Error {}
 export class TaskProcessor implements OnModuleDestroy {
   private worker: Worker<TaskAttemptKey> | undefined;
   private readonly active = new Map<string, ActiveAttempt>();
+  /** Attempts whose claim is in flight: the reconciler must not take them for abandoned. */
+  private readonly claiming = new Set<string>();
   private clusterId = '';
   private shuttingDown = false;
 
@@ -65,9 +67,10 @@ export class TaskProcessor implements OnModuleDestroy {
     return this.config.workerId;
   }
 
-  /** Attempts this process is running now (the reconciler leaves them alone). */
+  /** Attempts this process is running now, or claiming (the reconciler leaves them alone). */
   isActive(key: TaskAttemptKey): boolean {
-    return this.active.has(taskJobId(key));
+    const name = taskJobId(key);
+    return this.active.has(name) || this.claiming.has(name);
   }
 
   async start(): Promise<void> {
@@ -104,7 +107,14 @@ export class TaskProcessor implements OnModuleDestroy {
   private async process(job: Job<TaskAttemptKey>, token: string | undefined): Promise<void> {
     const key = job.data;
     if (this.shuttingDown) return this.handOver(job, token);
-    const claim = await this.engine.claimAttempt(key, this.workerId);
+    const name = taskJobId(key);
+    this.claiming.add(name);
+    let claim: Claim;
+    try {
+      claim = await this.engine.claimAttempt(key, this.workerId, this.config.workerDeadAfterMs);
+    } finally {
+      this.claiming.delete(name);
+    }
     if (claim.kind === 'stale') return;
     const log = this.logger.child(attemptLogFields(key));
     if (claim.kind === 'adopted') {
@@ -113,7 +123,6 @@ export class TaskProcessor implements OnModuleDestroy {
     }
     const abort = new AbortController();
     let stopReason: StopReason | undefined;
-    const name = taskJobId(key);
     this.active.set(name, {
       key,
       stop: (reason) => {
@@ -142,6 +151,8 @@ export class TaskProcessor implements OnModuleDestroy {
     } catch (error) {
       if (!(error instanceof HandOver)) throw error;
       log.info('worker shutting down; handing the attempt to another worker');
+      // Released first, so the next worker adopts it at once rather than waiting for this one to retire.
+      await this.engine.releaseAttempt(key, this.workerId).catch((e: unknown) => log.warn({ err: e }, 'releasing the attempt failed; it moves once this worker is gone'));
       return this.handOver(job, token);
     } finally {
       this.active.delete(name);

@@ -74,7 +74,12 @@ export const TASK_RUN_SQL = {
           RETURNING ${CLAIMED_COLUMNS}),
            ${RECORD_CLAIMS}`,
   },
-  /** Takes over an attempt another (dead) worker was running; returns who had it. */
+  /**
+   * Takes over a running attempt for worker $6, and returns who had it: only one nobody owns (handed
+   * back, see {@link TASK_RUN_SQL.release}), or whose worker has not heartbeaten for $7 seconds (dead),
+   * or that is $6's own. A live owner keeps its attempt even when its queue job moved on (it lost Redis
+   * for a while): it still watches the container and will record the result.
+   */
   adopt: {
     name: 'gofer_adopt',
     text: `UPDATE task_runs t SET worker_id = $6 FROM task_runs old
@@ -82,7 +87,17 @@ export const TASK_RUN_SQL = {
               AND t.attempt = $5 AND t.state = 'running'
               AND old.namespace_id = t.namespace_id AND old.pipeline_id = t.pipeline_id
               AND old.run_id = t.run_id AND old.task_id = t.task_id
+              AND (old.worker_id IS NULL OR old.worker_id = $6 OR NOT EXISTS (
+                    SELECT 1 FROM workers w WHERE w.id = old.worker_id AND w.last_seen >= now() - make_interval(secs => $7)))
         RETURNING t.started, t.ready_at, t.cancel_requested, t.scheduler_id, old.worker_id AS previous_worker`,
+  },
+  /** Hands a running attempt of worker $6 back (shutdown, or the worker no longer runs it): anyone may adopt it. */
+  release: {
+    name: 'gofer_release',
+    text: `UPDATE task_runs t SET worker_id = NULL
+            WHERE t.namespace_id = $1 AND t.pipeline_id = $2 AND t.run_id = $3 AND t.task_id = $4
+              AND t.attempt = $5 AND t.state = 'running' AND t.worker_id = $6
+        RETURNING t.task_id`,
   },
   /** Records the container (or allocation) id $7 of an attempt, fenced on state and worker $6. */
   recordSchedulerId: {
