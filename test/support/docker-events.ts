@@ -6,6 +6,8 @@ import Docker from 'dockerode';
  */
 export class ContainerCreations {
   readonly names: string[] = [];
+  /** When each creation happened (ms since the epoch, from the engine's clock), in the order of `names`. */
+  readonly times: number[] = [];
   private stream: NodeJS.ReadableStream | undefined;
 
   static async watch(labels: Record<string, string>): Promise<ContainerCreations> {
@@ -21,7 +23,10 @@ export class ContainerCreations {
       while ((newline = buffer.indexOf('\n')) >= 0) {
         const line = buffer.slice(0, newline);
         buffer = buffer.slice(newline + 1);
-        if (line.trim()) watcher.names.push(JSON.parse(line).Actor?.Attributes?.name);
+        if (!line.trim()) continue;
+        const event = JSON.parse(line);
+        watcher.names.push(event.Actor?.Attributes?.name);
+        watcher.times.push(event.timeNano ? Math.floor(Number(event.timeNano) / 1e6) : Number(event.time) * 1000);
       }
     });
     return watcher;

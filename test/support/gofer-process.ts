@@ -52,19 +52,29 @@ export class TestCluster {
     readonly objectStore: string,
     private readonly dropDatabase: () => Promise<void>,
     private readonly extraEnv: Record<string, string>,
+    /** The Redis the cluster uses (and whose keys under its prefix `destroy()` deletes). */
+    readonly redisUrl: string,
   ) {}
 
-  static async create(name: string, env: Record<string, string> = {}): Promise<TestCluster> {
-    const db = await createTestDatabase(name);
+  /**
+   * `services` points the cluster at a Postgres server and a Redis of its own (the chaos tests
+   * restart theirs); by default it uses the machine's shared ones, isolated by database and prefix.
+   */
+  static async create(
+    name: string,
+    env: Record<string, string> = {},
+    services: { postgres?: string; redisUrl?: string } = {},
+  ): Promise<TestCluster> {
+    const db = await createTestDatabase(name, services.postgres);
     const prefix = `goferTest_${name.replace(/[^A-Za-z0-9]/g, '')}_${randomBytes(3).toString('hex')}`;
     const objects = mkdtempSync(join(tmpdir(), `gofer-${name}-`));
-    return new TestCluster(name, db.url, prefix, `fs://${objects}`, db.drop, env);
+    return new TestCluster(name, db.url, prefix, `fs://${objects}`, db.drop, env, services.redisUrl ?? 'redis://127.0.0.1:6379');
   }
 
   env(overrides: Record<string, string> = {}): Record<string, string> {
     return {
       GOFER_DATABASE_URL: this.databaseUrl,
-      GOFER_REDIS_URL: 'redis://127.0.0.1:6379',
+      GOFER_REDIS_URL: this.redisUrl,
       GOFER_REDIS_PREFIX: this.redisPrefix,
       GOFER_OBJECT_STORE: this.objectStore,
       GOFER_DOCKER_NETWORK: 'host',
@@ -161,7 +171,7 @@ export class TestCluster {
     await removeContainers({ 'gofer.cluster': await this.clusterId().catch(() => 'none') });
     await this.dropDatabase();
     const { Redis } = await import('ioredis');
-    const redis = new Redis('redis://127.0.0.1:6379');
+    const redis = new Redis(this.redisUrl);
     const keys = await redis.keys(`${this.redisPrefix}:*`);
     if (keys.length > 0) await redis.del(...keys);
     redis.disconnect();
