@@ -31,6 +31,14 @@ export class NotificationReconciler {
     const candidates = rows
       .map((row) => ({ row, key: { namespaceId: row.namespace_id, pipelineId: row.pipeline_id, runId: Number(row.run_id), label: row.label } }))
       .filter(({ row, key }) => !(row.state === 'running' && row.worker_id === this.config.workerId && this.processor.isActive(key)));
+    // Notifications recorded as this worker's that it no longer runs (their job failed here): handed back,
+    // so whichever worker gets the job adopts them (others leave a live worker's notifications alone).
+    for (const { row, key } of candidates) {
+      if (row.state !== 'running' || row.worker_id !== this.config.workerId || this.processor.isActive(key)) continue;
+      if (await this.notifications.release(key, this.config.workerId)) {
+        this.logger.info(notificationLogFields(key), 'handed back a notification this worker no longer runs');
+      }
+    }
     const lost = await this.queue.missing(candidates.map(({ key }) => key));
     await this.queue.enqueue(lost);
     for (const key of lost) this.logger.info(notificationLogFields(key), 'reconciler re-enqueued a notification');

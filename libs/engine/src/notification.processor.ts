@@ -47,6 +47,8 @@ export function notificationLogFields(key: NotificationKey): Record<string, stri
 export class NotificationProcessor implements OnApplicationBootstrap, OnModuleDestroy {
   private worker: Worker<NotificationKey> | undefined;
   private readonly active = new Map<string, (reason: 'timeout' | 'shutdown') => void>();
+  /** Notifications whose claim is in flight: the reconciler must not take them for abandoned. */
+  private readonly claiming = new Set<string>();
   private clusterId = '';
   private shuttingDown = false;
 
@@ -67,7 +69,8 @@ export class NotificationProcessor implements OnApplicationBootstrap, OnModuleDe
 
   /** Notifications this process is running now (the reconciler leaves them alone). */
   isActive(key: NotificationKey): boolean {
-    return this.active.has(notificationJobId(key));
+    const id = notificationJobId(key);
+    return this.active.has(id) || this.claiming.has(id);
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -96,14 +99,21 @@ export class NotificationProcessor implements OnApplicationBootstrap, OnModuleDe
     const key = job.data;
     if (this.shuttingDown) return this.handOver(job, token);
     const workerId = this.config.workerId;
-    const claimed = await this.notifications.claim(key, workerId);
-    const claim = claimed ?? (await this.notifications.adopt(key, workerId));
-    if (!claim) return; // complete already, or gone with its run
+    const id = notificationJobId(key);
+    this.claiming.add(id);
+    let claimed: ClaimedNotification | undefined;
+    let claim: ClaimedNotification | undefined;
+    try {
+      claimed = await this.notifications.claim(key, workerId);
+      claim = claimed ?? (await this.notifications.adopt(key, workerId, this.config.workerDeadAfterMs));
+    } finally {
+      this.claiming.delete(id);
+    }
+    if (!claim) return; // complete already, gone with its run, or still a live worker's
     const log = this.logger.child({ ...notificationLogFields(key), notifier: claim.notifier });
     if (!claimed) log.info({ previous_worker: claim.previousWorkerId }, 'adopting notification');
     const abort = new AbortController();
     let stopReason: 'timeout' | 'shutdown' | undefined;
-    const id = notificationJobId(key);
     this.active.set(id, (reason) => {
       if (stopReason) return;
       stopReason = reason;
@@ -121,6 +131,8 @@ export class NotificationProcessor implements OnApplicationBootstrap, OnModuleDe
     } catch (error) {
       if (!(error instanceof HandOver)) throw error;
       log.info('worker shutting down; handing the notification to another worker');
+      // Released first, so the next worker adopts it at once rather than waiting for this one to retire.
+      await this.notifications.release(key, workerId).catch((e: unknown) => log.warn({ err: e }, 'releasing the notification failed; it moves once this worker is gone'));
       return this.handOver(job, token);
     } finally {
       this.active.delete(id);

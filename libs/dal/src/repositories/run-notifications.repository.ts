@@ -90,19 +90,31 @@ export class RunNotificationsRepository {
   }
 
   /**
-   * Takes over a running notification whose worker died (the queue hands its job to one worker at a
-   * time, and only once the holder stopped renewing it); undefined if it is not running.
+   * Takes over a running notification that nobody owns (handed back), whose worker has been silent for
+   * `ownerDeadAfterMs` (dead), or that is `workerId`'s own; undefined otherwise (not running, or a live
+   * worker still holds it: its queue job moved on while it lost Redis, but it still watches the container).
    */
-  async adopt(key: NotificationKey, workerId: string): Promise<ClaimedNotification | undefined> {
+  async adopt(key: NotificationKey, workerId: string, ownerDeadAfterMs: number): Promise<ClaimedNotification | undefined> {
     const [rows] = (await this.db.query(
       `UPDATE run_notifications n SET worker_id = $5 FROM run_notifications old
         WHERE n.namespace_id = $1 AND n.pipeline_id = $2 AND n.run_id = $3 AND n.label = $4 AND n.state = 'running'
           AND old.namespace_id = n.namespace_id AND old.pipeline_id = n.pipeline_id AND old.run_id = n.run_id AND old.label = n.label
+          AND (old.worker_id IS NULL OR old.worker_id = $5 OR NOT EXISTS (
+                SELECT 1 FROM workers w WHERE w.id = old.worker_id AND w.last_seen >= now() - make_interval(secs => $6)))
         RETURNING n.notifier, n.started, n.container_id, old.worker_id AS previous_worker`,
-      [...keyValues(key), workerId],
+      [...keyValues(key), workerId, ownerDeadAfterMs / 1000],
     )) as [Array<{ notifier: string; started: Date | null; container_id: string | null; previous_worker: string | null }>, number];
     const row = rows[0];
     return row && { notifier: row.notifier, started: row.started, containerId: row.container_id, previousWorkerId: row.previous_worker };
+  }
+
+  /** Hands a running notification of `workerId` back, so another worker adopts it at once; false if it was not theirs. */
+  async release(key: NotificationKey, workerId: string): Promise<boolean> {
+    const [rows] = (await this.db.query(
+      `UPDATE run_notifications SET worker_id = NULL WHERE ${KEY} AND state = 'running' AND worker_id = $5 RETURNING label`,
+      [...keyValues(key), workerId],
+    )) as [unknown[], number];
+    return rows.length > 0;
   }
 
   /** Records its container's id; false if `workerId` no longer holds it. */
