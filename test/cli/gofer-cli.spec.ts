@@ -192,6 +192,11 @@ describe('gofer CLI against a gRPC server', () => {
     expect({ code, out, err }).toEqual({ code: 0, out: 'hello world\n', err: 'warning: shy\n' });
   });
 
+  it.each(['drops-new', 'drops-old'])('taskrun logs resumes a stream lost with its replica (%s) without gaps or repeats', async (task) => {
+    const { code, out } = await gofer(['taskrun', 'logs', 'hello', '1', task], env);
+    expect({ code, out }).toEqual({ code: 0, out: 'one\ntwo\nthree\n' });
+  });
+
   it('taskrun logs --attempt N asks for that attempt; a bad attempt is a usage error', async () => {
     const { code, out } = await gofer(['taskrun', 'logs', 'hello', '1', 'greet', '--attempt', '2'], env);
     expect({ code, out }).toEqual({ code: 0, out: 'attempt 2\nhello world\n' });

@@ -142,6 +142,7 @@ export async function startStubGofer(): Promise<StubGofer> {
   const applied: ApplyPipelineConfigRequest[] = [];
   const started: StartRunRequest[] = [];
   const polls = new Map<string, number>();
+  const logDrops = new Map<string, number>();
   let onLogCancel!: () => void;
   const logStreamCancelled = new Promise<void>((resolve) => (onLogCancel = resolve));
   let onEventCancel!: () => void;
@@ -356,6 +357,26 @@ export async function startStubGofer(): Promise<StubGofer> {
     GetTaskRunLogs(call: ServerWritableStream<GetTaskRunLogsRequest, GetTaskRunLogsResponse>) {
       record(call);
       call.on('cancelled', () => onLogCancel());
+      // Tasks `drops-old` and `drops-new`: the first stream breaks (UNAVAILABLE) after "one\ntwo\n", as when
+      // the replica serving it shuts down. `-new` resumes at the asked offset; `-old` is a replica older
+      // than offsets: it sends neither offset nor attempt and always starts from byte 0.
+      if (call.request.taskId.startsWith('drops-')) {
+        const old = call.request.taskId === 'drops-old';
+        const log = 'one\ntwo\nthree\n';
+        const calls = (logDrops.get(call.request.taskId) ?? 0) + 1;
+        logDrops.set(call.request.taskId, calls);
+        let at = old ? 0 : Number(call.request.offset);
+        for (const line of log.slice(at).match(/[^\n]*\n/g) ?? []) {
+          if (calls === 1 && at >= 8) {
+            call.emit('error', { code: status.UNAVAILABLE, details: 'this API replica is shutting down' });
+            return;
+          }
+          call.write(old ? { chunk: Buffer.from(line), stream: LogStream.LOG_STREAM_STDOUT } as unknown as GetTaskRunLogsResponse
+            : { chunk: Buffer.from(line), stream: LogStream.LOG_STREAM_STDOUT, offset: at, attempt: 1 });
+          at += line.length;
+        }
+        return call.end();
+      }
       let offset = 0;
       const send = (text: string, stream: LogStream) => {
         call.write({ chunk: Buffer.from(text), stream, offset, attempt: call.request.attempt || 1 });

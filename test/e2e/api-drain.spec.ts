@@ -44,12 +44,16 @@ describe('API replicas going away under live followers', () => {
 
   afterAll(async () => {
     for (const cli of clis) cli.child.kill('SIGKILL');
+    await Promise.all(balancers.map((b) => b.close()));
     await balancer?.close();
     await cluster?.destroy();
   });
 
-  function cli(...args: string[]): Cli {
-    const child = spawn(process.execPath, [GOFER_BIN, '--host', balancer.address, ...args], {
+  const balancers: TcpBalancer[] = [];
+
+  /** A CLI process talking to `host` (by default the cluster's balancer). */
+  function cli(host: string, ...args: string[]): Cli {
+    const child = spawn(process.execPath, [GOFER_BIN, '--host', host, ...args], {
       env: { PATH: process.env.PATH ?? '', GOFER_TOKEN: cluster.token },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -63,25 +67,32 @@ describe('API replicas going away under live followers', () => {
     return handle;
   }
 
-  /** Live follows a replica serves now, from its own /metrics. */
-  async function follows(api: GoferProcess): Promise<number> {
+  /** Live follows of a kind (or both) a replica serves now, from its own /metrics. */
+  async function follows(api: GoferProcess, kind = '(?:logs|events)'): Promise<number> {
     const text = await (await fetch(`http://${api.httpAddr}/metrics`)).text();
-    return [...text.matchAll(/^gofer_api_follows\{kind="(?:logs|events)"\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    return [...text.matchAll(new RegExp(`^gofer_api_follows\\{kind="${kind}"\\} (\\d+)$`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0);
   }
 
   /**
-   * Starts a run with two log followers and two event followers on the balancer, waits until `victim`
-   * serves at least one of them and every log follower has printed some lines, then lets `stop` take
-   * the replica away; checks that every follower printed exactly what happened.
+   * Starts a run with two log followers and two event followers, each through a balancer of its own
+   * whose first connection goes to `victim` (then round-robin, skipping a replica that refuses), waits
+   * until `victim` serves all four and the logs flow, then lets `stop` take the replica away; checks
+   * that every follower printed exactly what happened.
    */
   async function followThrough(victim: GoferProcess, survivor: GoferProcess, stop: () => Promise<void>): Promise<void> {
     const client = cluster.client(survivor);
     const [{ last }] = await cluster.query<{ last: string }>('SELECT coalesce(max(id), 0) AS last FROM events');
     const run = await startRun(client, 'drain');
-    const logFollowers = [0, 1].map(() => cli('taskrun', 'logs', 'drain', String(run.id), 'count', '--follow'));
-    const eventFollowers = [0, 1].map(() => cli('event', 'list', '--follow', '--after', last, '--output', 'json'));
-    await waitFor('the victim to serve a follower and the logs to flow', async () =>
-      (await follows(victim)) > 0 && logFollowers.every((f) => f.stdout().includes('line 3\n')) ? true : undefined, 60_000);
+    const victimFirst = async () => {
+      const entry = await TcpBalancer.start([victim.grpcAddr, survivor.grpcAddr]);
+      balancers.push(entry);
+      return entry.address;
+    };
+    const logFollowers = await Promise.all([0, 1].map(async () => cli(await victimFirst(), 'taskrun', 'logs', 'drain', String(run.id), 'count', '--follow')));
+    const eventFollowers = await Promise.all([0, 1].map(async () => cli(await victimFirst(), 'event', 'list', '--follow', '--after', last, '--output', 'json')));
+    await waitFor('the victim to serve every follower and the logs to flow', async () =>
+      (await follows(victim, 'logs')) === 2 && (await follows(victim, 'events')) === 2 &&
+      logFollowers.every((f) => f.stdout().includes('line 3\n')) ? true : undefined, 60_000);
 
     await stop();
 
@@ -136,7 +147,8 @@ describe('API replicas going away under live followers', () => {
     });
     expect(await exit).toBe(0);
     expect(victim.output()).toMatch(/gofer service stopped/);
-    expect(await follows(survivor)).toBe(0); // the followers that ended gave their slots back
+    // The followers that ended gave their slots back.
+    await waitFor('the survivor to release every follow', async () => ((await follows(survivor)) === 0 ? true : undefined), 10_000);
   });
 
   it('SIGKILL: the followers of a replica that dies resume on the other one', async () => {

@@ -34,8 +34,8 @@ export class NotificationReconciler {
     // Notifications recorded as this worker's that it no longer runs (their job failed here): handed back,
     // so whichever worker gets the job adopts them (others leave a live worker's notifications alone).
     for (const { row, key } of candidates) {
-      if (row.state !== 'running' || row.worker_id !== this.config.workerId || this.processor.isActive(key)) continue;
-      if (await this.notifications.release(key, this.config.workerId)) {
+      if (row.state !== 'running' || row.worker_id !== this.config.workerId) continue;
+      if (await this.processor.releaseIfIdle(key)) {
         this.logger.info(notificationLogFields(key), 'handed back a notification this worker no longer runs');
       }
     }

@@ -100,6 +100,12 @@ export class NotificationProcessor implements OnApplicationBootstrap, OnModuleDe
     if (this.shuttingDown) return this.handOver(job, token);
     const workerId = this.config.workerId;
     const id = notificationJobId(key);
+    // This process runs (or is claiming, or handing back) it already: its job came back after the lock
+    // lapsed while Redis was out of reach. Ask again later instead of running the notifier twice.
+    if (this.isActive(key)) {
+      await job.moveToDelayed(Date.now() + this.config.workerDeadAfterMs, token);
+      throw new DelayedError();
+    }
     this.claiming.add(id);
     let claimed: ClaimedNotification | undefined;
     let claim: ClaimedNotification | undefined;
@@ -136,6 +142,21 @@ export class NotificationProcessor implements OnApplicationBootstrap, OnModuleDe
       return this.handOver(job, token);
     } finally {
       this.active.delete(id);
+    }
+  }
+
+  /**
+   * Hands the notification back if this process has it recorded but does not run it (the reconciler's
+   * clean-up), serialized with {@link process}: while it runs, a delivery of it waits.
+   */
+  async releaseIfIdle(key: NotificationKey): Promise<boolean> {
+    if (this.isActive(key)) return false;
+    const id = notificationJobId(key);
+    this.claiming.add(id);
+    try {
+      return await this.notifications.release(key, this.config.workerId);
+    } finally {
+      this.claiming.delete(id);
     }
   }
 

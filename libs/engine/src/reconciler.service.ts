@@ -129,8 +129,8 @@ export class Reconciler {
     // Attempts recorded as this worker's that it no longer runs (their job failed here): handed back,
     // so whichever worker gets the job adopts them (others leave a live worker's attempts alone).
     for (const row of candidates) {
-      if (row.state !== 'running' || row.worker_id !== this.config.workerId || this.processor.isActive(toKey(row))) continue;
-      if (await this.engine.releaseAttempt(toKey(row), this.config.workerId)) {
+      if (row.state !== 'running' || row.worker_id !== this.config.workerId) continue;
+      if (await this.processor.releaseIfIdle(toKey(row))) {
         this.logger.info({ ...attemptLogFields(toKey(row)) }, 'handed back a task attempt this worker no longer runs');
       }
     }

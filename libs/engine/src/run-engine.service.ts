@@ -61,6 +61,8 @@ export interface ClaimedAttempt {
 export type Claim =
   | { kind: 'claimed'; attempt: ClaimedAttempt }
   | { kind: 'adopted'; attempt: ClaimedAttempt }
+  /** Running in a live worker's hands: ask again once it would be presumed dead (`retryAfterMs`). */
+  | { kind: 'held'; retryAfterMs: number }
   | { kind: 'stale' };
 
 /** The columns of a run the state machine reads, taken with the run's row lock. */
@@ -508,7 +510,7 @@ export class RunEngine {
   /**
    * Claims an attempt for this worker: `waiting → running` (claimed), or takes over an attempt already
    * `running` that was handed back or whose worker has been silent for `ownerDeadAfterMs` (adopted: its
-   * container may exist). Anything else is stale: complete, or still in a live worker's hands.
+   * container may exist). One in a live worker's hands is held; anything else (complete) is stale.
    */
   async claimAttempt(key: TaskAttemptKey, workerId: string, ownerDeadAfterMs: number): Promise<Claim> {
     const claimed = await this.claims.submit({ key, workerId });
@@ -522,7 +524,8 @@ export class RunEngine {
     }
     const [adopted] = await this.transactions.run<ClaimRow & { previous_worker: string | null }>(TASK_RUN_SQL.adopt, [...attemptValues(key), workerId, ownerDeadAfterMs / 1000]);
     if (adopted) return { kind: 'adopted', attempt: toClaimed(adopted, adopted.previous_worker) };
-    return { kind: 'stale' };
+    const [held] = await this.transactions.run<{ ms: number }>(TASK_RUN_SQL.heldFor, [...attemptValues(key), workerId, ownerDeadAfterMs / 1000]);
+    return held ? { kind: 'held', retryAfterMs: held.ms } : { kind: 'stale' };
   }
 
   /** Hands a running attempt of `workerId` back, so another worker adopts it at once; false if it was not theirs. */

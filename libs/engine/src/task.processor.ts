@@ -108,6 +108,9 @@ export class TaskProcessor implements OnModuleDestroy {
     const key = job.data;
     if (this.shuttingDown) return this.handOver(job, token);
     const name = taskJobId(key);
+    // This process runs (or is claiming, or handing back) the attempt already: its job came back
+    // (the lock lapsed while Redis was out of reach). Ask again later instead of running it twice.
+    if (this.isActive(key)) return this.retryLater(job, token, this.config.workerDeadAfterMs);
     this.claiming.add(name);
     let claim: Claim;
     try {
@@ -116,8 +119,11 @@ export class TaskProcessor implements OnModuleDestroy {
       this.claiming.delete(name);
     }
     if (claim.kind === 'stale') return;
+    // A live worker runs it (its job moved here while it could not reach Redis): ask again when that
+    // worker would be presumed dead, so the attempt is adopted then if it has not finished.
+    if (claim.kind === 'held') return this.retryLater(job, token, claim.retryAfterMs + 500);
     const log = this.logger.child(attemptLogFields(key));
-    if (claim.kind === 'adopted') {
+    if (claim.kind === 'adopted' && claim.attempt.previousWorkerId !== this.workerId) {
       log.info({ previous_worker: claim.attempt.previousWorkerId }, 'adopting task attempt');
       this.metrics.adoptedAttempts.inc();
     }
@@ -157,6 +163,27 @@ export class TaskProcessor implements OnModuleDestroy {
     } finally {
       this.active.delete(name);
     }
+  }
+
+  /**
+   * Hands the attempt back if this process has it recorded but does not run it (the reconciler's
+   * clean-up), serialized with {@link process}: while it runs, a delivery of the attempt waits.
+   */
+  async releaseIfIdle(key: TaskAttemptKey): Promise<boolean> {
+    if (this.isActive(key)) return false;
+    const name = taskJobId(key);
+    this.claiming.add(name);
+    try {
+      return await this.engine.releaseAttempt(key, this.workerId);
+    } finally {
+      this.claiming.delete(name);
+    }
+  }
+
+  /** Puts the job back in the queue to be tried again in `delayMs`. */
+  private async retryLater(job: Job<TaskAttemptKey>, token: string | undefined, delayMs: number): Promise<never> {
+    await job.moveToDelayed(Date.now() + Math.max(100, delayMs), token);
+    throw new DelayedError();
   }
 
   /** Puts the job straight back in the queue so another worker adopts the attempt (and its container). */

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { LATENCY_BUCKETS, METRICS_REGISTRY } from '@gofer/config';
 import { Gauge, Histogram, type Registry } from 'prom-client';
 import { FollowSlots } from './follow-slots.js';
@@ -9,12 +9,12 @@ import { FollowSlots } from './follow-slots.js';
 export class ApiMetrics {
   readonly rpcDuration: Histogram<'method' | 'code'>;
 
-  constructor(@Inject(METRICS_REGISTRY) registry: Registry, slots: FollowSlots) {
+  constructor(@Inject(METRICS_REGISTRY) registry: Registry, @Optional() slots?: FollowSlots) {
     this.rpcDuration = new Histogram({
       name: 'gofer_grpc_request_duration_seconds', help: 'gRPC request latency, by method and status code.',
       labelNames: ['method', 'code'] as const, buckets: LATENCY_BUCKETS, registers: [registry],
     });
-    new Gauge({
+    if (slots) new Gauge({
       name: 'gofer_api_follows', help: 'Live follows (task logs, events) this API process serves now.',
       labelNames: ['kind'] as const, registers: [registry],
       collect() {

@@ -17,7 +17,7 @@ const CODES: Record<GoferErrorCode, GrpcStatus> = {
 };
 
 const INTERNAL_MESSAGE = 'internal error; see the Gofer service logs';
-const UNAVAILABLE_MESSAGE = 'Gofer cannot reach its database or queue right now; try again shortly';
+const UNAVAILABLE_MESSAGE = 'Gofer cannot reach a service it depends on (database, queue or object store) right now; try again shortly';
 
 /** Socket errors of a connection that could not be made or broke. */
 const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
@@ -26,15 +26,14 @@ const LOST_CONNECTION = [
   /^Connection terminated/, // pg: the server closed it, or the connect timed out
   /^timeout exceeded when trying to connect/, // pg-pool
   /^Postgres answered nothing within/, // libs/dal/src/postgres-client.ts: a silent connection closed as dead
-  /^Query runner already released/, // TypeORM: a transaction's connection broke under it
   /^Connection is closed/, // ioredis
   /^Reached the max retries per request limit/, // ioredis, while Redis is unreachable
 ];
 
 /**
- * Whether an error means Postgres or Redis could not be reached (down, restarting, cut off), rather
- * than a bug: such a call is answered UNAVAILABLE, which clients retry (the CLI's followers resume),
- * instead of INTERNAL. Looks through the wrappers that carry the driver's error (TypeORM's
+ * Whether an error means a service Gofer depends on (Postgres, Redis, the object store) could not be
+ * reached (down, restarting, cut off), rather than a bug: such a call is answered UNAVAILABLE, which
+ * clients retry (the CLI's followers resume), instead of INTERNAL. Looks through the wrappers that carry the driver's error (TypeORM's
  * `driverError`, `cause`).
  */
 export function isDependencyUnavailable(error: unknown): boolean {
@@ -101,7 +100,7 @@ export function toGrpcError(error: unknown, logger: Logger): GrpcError {
     return { ...(status as object), code, message, details };
   }
   if (code === GrpcStatus.UNAVAILABLE) {
-    logger.warn({ err: error }, 'rpc failed: Postgres or Redis unreachable');
+    logger.warn({ err: error }, 'rpc failed: a service Gofer depends on is unreachable');
     return { code, message: UNAVAILABLE_MESSAGE, details: UNAVAILABLE_MESSAGE };
   }
   logger.error({ err: error }, 'rpc failed unexpectedly');

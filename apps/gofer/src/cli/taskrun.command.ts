@@ -94,18 +94,28 @@ Examples:
       const ctx = contextFor(command);
       // Kept up to date as chunks arrive, so a stream lost with its API replica resumes right after them.
       let attempt = opts.attempt ?? 0;
-      let offset = 0;
+      let printed = 0; // bytes of the log printed so far: a resumed stream asks to start there
+      let position = 0; // where the next chunk starts, for a server that does not say (see below)
       const stream = resuming(
-        () => ctx.client.getTaskRunLogs({
-          namespaceId: ctx.globals.namespace, pipelineId, runId, taskId, attempt, offset, follow: opts.follow ?? false,
-        }),
-        { onReconnect: (reason) => ctx.hint(`lost the log stream (${reason}); resuming at byte ${offset}`) },
+        () => {
+          position = 0;
+          return ctx.client.getTaskRunLogs({
+            namespaceId: ctx.globals.namespace, pipelineId, runId, taskId, attempt, offset: printed, follow: opts.follow ?? false,
+          });
+        },
+        { onReconnect: (reason) => ctx.hint(`lost the log stream (${reason}); resuming at byte ${printed}`) },
       );
       for await (const response of stream) {
+        // A replica older than offsets (mid-upgrade) sends neither offset nor attempt, and starts from
+        // byte 0 whatever was asked: what it sends again is skipped here.
+        const start = response.attempt ? response.offset : position;
         attempt = response.attempt || attempt;
-        offset = response.offset + response.chunk.length;
+        position = start + response.chunk.length;
+        const skip = Math.max(0, printed - start);
+        if (skip >= response.chunk.length) continue;
         const out = response.stream === LogStream.LOG_STREAM_STDERR ? ctx.io.stderr : ctx.io.stdout;
-        await write(out, response.chunk);
+        await write(out, skip ? response.chunk.subarray(skip) : response.chunk);
+        printed = position;
       }
     });
 

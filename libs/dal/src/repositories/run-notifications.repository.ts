@@ -99,8 +99,8 @@ export class RunNotificationsRepository {
       `UPDATE run_notifications n SET worker_id = $5 FROM run_notifications old
         WHERE n.namespace_id = $1 AND n.pipeline_id = $2 AND n.run_id = $3 AND n.label = $4 AND n.state = 'running'
           AND old.namespace_id = n.namespace_id AND old.pipeline_id = n.pipeline_id AND old.run_id = n.run_id AND old.label = n.label
-          AND (old.worker_id IS NULL OR old.worker_id = $5 OR NOT EXISTS (
-                SELECT 1 FROM workers w WHERE w.id = old.worker_id AND w.last_seen >= now() - make_interval(secs => $6)))
+          AND (n.worker_id IS NULL OR n.worker_id = $5 OR NOT EXISTS (
+                SELECT 1 FROM workers w WHERE w.id = n.worker_id AND w.last_seen >= now() - make_interval(secs => $6)))
         RETURNING n.notifier, n.started, n.container_id, old.worker_id AS previous_worker`,
       [...keyValues(key), workerId, ownerDeadAfterMs / 1000],
     )) as [Array<{ notifier: string; started: Date | null; container_id: string | null; previous_worker: string | null }>, number];

@@ -87,9 +87,20 @@ export const TASK_RUN_SQL = {
               AND t.attempt = $5 AND t.state = 'running'
               AND old.namespace_id = t.namespace_id AND old.pipeline_id = t.pipeline_id
               AND old.run_id = t.run_id AND old.task_id = t.task_id
-              AND (old.worker_id IS NULL OR old.worker_id = $6 OR NOT EXISTS (
-                    SELECT 1 FROM workers w WHERE w.id = old.worker_id AND w.last_seen >= now() - make_interval(secs => $7)))
+              AND (t.worker_id IS NULL OR t.worker_id = $6 OR NOT EXISTS (
+                    SELECT 1 FROM workers w WHERE w.id = t.worker_id AND w.last_seen >= now() - make_interval(secs => $7)))
         RETURNING t.started, t.ready_at, t.cancel_requested, t.scheduler_id, old.worker_id AS previous_worker`,
+  },
+  /**
+   * After a refused adoption: how long until the attempt's live owner (if it still holds it running)
+   * would be presumed dead, in ms ($7 = GOFER_WORKER_DEAD_AFTER in seconds). No row: nothing to wait for.
+   */
+  heldFor: {
+    name: 'gofer_held_for',
+    text: `SELECT GREATEST(0, EXTRACT(EPOCH FROM (w.last_seen + make_interval(secs => $7) - now())) * 1000)::int AS ms
+             FROM task_runs t JOIN workers w ON w.id = t.worker_id
+            WHERE t.namespace_id = $1 AND t.pipeline_id = $2 AND t.run_id = $3 AND t.task_id = $4
+              AND t.attempt = $5 AND t.state = 'running' AND t.worker_id <> $6`,
   },
   /** Hands a running attempt of worker $6 back (shutdown, or the worker no longer runs it): anyone may adopt it. */
   release: {
@@ -320,6 +331,7 @@ export class TaskRunsRepository {
        FROM task_runs t LEFT JOIN workers w ON w.id = t.worker_id
        WHERE t.state = 'waiting'
           OR (t.state = 'running' AND (w.id IS NULL OR w.last_seen < now() - make_interval(secs => $1) OR t.worker_id = $2))
+       ORDER BY t.state = 'running' DESC -- a backlog of waiting attempts must not hide running ones past the limit
        LIMIT 10000`,
       [deadAfterSeconds, workerId],
     );
