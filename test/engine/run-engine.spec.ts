@@ -152,7 +152,10 @@ describe('RunEngine transitions under concurrency', () => {
     expect((await engine.claimAttempt(a, 'alive', DEAD_AFTER_MS)).kind).toBe('claimed');
     await dataSource.query(`INSERT INTO workers (id, started, last_seen) VALUES ('alive', now(), now())`);
     // Its queue job moved to another worker (the owner lost Redis), but the owner heartbeats: it keeps it.
-    expect((await engine.claimAttempt(a, 'other', DEAD_AFTER_MS)).kind).toBe('stale');
+    // It is held: the job asks again once the owner would be presumed dead.
+    const held = await engine.claimAttempt(a, 'other', DEAD_AFTER_MS);
+    expect(held.kind).toBe('held');
+    expect(held.kind === 'held' && held.retryAfterMs > 0 && held.retryAfterMs <= DEAD_AFTER_MS).toBe(true);
     expect((await engine.claimAttempt(a, 'alive', DEAD_AFTER_MS)).kind).toBe('adopted'); // its own job, back to it
     // Handed back (shutdown): anyone adopts it at once, heartbeat or not.
     expect(await engine.releaseAttempt(a, 'other')).toBe(false);
