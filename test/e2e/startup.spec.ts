@@ -28,6 +28,10 @@ describe('startup diagnostics', () => {
       /^gofer: cannot reach Redis at redis:\/\/127\.0\.0\.1:1: .*Set GOFER_REDIS_URL/],
     ['Docker unreachable', { GOFER_DOCKER_HOST: 'unix:///nonexistent/docker.sock' }, 'worker',
       /^gofer: cannot reach Docker at \/nonexistent\/docker\.sock: .*GOFER_DOCKER_HOST/],
+    ['Nomad unreachable', { GOFER_SCHEDULER: 'nomad', GOFER_NOMAD_ADDR: 'http://127.0.0.1:1' }, 'worker',
+      /^gofer: cannot reach Nomad at http:\/\/127\.0\.0\.1:1 to ask for its leader: .*GOFER_NOMAD_ADDR/],
+    ['Nomad TLS file missing', { GOFER_SCHEDULER: 'nomad', GOFER_NOMAD_ADDR: 'https://127.0.0.1:1', GOFER_NOMAD_CACERT: '/nonexistent/ca.pem' }, 'worker',
+      /^gofer: cannot read GOFER_NOMAD_CACERT="\/nonexistent\/ca\.pem": ENOENT/],
     ['invalid environment', { GOFER_GRPC_ADDR: 'nowhere', GOFER_STOP_GRACE: 'soon' }, 'api',
       /^gofer: invalid configuration:\n {2}GOFER_GRPC_ADDR="nowhere": expected HOST:PORT.*\n {2}GOFER_STOP_GRACE="soon"/],
   ];

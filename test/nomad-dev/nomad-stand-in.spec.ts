@@ -306,7 +306,7 @@ describe('stopping, faults and services', () => {
     await api(`/v1/job/${job.ID}?purge=true`, { method: 'DELETE' });
   });
 
-  it('loses an allocation when told to: ClientStatus lost and the container gone', async () => {
+  it('loses an allocation when told to: ClientStatus lost, the container gone, and a replacement placed as Nomad does', async () => {
     const job = batchJob('sleep 300');
     await register(job);
     const running = await followAlloc(job.ID, (a) => a.ClientStatus === 'running');
@@ -314,7 +314,14 @@ describe('stopping, faults and services', () => {
     const lost = (await api(`/v1/allocation/${running.ID}`)).body;
     expect(lost).toMatchObject({ ClientStatus: 'lost', DesiredStatus: 'stop' });
     await expect(docker.getContainer(`main-${running.ID}`).inspect()).rejects.toMatchObject({ statusCode: 404 });
-    expect((await api(`/v1/job/${job.ID}/allocations`)).body).toHaveLength(1); // no rescheduling
+    // A lost node's allocations are replaced whatever the reschedule policy (Attempts: 0 here) says.
+    const allocs = (await api(`/v1/job/${job.ID}/allocations`)).body as Json[];
+    expect(allocs).toHaveLength(2);
+    const replacement = allocs.find((a) => a.ID !== running.ID)!;
+    expect(lost.NextAllocation).toBe(replacement.ID);
+    expect((await api(`/v1/allocation/${replacement.ID}`)).body).toMatchObject({ PreviousAllocation: running.ID, DesiredStatus: 'run' });
+    expect(replacement.CreateIndex).toBeLessThan(lost.ModifyIndex); // placed before the loss is reported
+    await api(`/v1/job/${job.ID}?purge=true`, { method: 'DELETE' });
   });
 
   it('runs a service job on a dynamic port it reads back from the allocation', async () => {

@@ -278,6 +278,23 @@ export class AllocationRun {
     });
   }
 
+  /**
+   * `POST /v1/client/allocation/:id/signal`: sends `signal` (e.g. `SIGTERM`) to the task's process.
+   * Nomad answers 500 "Task not running" when the task has no process, and 400 for an unknown signal.
+   */
+  async signal(signal: string, task: string | undefined): Promise<void> {
+    if (task !== undefined && task !== this.task.Name) throw Object.assign(new Error(`Failed to signal task: ${task}, err: task not found`), { status: 404 });
+    if (!/^SIG[A-Z0-9]+$/.test(signal)) throw Object.assign(new Error(`invalid signal "${signal}"`), { status: 400 });
+    if (this.state.State !== 'running' || !this.containerId) throw Object.assign(new Error('Task not running'), { status: 500 });
+    this.record(taskEvent('Signaling', { DisplayMessage: `Task being sent signal ${signal}: `, TaskSignal: signal }));
+    try {
+      await this.ctx.docker.getContainer(this.containerId).kill({ signal });
+    } catch (err) {
+      // The process ended between the check and the kill: Nomad answers the same.
+      throw Object.assign(new Error(`Task not running: ${message(err)}`), { status: 500 });
+    }
+  }
+
   /** The node "went down": the container is killed and the allocation is `lost`, with no further events. */
   async lose(): Promise<void> {
     if (isTerminal(this.alloc)) return;

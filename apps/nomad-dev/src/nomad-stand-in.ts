@@ -30,8 +30,16 @@ export interface NomadStandIn {
   instanceId: string;
   /** Makes the next registration's placement fail (see `POST /_standin/fail-placement`). */
   failNextPlacement(metrics?: NomadObject): void;
-  /** Marks an allocation `lost` and kills its container (see `POST /_standin/lose/:alloc`). */
+  /**
+   * Marks an allocation `lost` and kills its container, as a node that went down (see `POST
+   * /_standin/lose/:alloc`); like Nomad, places a replacement allocation of a job still running.
+   */
   loseAllocation(allocId: string): Promise<boolean>;
+  /**
+   * How many registrations of this job (`namespace/id`, or `id` in "default") created it (or started it
+   * again after a stop): what a test asserts when it says a task attempt was placed exactly once.
+   */
+  registrations(jobId: string): number;
   /** Empties a task's log file (see `POST /_standin/truncate-logs/:alloc`). */
   truncateLogs(allocId: string, task: string, type: 'stdout' | 'stderr'): boolean;
   /** Stops serving and removes every container this stand-in started. */
@@ -58,6 +66,7 @@ export async function startNomadStandIn(options: NomadStandInOptions = {}): Prom
   const runs = new Map<string, AllocationRun>();
   const heartbeatMs = options.heartbeatMs ?? 1000;
   let placementFailure: NomadObject | undefined;
+  const registrations = new Map<string, number>();
   const closing = new AbortController();
 
   const ctx: RunContext = {
@@ -127,6 +136,7 @@ export async function startNomadStandIn(options: NomadStandInOptions = {}): Prom
     state.evals.set(evaluation.ID, evaluation);
     // Re-registering a live job updates it in place; one that was stopped (or is new) gets an allocation.
     if (!existing || existing.Stop) {
+      registrations.set(key, (registrations.get(key) ?? 0) + 1);
       await place(stored, group, evaluation);
     } else {
       evaluation.Status = 'complete';
@@ -442,6 +452,14 @@ export async function startNomadStandIn(options: NomadStandInOptions = {}): Prom
         return evaluation ? { index: evaluation.ModifyIndex, body: evaluation } : { index: tableIndex(), error: new HttpError(404, 'eval not found') };
       });
     }
+    if ((match = /^\/v1\/client\/allocation\/([^/]+)\/signal$/.exec(path)) && (method === 'PUT' || method === 'POST')) {
+      const allocId = decodeURIComponent(match[1]!);
+      const run = runs.get(allocId);
+      if (!run) throw new HttpError(404, `Unknown allocation "${allocId}"`);
+      const body = await readJson(req);
+      await run.signal(String(body?.Signal ?? ''), body?.Task ? String(body.Task) : undefined);
+      return sendJson(res, 200, {});
+    }
     if ((match = /^\/v1\/client\/fs\/logs\/([^/]+)$/.exec(path)) && method === 'GET') {
       return streamLogs(req, res, decodeURIComponent(match[1]!), query);
     }
@@ -487,6 +505,8 @@ export async function startNomadStandIn(options: NomadStandInOptions = {}): Prom
     handle(req, res).catch((err) => {
       if (res.headersSent) return void res.destroy();
       if (err instanceof HttpError) return sendError(res, err);
+      const status = (err as { status?: unknown }).status;
+      if (typeof status === 'number') return sendError(res, new HttpError(status, (err as Error).message));
       sendError(res, new HttpError(500, err instanceof Error ? err.message : String(err)));
     });
   });
@@ -508,8 +528,30 @@ export async function startNomadStandIn(options: NomadStandInOptions = {}): Prom
     async loseAllocation(allocId) {
       const run = runs.get(allocId);
       if (!run) return false;
+      const lost = run.alloc;
+      const job = state.jobs.get(jobKey(lost.Namespace, lost.JobID));
+      // Nomad replaces the allocations of a lost node whatever the reschedule policy says (its
+      // reschedule docs: "When a node is lost, Nomad replaces the allocations instead and ignores the
+      // reschedule block"). The replacement is placed before the old one is reported lost, so no
+      // reader sees the loss without it.
+      if (job && !job.Stop && !isTerminal(lost)) {
+        const evaluation = newEval(job, 'node-update');
+        const index = state.write(evaluation);
+        evaluation.CreateIndex = index;
+        state.evals.set(evaluation.ID, evaluation);
+        const before = new Set(runs.keys());
+        await place(job, job.TaskGroups[0], evaluation);
+        const replacement = [...runs.keys()].find((id) => !before.has(id));
+        if (replacement) {
+          lost.NextAllocation = replacement;
+          state.allocs.get(replacement)!.PreviousAllocation = lost.ID;
+        }
+      }
       await run.lose();
       return true;
+    },
+    registrations(jobId) {
+      return registrations.get(jobId.includes('/') ? jobId : jobKey('default', jobId)) ?? 0;
     },
     truncateLogs(allocId, task, type) {
       const run = runs.get(allocId);

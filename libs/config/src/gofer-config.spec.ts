@@ -43,7 +43,62 @@ describe('loadConfig', () => {
     [{ GOFER_OBJECT_STORE: '/tmp/x' }, 'GOFER_OBJECT_STORE="/tmp/x": expected fs:///path/to/dir'],
     [{ GOFER_UPLOAD_IDLE_TIMEOUT: '0s' }, 'GOFER_UPLOAD_IDLE_TIMEOUT="0s": must be longer than 0'],
     [{ GOFER_UPLOAD_IDLE_TIMEOUT: '30' }, 'GOFER_UPLOAD_IDLE_TIMEOUT="30": "30" is not a duration'],
+    [{ GOFER_NOMAD_ADDR: '127.0.0.1:4646' }, 'GOFER_NOMAD_ADDR="127.0.0.1:4646": expected an http:// or https:// URL, e.g. http://127.0.0.1:4646'],
+    [{ GOFER_NOMAD_ADDR: 'unix:///var/run/nomad.sock' }, 'GOFER_NOMAD_ADDR="unix:///var/run/nomad.sock": expected an http:// or https:// URL'],
+    [{ GOFER_NOMAD_NAMESPACE: 'team a' }, 'GOFER_NOMAD_NAMESPACE="team a": expected a Nomad namespace name'],
+    [{ GOFER_NOMAD_NODE_POOL: 'gpu/large' }, 'GOFER_NOMAD_NODE_POOL="gpu/large": expected a Nomad node pool name'],
+    [{ GOFER_NOMAD_DATACENTERS: ' , ,' }, 'GOFER_NOMAD_DATACENTERS=" , ,": expected at least one datacenter'],
+    [{ GOFER_NOMAD_SKIP_VERIFY: 'yes' }, 'GOFER_NOMAD_SKIP_VERIFY="yes"'],
+    // Mutual TLS takes both halves; either alone names both variables.
+    [{ GOFER_NOMAD_CLIENT_CERT: '/tls/cli.pem' }, 'GOFER_NOMAD_CLIENT_CERT="/tls/cli.pem": GOFER_NOMAD_CLIENT_CERT and GOFER_NOMAD_CLIENT_KEY go together'],
+    [{ GOFER_NOMAD_CLIENT_KEY: '/tls/cli-key.pem' }, 'GOFER_NOMAD_CLIENT_KEY="/tls/cli-key.pem": GOFER_NOMAD_CLIENT_CERT and GOFER_NOMAD_CLIENT_KEY go together'],
   ];
+
+  it('defaults Nomad to a local agent, namespace default, every datacenter, plain HTTP', () => {
+    const config = loadConfig({});
+    expect(config.scheduler).toBe('docker');
+    expect(config.nomad).toEqual({
+      address: 'http://127.0.0.1:4646',
+      token: undefined,
+      namespace: 'default',
+      region: undefined,
+      datacenters: ['*'],
+      nodePool: undefined,
+      networkMode: undefined,
+      tls: { caCert: undefined, clientCert: undefined, clientKey: undefined, serverName: undefined, skipVerify: false },
+    });
+  });
+
+  it('reads every GOFER_NOMAD_* setting', () => {
+    const config = loadConfig({
+      GOFER_SCHEDULER: 'nomad',
+      GOFER_NOMAD_ADDR: 'https://nomad.internal:4646',
+      GOFER_NOMAD_TOKEN: 'a-token',
+      GOFER_NOMAD_NAMESPACE: 'ci-builds',
+      GOFER_NOMAD_REGION: 'eu',
+      GOFER_NOMAD_DATACENTERS: ' dc1, dc2,,dc1 , eu-*',
+      GOFER_NOMAD_NODE_POOL: 'gpu_large',
+      GOFER_NOMAD_NETWORK_MODE: 'host',
+      GOFER_NOMAD_CACERT: '/tls/ca.pem',
+      GOFER_NOMAD_CLIENT_CERT: '/tls/cli.pem',
+      GOFER_NOMAD_CLIENT_KEY: '/tls/cli-key.pem',
+      GOFER_NOMAD_TLS_SERVER_NAME: 'server.eu.nomad',
+      GOFER_NOMAD_SKIP_VERIFY: 'true',
+    });
+    expect(config.scheduler).toBe('nomad');
+    expect(config.nomad).toEqual({
+      address: 'https://nomad.internal:4646',
+      token: 'a-token',
+      namespace: 'ci-builds',
+      region: 'eu',
+      datacenters: ['dc1', 'dc2', 'eu-*'],
+      nodePool: 'gpu_large',
+      networkMode: 'host',
+      tls: { caCert: '/tls/ca.pem', clientCert: '/tls/cli.pem', clientKey: '/tls/cli-key.pem', serverName: 'server.eu.nomad', skipVerify: true },
+    });
+    // An empty value is the default, as for every variable.
+    expect(loadConfig({ GOFER_NOMAD_NETWORK_MODE: '', GOFER_NOMAD_DATACENTERS: '' }).nomad).toMatchObject({ networkMode: undefined, datacenters: ['*'] });
+  });
 
   it('never echoes a secret in its message: a URL keeps all but its password', () => {
     expect(() => loadConfig({ GOFER_REDIS_URL: 'redis://:hunter2@127.0.0.1:port' })).toThrow(ConfigError);

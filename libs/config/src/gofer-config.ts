@@ -43,6 +43,29 @@ const names = (known: readonly string[]) =>
       return list;
     });
 
+/** A comma-separated list, each entry trimmed, without empties or duplicates; at least one entry. */
+const list = (fallback: string, what: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const entries = [...new Set(text.split(',').map((entry) => entry.trim()).filter(Boolean))];
+      if (entries.length === 0) {
+        ctx.addIssue({ code: 'custom', message: `expected at least one ${what}, comma-separated` });
+        return z.NEVER;
+      }
+      return entries;
+    });
+
+/** An http:// or https:// base URL (fetch can reach nothing else). */
+const httpUrl = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .refine((value) => URL.canParse(value) && ['http:', 'https:'].includes(new URL(value).protocol), {
+      message: `expected an http:// or https:// URL, e.g. ${fallback}`,
+    });
+
 /**
  * Every environment variable the service reads, each declared once here, validated once at startup. A
  * bad value stops the process with a message naming the variable (see {@link loadConfig}).
@@ -61,8 +84,8 @@ const environment = z.object({
   GOFER_HTTP_ADDR: address('127.0.0.1:8081'),
   // Address task containers use to reach the API (GOFER_HOST inside tasks); defaults to GOFER_GRPC_ADDR.
   GOFER_ADVERTISE_ADDR: z.string().optional(),
-  // Which container engine runs task containers.
-  GOFER_SCHEDULER: z.enum(['docker']).default('docker'),
+  // Which container engine runs task containers: a Docker Engine, or Nomad (its docker driver) on a cluster.
+  GOFER_SCHEDULER: z.enum(['docker', 'nomad']).default('docker'),
   // Docker Engine API endpoint: a unix socket path or unix:///path, or tcp://host:port.
   GOFER_DOCKER_HOST: z.string().default('unix:///var/run/docker.sock'),
   // Docker network for task containers (e.g. "host"); empty means the engine's default bridge.
@@ -70,6 +93,29 @@ const environment = z.object({
   // How Gofer dials trigger containers off the host network: "published" (a loopback port; Gofer on the
   // Docker host) or "network" (their container name on GOFER_DOCKER_NETWORK; Gofer in containers there).
   GOFER_DOCKER_SERVICE_ADDRESS: z.enum(['published', 'network']).default('published'),
+  // Nomad agent's HTTP API (as NOMAD_ADDR), when GOFER_SCHEDULER=nomad.
+  GOFER_NOMAD_ADDR: httpUrl('http://127.0.0.1:4646'),
+  // Nomad ACL token (as NOMAD_TOKEN); needs to register, read and stop jobs and read logs in the namespace.
+  GOFER_NOMAD_TOKEN: z.string().optional(),
+  // Nomad namespace of every job Gofer registers (as NOMAD_NAMESPACE).
+  GOFER_NOMAD_NAMESPACE: z.string().regex(/^[a-zA-Z0-9-]{1,128}$/, 'expected a Nomad namespace name: letters, digits and -').default('default'),
+  // Nomad region to send requests to (as NOMAD_REGION); empty means the agent's.
+  GOFER_NOMAD_REGION: z.string().optional(),
+  // Datacenters Gofer's jobs may be placed in, comma-separated; Nomad's globs apply ("*" is all of them).
+  GOFER_NOMAD_DATACENTERS: list('*', 'datacenter'),
+  // Nomad node pool of Gofer's jobs (Nomad 1.6+); empty means Nomad's "default".
+  GOFER_NOMAD_NODE_POOL: z.string().regex(/^[a-zA-Z0-9-_]{1,128}$/, 'expected a Nomad node pool name: letters, digits, - and _').optional(),
+  // docker driver network_mode of every container Gofer runs on Nomad (e.g. "host"); empty means the driver's default.
+  GOFER_NOMAD_NETWORK_MODE: z.string().optional(),
+  // PEM file of the CA that signed Nomad's certificate (as NOMAD_CACERT); empty means the system's CAs.
+  GOFER_NOMAD_CACERT: z.string().optional(),
+  // PEM files of a client certificate and its key, for Nomad's mutual TLS (as NOMAD_CLIENT_CERT, NOMAD_CLIENT_KEY).
+  GOFER_NOMAD_CLIENT_CERT: z.string().optional(),
+  GOFER_NOMAD_CLIENT_KEY: z.string().optional(),
+  // Name to verify Nomad's certificate against, and send as SNI (as NOMAD_TLS_SERVER_NAME), e.g. server.global.nomad.
+  GOFER_NOMAD_TLS_SERVER_NAME: z.string().optional(),
+  // Do not verify Nomad's certificate (as NOMAD_SKIP_VERIFY): for tests only, anyone on the path can read the token.
+  GOFER_NOMAD_SKIP_VERIFY: z.enum(['true', 'false']).default('false'),
   // Where objects and archived task logs live: fs:///absolute/path, fs://relative/path, or s3://bucket[/prefix]
   // (with GOFER_S3_* below; MinIO and AWS S3 both work).
   GOFER_OBJECT_STORE: z
@@ -145,8 +191,21 @@ const environment = z.object({
 /** Names of every variable the service reads, in the schema's order (for help text and docs checks). */
 export const CONFIG_VARIABLES: readonly string[] = Object.keys(environment.shape);
 
+/** Rules between variables, each issue naming the variable to fix. */
+const checkedEnvironment = environment.superRefine((e, ctx) => {
+  // Mutual TLS needs both halves: one alone is a half-done setup, not a choice.
+  const [cert, key] = [e.GOFER_NOMAD_CLIENT_CERT, e.GOFER_NOMAD_CLIENT_KEY];
+  if ((cert === undefined) !== (key === undefined)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: [cert === undefined ? 'GOFER_NOMAD_CLIENT_KEY' : 'GOFER_NOMAD_CLIENT_CERT'],
+      message: 'GOFER_NOMAD_CLIENT_CERT and GOFER_NOMAD_CLIENT_KEY go together: set both (mutual TLS) or neither',
+    });
+  }
+});
+
 /** The environment as the code uses it: camelCase fields, durations in milliseconds, derived defaults. */
-const configSchema = environment.transform((e) => ({
+const configSchema = checkedEnvironment.transform((e) => ({
   databaseUrl: e.GOFER_DATABASE_URL,
   databaseStatementTimeoutMs: e.GOFER_DATABASE_STATEMENT_TIMEOUT,
   redisUrl: e.GOFER_REDIS_URL,
@@ -157,6 +216,22 @@ const configSchema = environment.transform((e) => ({
   dockerHost: e.GOFER_DOCKER_HOST,
   dockerNetwork: e.GOFER_DOCKER_NETWORK,
   dockerServiceAddress: e.GOFER_DOCKER_SERVICE_ADDRESS,
+  nomad: {
+    address: e.GOFER_NOMAD_ADDR,
+    token: e.GOFER_NOMAD_TOKEN,
+    namespace: e.GOFER_NOMAD_NAMESPACE,
+    region: e.GOFER_NOMAD_REGION,
+    datacenters: e.GOFER_NOMAD_DATACENTERS,
+    nodePool: e.GOFER_NOMAD_NODE_POOL,
+    networkMode: e.GOFER_NOMAD_NETWORK_MODE,
+    tls: {
+      caCert: e.GOFER_NOMAD_CACERT,
+      clientCert: e.GOFER_NOMAD_CLIENT_CERT,
+      clientKey: e.GOFER_NOMAD_CLIENT_KEY,
+      serverName: e.GOFER_NOMAD_TLS_SERVER_NAME,
+      skipVerify: e.GOFER_NOMAD_SKIP_VERIFY === 'true',
+    },
+  },
   objectStore: e.GOFER_OBJECT_STORE,
   s3: {
     endpoint: e.GOFER_S3_ENDPOINT,
@@ -201,7 +276,7 @@ export class ConfigError extends Error {
 }
 
 /** Variables whose values are secrets, never shown in an error message. */
-const SECRET_VARIABLES = new Set(['GOFER_ENCRYPTION_KEY', 'GOFER_PREVIOUS_ENCRYPTION_KEYS', 'GOFER_S3_SECRET_ACCESS_KEY', 'GOFER_GITHUB_WEBHOOK_SECRET']);
+const SECRET_VARIABLES = new Set(['GOFER_ENCRYPTION_KEY', 'GOFER_PREVIOUS_ENCRYPTION_KEYS', 'GOFER_S3_SECRET_ACCESS_KEY', 'GOFER_GITHUB_WEBHOOK_SECRET', 'GOFER_NOMAD_TOKEN']);
 
 /** Reads and validates the GOFER_* environment. Throws {@link ConfigError} naming each bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): GoferConfig {

@@ -235,7 +235,10 @@ export class NotificationProcessor implements OnApplicationBootstrap, OnModuleDe
       ({ exitCode } = await this.scheduler.wait(container.id, handOver.signal));
     } catch (error) {
       if (stopReason() === 'shutdown') throw new HandOver();
-      throw error;
+      if (!(error instanceof SchedulerError)) throw error;
+      // No exit code will come (Nomad: its allocation was lost with its node).
+      await reading.catch(() => undefined);
+      return { result: failed(`its container ended without an exit code: ${error.message}`), containerId: container.id };
     } finally {
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);

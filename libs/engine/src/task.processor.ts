@@ -5,7 +5,7 @@ import type { TaskLogs } from '@gofer/logs';
 import { formatDuration, type TaskConfig } from '@gofer/pipeline';
 import { SecretMasker } from '@gofer/secrets';
 import { attemptLogFields, QueueName, taskJobId, type TaskAttemptKey } from '@gofer/queue';
-import { SchedulerError, type Scheduler } from '@gofer/scheduler';
+import { SchedulerError, type Scheduler, type SchedulerErrorKind } from '@gofer/scheduler';
 import { DelayedError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -257,7 +257,7 @@ export class TaskProcessor implements OnModuleDestroy {
         return {
           result: {
             status: 'failed', reason: 'scheduler_error', description: error.message,
-            retryable: error.kind === 'unreachable' || error.kind === 'engine_error',
+            retryable: retryableKinds.has(error.kind),
           },
         };
       }
@@ -311,12 +311,16 @@ export class TaskProcessor implements OnModuleDestroy {
       const elapsed = Date.now() - (started?.getTime() ?? Date.now());
       timer = setTimeout(() => this.stopActive(key, 'timeout'), Math.max(0, task.timeoutMs - elapsed));
     }
-    let exitCode: number;
+    let exitCode: number | undefined;
+    // The engine can say no exit code will come (Nomad: the allocation was lost with its node).
+    let lost: SchedulerError | undefined;
     try {
       ({ exitCode } = await this.scheduler.wait(container.id, handOver));
     } catch (error) {
       if (stopReason() === 'shutdown') throw new HandOver();
-      throw error;
+      if (!(error instanceof SchedulerError)) throw error;
+      log.warn({ err: error, kind: error.kind }, 'container ended without an exit code');
+      lost = error;
     } finally {
       clearTimeout(timer);
       signal.removeEventListener('abort', stopper);
@@ -327,7 +331,9 @@ export class TaskProcessor implements OnModuleDestroy {
     const logInfo = { logBytes: writer.bytes, logsTruncated: writer.truncated, logsArchived };
     const reason = stopReason();
     const result: AttemptResult =
-      reason === 'cancelled'
+      lost || exitCode === undefined
+        ? { status: 'failed', reason: 'scheduler_error', description: lost?.message ?? 'no exit code', retryable: lost ? retryableKinds.has(lost.kind) : true, ...logInfo }
+        : reason === 'cancelled'
         ? { ...cancelled(`stopped by a user (exit code ${exitCode})`), exitCode, ...logInfo }
         : reason === 'timeout'
           ? { status: 'failed', reason: 'timeout', description: `exceeded its timeout of ${formatDuration(task.timeoutMs!)}`, exitCode, ...logInfo }
@@ -377,6 +383,12 @@ export class TaskProcessor implements OnModuleDestroy {
     await closing;
   }
 }
+
+/**
+ * Scheduler failures worth another attempt (within the task's retry policy): the engine's trouble,
+ * not the spec's. A bad image or spec fails the same way every time.
+ */
+const retryableKinds = new Set<SchedulerErrorKind>(['unreachable', 'engine_error', 'unschedulable', 'lost']);
 
 function cancelled(description: string): AttemptResult {
   return { status: 'cancelled', reason: 'cancelled', description };

@@ -114,7 +114,9 @@ export interface Scheduler {
   /**
    * Resolves with the exit code when the container stops; immediately if it already exited. A container
    * ended by a signal reports 128 + its number (137 after the SIGKILL of {@link Scheduler.stop}).
-   * Rejects with the signal's reason when `signal` aborts (the container keeps running).
+   * Rejects with the signal's reason when `signal` aborts (the container keeps running), and with a
+   * {@link SchedulerError} when no exit code will ever come: `lost` (its node died), `unschedulable`,
+   * or the start's own kinds for a container an earlier caller created that then failed to start.
    */
   wait(id: string, signal?: AbortSignal): Promise<{ exitCode: number }>;
 
@@ -159,6 +161,10 @@ export type SchedulerErrorKind =
   | 'unreachable'
   /** The engine rejected the container spec, or the container could not start. */
   | 'invalid_spec'
+  /** No node of the cluster can run it (Nomad: constraints or capacity); the message gives the engine's reasons. */
+  | 'unschedulable'
+  /** The container was lost with its node: it will never report an exit code. */
+  | 'lost'
   /** Anything else the engine reported. */
   | 'engine_error';
 

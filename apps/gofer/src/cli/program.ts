@@ -16,7 +16,7 @@ import { triggerCommand } from './trigger.command.js';
 /** Builds the `gofer` command tree. Actions get their context (flags, client, output) from `contextFor`. */
 export function buildProgram(io: CliIo, contextFor: ContextFor): Command {
   const program = new Command('gofer')
-    .description('Gofer: run pipelines of containers (DAGs of tasks) on Docker')
+    .description('Gofer: run pipelines of containers (DAGs of tasks) on Docker or Nomad')
     .version(GOFER_VERSION, '-V, --version', 'print the version')
     .addOption(new Option('--host <HOST:PORT>', `Gofer API address (env GOFER_HOST, default ${DEFAULT_HOST})`))
     .addOption(new Option('--token <TOKEN>', 'API token (env GOFER_TOKEN)'))

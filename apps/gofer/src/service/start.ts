@@ -158,7 +158,10 @@ export async function bootService(
   }
   logger.info({ roles, version: GOFER_VERSION, grpc: roles.includes('api') ? config.grpcAddr : undefined, http: config.httpAddr }, 'gofer service started');
   const unreachable = roles.includes('worker') ? advertiseAddressProblem(config) : undefined;
-  if (unreachable) logger.warn({ advertise_addr: config.advertiseAddr, docker_network: config.dockerNetwork }, unreachable);
+  if (unreachable) {
+    const network = config.scheduler === 'nomad' ? { nomad_network_mode: config.nomad.networkMode } : { docker_network: config.dockerNetwork };
+    logger.warn({ advertise_addr: config.advertiseAddr, ...network }, unreachable);
+  }
   if (roles.includes('worker') && !roles.includes('api') && !env.GOFER_ADVERTISE_ADDR) {
     logger.warn(
       { advertise_addr: config.advertiseAddr },

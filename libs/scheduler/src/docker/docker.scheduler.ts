@@ -14,6 +14,7 @@ import {
   type ServiceRef,
   type ServiceSpec,
 } from '../scheduler.js';
+import { NOT_FOUND_REASONS, validateServiceSpec, validateSpec } from '../spec-validation.js';
 import { demultiplexLogStream } from './log-stream.parser.js';
 
 /** Where the Docker engine is and how containers attach to the network. */
@@ -37,15 +38,11 @@ export interface DockerSchedulerOptions {
 }
 
 const DEFAULT_SOCKET = '/var/run/docker.sock';
-// Docker's own rule for container names.
-const NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 // Errors that mean the engine never answered (as opposed to answering with an error status).
 const CONNECTION_ERRORS = new Set([
   'ENOENT', 'ECONNREFUSED', 'EACCES', 'EPERM', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT',
   'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ENOTSOCK',
 ]);
-// Registry answers that mean "no such image" rather than "could not ask".
-const NOT_FOUND_REASONS = /manifest unknown|not found|does not exist|pull access denied|repository name not known/i;
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 // How long start() keeps retrying when a name conflict races a create that has not registered yet.
 const CONFLICT_RETRIES = 100;
@@ -587,38 +584,6 @@ function resolveAddress(options: DockerSchedulerOptions): { modem: Docker.Docker
   return { modem: { socketPath }, address: socketPath };
 }
 
-function validateSpec(spec: ContainerSpec): void {
-  const problems: string[] = [];
-  if (!NAME_PATTERN.test(spec.name)) {
-    problems.push(`name "${spec.name}" must be at least 2 characters of [a-zA-Z0-9_.-], starting with a letter or digit`);
-  }
-  if (typeof spec.image !== 'string' || spec.image.trim() === '') problems.push('image must not be empty');
-  for (const key of Object.keys(spec.env)) {
-    if (key === '' || key.includes('=')) problems.push(`environment variable name "${key}" must be non-empty and contain no "="`);
-  }
-  const cpu = spec.resources?.cpu;
-  if (cpu !== undefined && !(Number.isFinite(cpu) && cpu > 0)) problems.push(`cpu limit ${cpu} must be a positive number of CPUs`);
-  const memory = spec.resources?.memoryBytes;
-  if (memory !== undefined && !(Number.isSafeInteger(memory) && memory > 0)) {
-    problems.push(`memory limit ${memory} must be a positive whole number of bytes`);
-  }
-  if (problems.length > 0) {
-    throw new SchedulerError('invalid_spec', `invalid container spec: ${problems.join('; ')}`);
-  }
-}
-
-function validateServiceSpec(spec: ServiceSpec): void {
-  validateSpec(spec);
-  const problems: string[] = [];
-  if (typeof spec.portEnv !== 'string' || spec.portEnv === '' || spec.portEnv.includes('=')) {
-    problems.push(`port variable name "${spec.portEnv}" must be non-empty and contain no "="`);
-  } else if (Object.hasOwn(spec.env, spec.portEnv)) {
-    problems.push(`environment variable "${spec.portEnv}" must not be set: the scheduler chooses the port it carries`);
-  }
-  if (problems.length > 0) {
-    throw new SchedulerError('invalid_spec', `invalid service spec: ${problems.join('; ')}`);
-  }
-}
 
 /** The host port recorded on a service container, or undefined if it is not one. */
 function servicePort(raw: Docker.ContainerInspectInfo): number | undefined {

@@ -184,6 +184,12 @@ export class NomadClient {
     this.timeoutMs = options.requestTimeoutMs ?? 30_000;
   }
 
+  /** `GET /v1/status/leader`: the leader's RPC address; fails when the cluster has none or cannot be reached. */
+  async leader(options: { signal?: AbortSignal } = {}): Promise<string> {
+    const { value } = await this.json<string>('GET', '/v1/status/leader', { signal: options.signal });
+    return value;
+  }
+
   /**
    * Registers a job (`PUT /v1/jobs`). With `enforceIndex: 0` the register is create-only: if the job
    * exists it fails with {@link JobExistsError} and changes nothing.
@@ -214,10 +220,28 @@ export class NomadClient {
     return this.optional(`/v1/allocation/${encodeURIComponent(id)}`, { blocking, signal: blocking?.signal });
   }
 
+  /** `GET /v1/job/:id/evaluations`; empty for an unknown job. */
+  async jobEvaluations(id: string, options: { signal?: AbortSignal } = {}): Promise<NomadEvaluation[]> {
+    const { value } = await this.json<NomadEvaluation[]>('GET', `/v1/job/${encodeURIComponent(id)}/evaluations`, { signal: options.signal });
+    return value;
+  }
+
+  /**
+   * Sends `signal` (e.g. `SIGKILL`) to a task of a running allocation
+   * (`POST /v1/client/allocation/:id/signal`). Nomad answers an error when the task is not running.
+   */
+  async signalAllocation(allocId: string, signal: string, task?: string): Promise<void> {
+    await this.json('POST', `/v1/client/allocation/${encodeURIComponent(allocId)}/signal`, { body: { Signal: signal, ...(task && { Task: task }) } });
+  }
+
   /** `GET /v1/evaluation/:id`; undefined if there is no such evaluation. */
   async evaluation(id: string, options: { signal?: AbortSignal } = {}): Promise<NomadEvaluation | undefined> {
-    const result = await this.optional<NomadEvaluation>(`/v1/evaluation/${encodeURIComponent(id)}`, { signal: options.signal });
-    return result.value;
+    return (await this.evaluationQuery(id, { signal: options.signal })).value;
+  }
+
+  /** `GET /v1/evaluation/:id`, optionally blocking; `value` undefined if there is no such evaluation. */
+  evaluationQuery(id: string, blocking?: BlockingQuery): Promise<QueryResult<NomadEvaluation | undefined>> {
+    return this.optional(`/v1/evaluation/${encodeURIComponent(id)}`, { blocking, signal: blocking?.signal });
   }
 
   /**

@@ -1,0 +1,55 @@
+// The scheduler contract (scheduler.contract.ts) against Nomad's HTTP API as the stand-in serves it
+// (apps/nomad-dev: no Nomad binary can be installed here), with the scheduler built as the service
+// builds it: loadConfig → createScheduler. The stand-in runs each job's docker task on the local Docker
+// engine, so the containers are real. Needs busybox:latest (`node scripts/test-images.mjs`).
+import { createServer } from 'node:net';
+import Docker from 'dockerode';
+import { afterAll } from 'vitest';
+import { loadConfig } from '@gofer/config';
+import { createScheduler } from '@gofer/scheduler';
+import { NomadClient } from '../../libs/scheduler/src/nomad/nomad.client.js';
+import { startNomadStandIn } from '../../apps/nomad-dev/src/nomad-stand-in.js';
+import { describeSchedulerContract } from './scheduler.contract.js';
+
+const docker = new Docker({ socketPath: '/var/run/docker.sock' });
+const standIn = await startNomadStandIn();
+// Direct API access, only to find allocations and to clean up whatever the scheduler left.
+const nomad = new NomadClient({ address: standIn.address });
+const env = { GOFER_SCHEDULER: 'nomad', GOFER_NOMAD_ADDR: standIn.address, GOFER_NOMAD_NETWORK_MODE: 'host' };
+
+afterAll(() => standIn.close());
+
+describeSchedulerContract({
+  kind: 'nomad',
+  scheduler: createScheduler(loadConfig(env)),
+  image: 'busybox:latest',
+  async unreachable() {
+    const port = await closedPort();
+    const address = `http://127.0.0.1:${port}`;
+    return [{ label: 'closed loopback port', scheduler: createScheduler(loadConfig({ ...env, GOFER_NOMAD_ADDR: address })), address }];
+  },
+  async cleanup(labels) {
+    const filter = Object.entries(labels).map(([key, value]) => `Meta[${JSON.stringify(key)}] == ${JSON.stringify(value)}`).join(' and ');
+    const jobs = await nomad.listJobs({ filter });
+    await Promise.all(jobs.map((job) => nomad.deregisterJob(job.ID, { purge: true }).catch(() => undefined)));
+  },
+  async crash(id) {
+    // Killing the process from outside, as a crash would: Nomad's restart policy then applies.
+    const { value: allocs } = await nomad.jobAllocations(id);
+    const alloc = allocs.sort((a, b) => b.CreateIndex - a.CreateIndex)[0];
+    if (!alloc) throw new Error(`job ${id} has no allocation`);
+    const [container] = await docker.listContainers({ filters: JSON.stringify({ label: [`com.hashicorp.nomad.alloc_id=${alloc.ID}`] }) });
+    if (!container) throw new Error(`allocation ${alloc.ID} has no running container`);
+    const { State } = await docker.getContainer(container.Id).inspect();
+    process.kill(State.Pid, 'SIGKILL');
+  },
+});
+
+/** A loopback port nothing listens on: bound by the OS, then released. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
