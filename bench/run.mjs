@@ -1,18 +1,20 @@
 // Gofer benchmarks: `npm run bench` (builds first). Prints a report and writes it as JSON to
 // bench/results/. These measure, they never fail on a number: a missed target is reported as such.
 //
-//   node bench/run.mjs [fan-out] [chain] [control-plane] [trigger-event] [scale-out]   (default: all five)
+//   node bench/run.mjs [fan-out] [chain] [control-plane] [trigger-event] [scale-out] [nomad-fan-out]   (default: all six)
 //   GOFER_BENCH_CPU_PROFILE=1 node bench/run.mjs ...        (also writes V8 CPU profiles of Gofer)
 //
 // Everything talks to 127.0.0.1 only (Postgres :5432, Redis :6379, Docker's unix socket), and every
-// loop is bounded in count; a whole run takes about 11–16 minutes on a 2-core machine (trigger-event
-// alone under 2, scale-out about 3–4).
+// loop is bounded in count; a whole run takes about 12–18 minutes on a 2-core machine (trigger-event
+// alone under 2, scale-out about 3–4, nomad-fan-out about 2). nomad-fan-out's Nomad is the stand-in of
+// apps/nomad-dev, started in this process.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { chainBench } from './chain.bench.mjs';
 import { controlPlaneBench } from './control-plane.bench.mjs';
 import { fanOutBench } from './fan-out.bench.mjs';
+import { nomadEnv, nomadFanOutBench } from './nomad-fan-out.bench.mjs';
 import { scaleOutBench } from './scale-out.bench.mjs';
 import { TRIGGER, triggerEventBench } from './trigger-event.bench.mjs';
 import { calibrate } from './support/calibration.mjs';
@@ -22,6 +24,7 @@ import { round } from './support/stats.mjs';
 
 const SETTINGS = {
   fanOut: { tasks: 50, concurrency: 8, rounds: 5 },
+  nomadFanOut: { tasks: 50, concurrency: 8, rounds: 5 },
   chain: { length: 20, runs: 5 },
   controlPlane: { runs: 100, rounds: 3, warmupRuns: 100, steadySeconds: 20, isolatedRuns: 10, submitConcurrency: 8, workerConcurrency: 128 },
   triggerEvent: { events: 200, warmup: 5 },
@@ -31,7 +34,7 @@ const SETTINGS = {
     runs: 80, rounds: 2, warmupRuns: 30, submitConcurrency: 8, workerConcurrency: 64, pgPoolMax: 10,
   },
 };
-const ALL = ['fan-out', 'chain', 'control-plane', 'trigger-event', 'scale-out'];
+const ALL = ['fan-out', 'chain', 'control-plane', 'trigger-event', 'scale-out', 'nomad-fan-out'];
 
 const selected = process.argv.slice(2);
 for (const name of selected) {
@@ -119,13 +122,34 @@ if (wanted.includes('scale-out')) {
   results.scaleOut = await scaleOutBench({ ...SETTINGS.scaleOut, log });
 }
 
+if (wanted.includes('nomad-fan-out')) {
+  results.calibration.nomad = await calibrate();
+  // Loaded only when wanted: the other benchmarks do not need apps/nomad-dev built.
+  const { startNomadStandIn } = await import('../apps/nomad-dev/dist/nomad-stand-in.js');
+  const standIn = await startNomadStandIn();
+  try {
+    const concurrency = SETTINGS.nomadFanOut.concurrency;
+    const cluster = await startCluster({
+      name: 'nomad', scheduler: 'nomad', env: { GOFER_WORKER_CONCURRENCY: String(concurrency), ...nomadEnv(standIn) },
+    });
+    try {
+      results.nomadFanOut = await nomadFanOutBench(cluster, standIn, { ...SETTINGS.nomadFanOut, log });
+    } finally {
+      await cluster.destroy();
+    }
+    if (cluster.profileFile) results.profiles = { ...results.profiles, nomad: { file: cluster.profileFile, ...summarizeProfile(cluster.profileFile) } };
+  } finally {
+    await standIn.close();
+  }
+}
+
 results.totalSeconds = (Date.now() - started) / 1000;
 report(results);
 mkdirSync(RESULTS_DIR, { recursive: true });
 const file = join(RESULTS_DIR, `bench-${environment.date.replace(/[:.]/g, '-')}.json`);
 writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
 writeFileSync(join(RESULTS_DIR, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
-process.stdout.write(`\nJSON: ${file}\nGofer process logs: ${join(RESULTS_DIR, 'gofer-{docker,noop,trigger}.log')}, gofer-scale-{api,worker}<n>.log (last configuration)\n`);
+process.stdout.write(`\nJSON: ${file}\nGofer process logs: ${join(RESULTS_DIR, 'gofer-{docker,noop,trigger,nomad}.log')}, gofer-scale-{api,worker}<n>.log (last configuration)\n`);
 
 function report(r) {
   const out = (text = '') => process.stdout.write(`${text}\n`);
@@ -136,7 +160,7 @@ function report(r) {
   out('\nMachine before each benchmark (it is shared: contention slows everything below)');
   for (const [name, c] of Object.entries(r.calibration)) {
     out(
-      `  ${{ docker: 'fan-out/chain', noop: 'control-plane', trigger: 'trigger-event', scale: 'scale-out' }[name] ?? name}: load ${round(c.loadAverage1m, 1)}, ` +
+      `  ${{ docker: 'fan-out/chain', noop: 'control-plane', trigger: 'trigger-event', scale: 'scale-out', nomad: 'nomad-fan-out' }[name] ?? name}: load ${round(c.loadAverage1m, 1)}, ` +
         `${round(c.busyCoresWhileIdle, 2)} of ${r.environment.cpus} cores busy with other work, ` +
         `Postgres SELECT 1 p50/p99 ${round(c.postgresSelect1Ms.p50, 2)}/${round(c.postgresSelect1Ms.p99, 2)} ms, ` +
         `Redis PING p50/p99 ${round(c.redisPingMs.p50, 2)}/${round(c.redisPingMs.p99, 2)} ms`,
@@ -181,12 +205,23 @@ function report(r) {
     rows.push(['trigger', `bare Docker create → container started, p50 / p99 / mean (${e.bareMs.n})`, `${ms(e.bareMs.p50)} / ${ms(e.bareMs.p99)} / ${ms(e.bareMs.mean)}`, '', '']);
     rows.push(['trigger', 'ratio Gofer / bare, p50 / p99 / mean', `${round(e.ratio.p50, 2)} / ${round(e.ratio.p99, 2)} / ${round(e.ratio.mean, 2)}`, '', '']);
   }
+  if (r.nomadFanOut) {
+    const n = r.nomadFanOut;
+    rows.push(['nomad', `Gofer wall, ${n.tasks} tasks @ ${n.concurrency} on the Nomad stand-in: run created → ended (median of ${n.rounds.length})`, ms(n.goferMedianMs), '', '']);
+    rows.push(['nomad', '  client view: StartRun → GetRun (100 ms polls) sees it complete', ms(n.goferClientMedianMs), '', '']);
+    rows.push(['nomad', `bare Nomad API loop wall (median of ${n.rounds.length})`, ms(n.bareMedianMs), '', '']);
+    rows.push(['nomad', 'ratio Gofer / bare (of the medians; client view)', `${round(n.ratioOfMedians, 3)} (${round(n.clientRatioOfMedians, 3)})`, 'none set', '']);
+    rows.push(['nomad', '  per-round ratios', n.rounds.map((x) => round(x.ratio, 3)).join(', '), '', '']);
+    rows.push(['nomad', `per task, Gofer: claimed → completion recorded, p50 / p99 (${n.goferTaskMs.n} tasks)`, `${ms(n.goferTaskMs.p50)} / ${ms(n.goferTaskMs.p99)}`, '', '']);
+    rows.push(['nomad', `per task, bare: register → logs read, p50 / p99 (${n.bareTaskMs.n})`, `${ms(n.bareTaskMs.p50)} / ${ms(n.bareTaskMs.p99)}`, '', '']);
+    rows.push(['nomad', '  ratio Gofer / bare, p50 / p99', `${round(n.goferTaskMs.p50 / n.bareTaskMs.p50, 2)} / ${round(n.goferTaskMs.p99 / n.bareTaskMs.p99, 2)}`, '', '']);
+  }
   if (rows.length > 0) {
     out('\nResults');
     table(['benchmark', 'metric', 'measured', 'target', 'verdict'], rows);
   }
 
-  if (r.fanOut || r.chain || r.controlPlane || r.triggerEvent) out('\nWhere the time goes');
+  if (r.fanOut || r.chain || r.controlPlane || r.triggerEvent || r.nomadFanOut) out('\nWhere the time goes');
   if (r.fanOut) {
     const f = r.fanOut;
     const last = f.rounds.at(-1);
@@ -291,10 +326,36 @@ function report(r) {
     const calls = dockerCallsPerTask(r.triggerEvent.instruments, r.triggerEvent.events);
     out(`           Docker API requests per event, Gofer (whole run): ${calls.total} — ${calls.detail}`);
   }
+  if (r.nomadFanOut) {
+    const n = r.nomadFanOut;
+    const requests = (perTask) => {
+      const total = Object.values(perTask).reduce((a, b) => a + b, 0);
+      return `${round(total, 2)} — ${Object.entries(perTask).map(([k, v]) => `${k} ×${round(v, 2)}`).join(', ')}`;
+    };
+    out(`  nomad:   Nomad API requests per task (last round), Gofer: ${requests(n.requestsPerTask.gofer)}`);
+    out(`           bare loop: ${requests(n.requestsPerTask.bare)}`);
+    const calls = n.bareCallMedianMs;
+    out(
+      `           bare loop, mean per task (median of the rounds): register ${ms(calls.register)}, → allocation terminal ${ms(calls.wait)}, ` +
+        `logs read ${ms(calls.logs)}, deregister ${ms(calls.deregister)}; whole slot ${ms(n.bareSlotMedianMs)}`,
+    );
+    out(
+      `           slots busy on average (of ${n.concurrency}): Gofer ${round(n.goferBusySlotsMedian, 2)} (task claimed → completion recorded), ` +
+        `bare ${round(n.bareBusySlotsMedian, 2)} (register → deregistered); ` +
+        `Gofer run created → first claim ${ms(n.goferFirstClaimMedianMs)}, last completion → run ended ${ms(n.goferLastCompletionToRunEndMedianMs)}`,
+    );
+    const g = n.cpuMsPerTask.gofer;
+    const b = n.cpuMsPerTask.bare;
+    out(
+      `           CPU ms per task, Gofer side: gofer ${round(g.goferProcess)}, stand-in ${round(g.standIn)}, docker ${round(g.docker)}, ` +
+        `postgres ${round(g.postgres)}, other work ${round(g.others)}; bare side: stand-in and loop ${round(b.standInAndLoop)}, ` +
+        `docker ${round(b.docker)}, other work ${round(b.others)}`,
+    );
+  }
   if (r.scaleOut) scaleOutReport(r.scaleOut, r.environment.cpus);
   for (const [name, p] of Object.entries(r.profiles ?? {})) {
     const list = (entries) => entries.map(([k, v]) => `${k} ${v}%`).join(', ');
-    out(`\nCPU profile of the Gofer process (${{ docker: 'fan-out/chain', noop: 'control plane', trigger: 'trigger-event' }[name] ?? name}, ${round(p.sampledSeconds, 0)} s sampled): ${p.file}`);
+    out(`\nCPU profile of the Gofer process (${{ docker: 'fan-out/chain', noop: 'control plane', trigger: 'trigger-event', nomad: 'nomad-fan-out' }[name] ?? name}, ${round(p.sampledSeconds, 0)} s sampled): ${p.file}`);
     out(`  by package: ${list(p.byPackage)}`);
     out(`  native I/O by caller: ${list(p.nativeIoByCaller)}`);
   }

@@ -40,7 +40,8 @@ export function memoryOf(pid) {
 /**
  * Starts `node bench/support/gofer-host.mjs <scheduler>` with a fresh database and prefix, and waits
  * until its /healthz answers.
- * @param {{ name: string, scheduler: 'docker' | 'noop', env?: Record<string, string> }} options
+ * @param {{ name: string, scheduler: 'docker' | 'noop' | 'nomad', env?: Record<string, string> }} options
+ *   `nomad` boots Gofer's own Nomad scheduler from the GOFER_NOMAD_* variables in `env`.
  */
 export async function startCluster(options) {
   // `npm run build` empties dist/ before compiling: if someone rebuilds while a benchmark boots Gofer,

@@ -1,11 +1,12 @@
 // Child-process entry: boots one Gofer process from the built dist/ with `bootService`, with the
-// Docker scheduler (`docker`) or the benchmark's no-op one (`noop`), and the roles given (default: API
-// and worker in one process; the scale-out benchmark starts API-only and worker-only processes).
+// scheduler its GOFER_SCHEDULER environment names (`docker`, or `nomad` with GOFER_NOMAD_*) or the
+// benchmark's no-op one (`noop`), and the roles given (default: API and worker in one process; the
+// scale-out benchmark starts API-only and worker-only processes).
 // Configuration comes from the GOFER_* environment; its logs go to whatever stdout the parent gave it
 // (a file). Over IPC it answers `stats` with the instruments' readings (support/instrument.mjs) and
 // `reset` by zeroing them.
 //
-//   node bench/support/gofer-host.mjs docker|noop [api,worker|api|worker]
+//   node bench/support/gofer-host.mjs docker|nomad|noop [api,worker|api|worker]
 import { instrumentLibraries, instrumentService, reset, snapshot } from './instrument.mjs';
 
 instrumentLibraries();

@@ -5,6 +5,7 @@
 // the local Docker engine. It is a development aid, not a product feature: one node, one task group
 // with one task per job, no deployments, no rescheduling.
 import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import Docker from 'dockerode';
@@ -68,6 +69,8 @@ export async function startNomadStandIn(options: NomadStandInOptions = {}): Prom
   let placementFailure: NomadObject | undefined;
   const registrations = new Map<string, number>();
   const closing = new AbortController();
+  // Every followed log stream listens for the close: there are as many as the clients follow.
+  setMaxListeners(0, closing.signal);
 
   const ctx: RunContext = {
     docker, state, instanceId,
