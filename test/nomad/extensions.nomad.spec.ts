@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GoferClient, InstalledTrigger, Run } from '@gofer/proto';
+import { metaFilter } from '../../libs/scheduler/src/nomad/nomad.scheduler.js';
 import type { NomadAllocationListStub } from '../../libs/scheduler/src/nomad/nomad.types.js';
 import { TestCluster, waitFor } from '../support/gofer-process.js';
 import { startTestNomad, type TestNomad } from '../support/nomad.js';
@@ -144,7 +145,7 @@ describe('triggers and notifiers on Nomad', () => {
     expect(job).toMatchObject({ ID: id, Type: 'service', Stop: false, Status: 'running' });
     expect(job!.Meta).toEqual(labels);
     expect(job!.TaskGroups[0]!.Tasks[0]!.Config.image).toBe(trigger.image);
-    const listed = await nomad.client.listJobs({ filter: `Meta["gofer.cluster"] == "${clusterId}" and Meta["gofer.trigger"] == "cron"`, meta: true });
+    const listed = await nomad.client.listJobs({ filter: metaFilter({ 'gofer.cluster': clusterId, 'gofer.trigger': 'cron' }), meta: true });
     expect(listed.map((j) => ({ ID: j.ID, Type: j.Type, Meta: j.Meta }))).toEqual([{ ID: id, Type: 'service', Meta: labels }]);
 
     // Its one allocation runs the task, and Gofer dials the trigger at the port Nomad allocated for it.
@@ -192,7 +193,7 @@ describe('triggers and notifiers on Nomad', () => {
     expect(events.find((e) => e.Type === 'Terminated')?.ExitCode).toBe(137);
     // Gofer left the restart to Nomad: the job was registered once, and is still the only one.
     expect(nomad.standIn.registrations(triggerJobId())).toBe(1);
-    expect((await nomad.client.listJobs({ filter: `Meta["gofer.trigger"] == "cron"` })).map((j) => j.ID)).toEqual([triggerJobId()]);
+    expect((await nomad.client.listJobs({ filter: metaFilter({ 'gofer.trigger': 'cron' }) })).map((j) => j.ID)).toEqual([triggerJobId()]);
 
     // The new process got its subscriptions again (a new instance id) and starts runs that complete.
     const after = await triggerRunning(before.instanceId);
@@ -227,7 +228,7 @@ notifiers:
     const job = await nomad.client.job(id);
     expect(job).toMatchObject({ ID: id, Type: 'batch', Stop: false });
     expect(job!.Meta).toEqual(labels);
-    const listed = await nomad.client.listJobs({ filter: `Meta["gofer.cluster"] == "${clusterId}" and Meta["gofer.notifier"] == "hook"`, meta: true });
+    const listed = await nomad.client.listJobs({ filter: metaFilter({ 'gofer.cluster': clusterId, 'gofer.notifier': 'hook' }), meta: true });
     expect(listed.map((j) => ({ ID: j.ID, Type: j.Type, Meta: j.Meta }))).toEqual([{ ID: id, Type: 'batch', Meta: labels }]);
     const allocs = (await nomad.client.jobAllocations(id)).value;
     expect(allocs).toHaveLength(1);

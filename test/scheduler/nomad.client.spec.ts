@@ -81,7 +81,7 @@ describe('NomadClient against the Nomad stand-in', () => {
     expect(await logText(allocId!, 'stdout')).toBe('hello\n');
     expect(await logText(allocId!, 'stderr')).toBe('oops\n');
 
-    const listed = await client.listJobs({ prefix: `gofer-${RUN}`, filter: `Meta["gofer.run"] == "${RUN}"` });
+    const listed = await client.listJobs({ prefix: `gofer-${RUN}`, filter: `"gofer.run" in Meta and Meta["gofer.run"] == "${RUN}"` });
     expect(listed.map((job) => job.ID)).toContain(id);
 
     expect(await client.deregisterJob(id, { purge: true })).toMatchObject({ EvalID: expect.any(String) });

@@ -8,6 +8,7 @@ import { afterAll } from 'vitest';
 import { loadConfig } from '@gofer/config';
 import { createScheduler } from '@gofer/scheduler';
 import { NomadClient } from '../../libs/scheduler/src/nomad/nomad.client.js';
+import { metaFilter } from '../../libs/scheduler/src/nomad/nomad.scheduler.js';
 import { startNomadStandIn } from '../../apps/nomad-dev/src/nomad-stand-in.js';
 import { describeSchedulerContract } from './scheduler.contract.js';
 
@@ -29,8 +30,7 @@ describeSchedulerContract({
     return [{ label: 'closed loopback port', scheduler: createScheduler(loadConfig({ ...env, GOFER_NOMAD_ADDR: address })), address }];
   },
   async cleanup(labels) {
-    const filter = Object.entries(labels).map(([key, value]) => `Meta[${JSON.stringify(key)}] == ${JSON.stringify(value)}`).join(' and ');
-    const jobs = await nomad.listJobs({ filter });
+    const jobs = await nomad.listJobs({ filter: metaFilter(labels) });
     await Promise.all(jobs.map((job) => nomad.deregisterJob(job.ID, { purge: true }).catch(() => undefined)));
   },
   async crash(id) {

@@ -65,10 +65,14 @@ describe('Nomad scheduler', () => {
     const group = job.TaskGroups[0]!;
     expect(group.RestartPolicy).toMatchObject({ Attempts: 0, Mode: 'fail' });
     expect(group.ReschedulePolicy).toMatchObject({ Attempts: 0, Unlimited: false });
+    expect(group.StopAfterClientDisconnect).toBe(30e9);
     expect(group.Tasks).toHaveLength(1);
     expect(group.Tasks[0]).toMatchObject({
       Driver: 'docker',
-      Config: { image: 'busybox:latest', entrypoint: ['sh', '-c'], command: 'echo "$A"', args: ['arg0'], auth: { username: 'robot', password: 'hunter2' }, network_mode: 'host' },
+      Config: {
+        image: 'busybox:latest', entrypoint: ['sh', '-c'], command: 'echo "$A"', args: ['arg0'], auth: { username: 'robot', password: 'hunter2' },
+        network_mode: 'host', labels: [s.labels],
+      },
       Env: { A: 'from env' },
       Resources: { CPU: 500, MemoryMB: 64 },
       KillTimeout: 3e9,
@@ -78,6 +82,14 @@ describe('Nomad scheduler', () => {
     // The second start of the attempt is refused by Nomad (create-only) and adopts the job: one registration.
     expect(await scheduler.start(s)).toEqual({ id, name: s.name, adopted: true });
     expect(standIn.registrations(s.name)).toBe(1);
+    await scheduler.remove(id);
+  });
+
+  it('keeps ${…} and %{…} in commands literal through Nomad\'s HCL decoding of the driver config', async () => {
+    // Without the escaping Nomad would put its own NOMAD_JOB_ID in, and fail on HOME as an unknown variable.
+    const { id } = await scheduler.start(spec({ command: ['sh', '-c', `echo '\${NOMAD_JOB_ID} \${HOME} %{x}'`] }));
+    expect(await scheduler.wait(id)).toEqual({ exitCode: 0 });
+    expect(await collect(id)).toEqual({ stdout: '${NOMAD_JOB_ID} ${HOME} %{x}\n', stderr: '' });
     await scheduler.remove(id);
   });
 

@@ -77,12 +77,34 @@ export class AllocationRun {
 
   private async run(): Promise<void> {
     const { docker } = this.ctx;
-    const config = (this.task.Config ?? {}) as NomadObject;
-    const image = String(config.image ?? '');
     this.record(taskEvent('Received', { DisplayMessage: 'Task received by client' }));
     this.record(taskEvent('Task Setup', { DisplayMessage: 'Building Task Directory', Message: 'Building Task Directory', Details: { message: 'Building Task Directory' } }));
+    let config: NomadObject;
+    try {
+      config = decodeDriverConfig((this.task.Config ?? {}) as NomadObject, this.env);
+    } catch (err) {
+      // Nomad's client decodes the config against the driver's HCL spec: a bad one is not recoverable.
+      this.record(taskEvent('Failed Validation', { DisplayMessage: message(err), ValidationError: message(err), FailsTask: true }));
+      this.record(taskEvent('Not Restarting', { DisplayMessage: 'Error was unrecoverable', RestartReason: 'Error was unrecoverable', FailsTask: true }), {
+        State: 'dead', Failed: true, FinishedAt: new Date().toISOString(),
+      });
+      return;
+    }
+    const image = String(config.image ?? '');
     if (!image) throw new Error('image is required in the docker task config');
-    await this.ensureImage(image, config.auth as NomadObject | undefined);
+    // A failed pull is recoverable to Nomad's docker driver: the restart policy decides what comes next.
+    for (;;) {
+      try {
+        await this.ensureImage(image, config.auth as NomadObject | undefined);
+        break;
+      } catch (err) {
+        if (this.ending) return;
+        const delayNs = this.nextRestartDelay(1);
+        if (delayNs === undefined) throw err;
+        this.record(taskEvent('Driver Failure', { DisplayMessage: message(err), DriverError: message(err) }));
+        if (!(await this.restartAfter(delayNs))) return;
+      }
+    }
     if (this.ending) return;
     const container = await docker.createContainer(this.createOptions(image, config));
     this.containerId = container.id;
@@ -112,21 +134,28 @@ export class AllocationRun {
         this.update({ State: 'dead', Failed: failed, FinishedAt: finishedAt });
         return;
       }
-      this.record(
-        taskEvent('Restarting', {
-          DisplayMessage: `Task restarting in ${goDuration(delayNs)}`, RestartReason: 'Restart within policy', StartDelay: delayNs,
-        }),
-        { State: 'pending' },
-      );
-      await new Promise<void>((resolve) => {
-        this.restartTimer = setTimeout(resolve, delayNs / 1e6);
-        this.wakeRestart = resolve;
-      });
-      if (this.ending) return;
-      this.restartTimes.push(Date.now());
-      this.state.Restarts += 1;
-      this.state.LastRestart = new Date().toISOString();
+      if (!(await this.restartAfter(delayNs))) return;
     }
+  }
+
+  /**
+   * Records the restart (Nomad counts `Restarts` at the "Restarting" event) and waits out its delay;
+   * false when the task is being stopped meanwhile.
+   */
+  private async restartAfter(delayNs: number): Promise<boolean> {
+    this.record(
+      taskEvent('Restarting', {
+        DisplayMessage: `Task restarting in ${goDuration(delayNs)}`, RestartReason: 'Restart within policy', StartDelay: delayNs,
+      }),
+      { State: 'pending', Restarts: (this.state.Restarts ?? 0) + 1, LastRestart: new Date().toISOString() },
+    );
+    await new Promise<void>((resolve) => {
+      this.restartTimer = setTimeout(resolve, delayNs / 1e6);
+      this.wakeRestart = resolve;
+    });
+    if (this.ending) return false;
+    this.restartTimes.push(Date.now());
+    return true;
   }
 
   /** Attaches, starts, and resolves with the exit code once the container stopped and its output is in. */
@@ -228,16 +257,19 @@ export class AllocationRun {
         hostConfig.PortBindings[`${port.to}/tcp`] = [{ HostIp: '127.0.0.1', HostPort: String(port.value) }];
       }
     }
-    const interpolate = (value: string) => value.replace(/\$\{([A-Za-z0-9_.]+)\}/g, (whole, key: string) => this.env[key] ?? (key.startsWith('env.') ? this.env[key.slice(4)] ?? '' : whole));
-    const args = Array.isArray(config.args) ? (config.args as unknown[]).map((arg) => interpolate(String(arg))) : [];
-    const command = config.command !== undefined ? [interpolate(String(config.command)), ...args] : args.length > 0 ? args : undefined;
+    // The driver config is already decoded (decodeDriverConfig); environment values get Nomad's
+    // runtime interpolation: `${NAME}` of a variable the task has is replaced, anything else kept.
+    const interpolate = (value: string) => value.replace(/\$\{([A-Za-z0-9_.]+)\}/g, (whole, key: string) => this.env[key] ?? whole);
+    const args = Array.isArray(config.args) ? (config.args as unknown[]).map(String) : [];
+    const command = config.command !== undefined ? [String(config.command), ...args] : args.length > 0 ? args : undefined;
+    const labels = Object.assign({}, ...((config.labels ?? []) as Array<Record<string, string>>));
     return {
       name: `${this.task.Name}-${this.alloc.ID}`,
       Image: image,
       ...(command && { Cmd: command }),
-      ...(Array.isArray(config.entrypoint) && { Entrypoint: (config.entrypoint as unknown[]).map((part) => interpolate(String(part))) }),
+      ...(Array.isArray(config.entrypoint) && { Entrypoint: (config.entrypoint as unknown[]).map(String) }),
       Env: Object.entries(this.env).map(([key, value]) => `${key}=${interpolate(value)}`),
-      Labels: { ...((config.labels as Record<string, string>) ?? {}), [INSTANCE_LABEL]: this.ctx.instanceId, [ALLOC_LABEL]: this.alloc.ID },
+      Labels: { ...labels, [INSTANCE_LABEL]: this.ctx.instanceId, [ALLOC_LABEL]: this.alloc.ID },
       ExposedPorts: exposed,
       Tty: false,
       AttachStdin: false,
@@ -349,6 +381,47 @@ export class AllocationRun {
     }), { State: 'dead', Failed: true, FinishedAt: new Date().toISOString() });
     void this.removeContainer();
   }
+}
+
+/**
+ * The docker driver config as Nomad's client decodes it: against the driver's HCL spec, where `labels`
+ * is `list(map(string))`, and every string is an HCL template over the task's environment (`${NAME}`
+ * must name a variable it has; `$${` and `%%{` are literal `${` and `%{`). Throws what Nomad's
+ * "Failed Validation" event would say.
+ */
+export function decodeDriverConfig(config: NomadObject, env: Record<string, string>): NomadObject {
+  const template = (text: string): string => {
+    let out = '';
+    for (let i = 0; i < text.length; i++) {
+      const rest = text.slice(i);
+      if (rest.startsWith('$${') || rest.startsWith('%%{')) {
+        out += rest.slice(1, 3);
+        i += 2;
+      } else if (rest.startsWith('${')) {
+        const end = rest.indexOf('}');
+        const name = end > 0 ? rest.slice(2, end).trim() : '';
+        if (!/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(name)) throw new Error(`failed to parse config: Invalid expression in template "${text}"`);
+        if (!(name in env)) throw new Error(`failed to parse config: Unknown variable: There is no variable named "${name}"`);
+        out += env[name];
+        i += end;
+      } else if (rest.startsWith('%{')) {
+        throw new Error(`failed to parse config: template directives are not supported by nomad-dev: "${text}"`);
+      } else {
+        out += text[i];
+      }
+    }
+    return out;
+  };
+  const walk = (value: unknown): unknown => {
+    if (typeof value === 'string') return template(value);
+    if (Array.isArray(value)) return value.map(walk);
+    if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, walk(v)]));
+    return value;
+  };
+  if (config.labels !== undefined && !(Array.isArray(config.labels) && config.labels.every((l) => l !== null && typeof l === 'object' && !Array.isArray(l)))) {
+    throw new Error('failed to parse config: Incorrect attribute value type: Inappropriate value for attribute "labels": list of map of string required');
+  }
+  return walk(config) as NomadObject;
 }
 
 export function isTerminal(alloc: NomadObject): boolean {

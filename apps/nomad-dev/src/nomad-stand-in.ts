@@ -411,9 +411,15 @@ export async function startNomadStandIn(options: NomadStandInOptions = {}): Prom
         const jobs = [...state.jobs.values()]
           .filter((j) => (namespace === '*' || j.Namespace === namespace) && j.ID.startsWith(prefix))
           .sort((a, b) => a.ID.localeCompare(b.ID));
+        const index = Math.max(0, ...jobs.map((j) => j.ModifyIndex), tableIndex());
         // Nomad applies the filter to each job before it makes the stub, so Meta matches without `meta=true`.
-        const listed = jobs.filter((j) => matches({ ...jobStub(j, true) })).map((j) => jobStub(j, withMeta));
-        return { index: Math.max(0, ...jobs.map((j) => j.ModifyIndex), tableIndex()), body: listed };
+        try {
+          const listed = jobs.filter((j) => matches({ ...jobStub(j, true) })).map((j) => jobStub(j, withMeta));
+          return { index, body: listed };
+        } catch (err) {
+          if (err instanceof FilterError) return { index, error: new HttpError(400, err.message) };
+          throw err;
+        }
       });
     }
     if ((match = /^\/v1\/job\/([^/]+)$/.exec(path))) {

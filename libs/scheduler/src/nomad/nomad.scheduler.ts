@@ -22,7 +22,7 @@ import {
   NomadUnavailableError,
   type NomadLogType,
 } from './nomad.client.js';
-import type { NomadAllocation, NomadAllocationListStub, NomadJob, NomadTask, NomadTaskState } from './nomad.types.js';
+import type { NomadAllocation, NomadAllocationListStub, NomadJob, NomadTask, NomadTaskEvent, NomadTaskState } from './nomad.types.js';
 import { placementFailureReason } from './placement-failure.js';
 
 /** Where Nomad is and how Gofer's jobs are placed there (the `GOFER_NOMAD_*` settings). */
@@ -50,12 +50,20 @@ export interface NomadSchedulerOptions {
   killTimeoutSeconds?: number;
 }
 
+/** A job this caller registered: its evaluation, and the index Nomad registered it at. */
+interface Registered {
+  evalId: string;
+  index: number;
+}
+
 /** The one task group and task of every job Gofer registers. */
 const GROUP = 'gofer';
 const TASK = 'task';
 /** The network port label of a service job; the service reads its number from `ServiceSpec.portEnv`. */
 const SERVICE_PORT = 'gofer';
 const MHZ_PER_CPU = 1000;
+const MIN_MEMORY_MB = 10;
+const STOP_AFTER_CLIENT_DISCONNECT_NS = 30e9;
 const MIB = 1024 * 1024;
 /** A follow that loses Nomad keeps trying this long before it gives up with `unreachable`. */
 const RECONNECT_BUDGET_MS = 60_000;
@@ -101,21 +109,25 @@ class NomadScheduler implements Scheduler {
     validateServiceSpec(spec);
     signal?.throwIfAborted();
     const job = this.serviceJob(spec);
-    let evalId = await this.register(job, signal);
-    const adopted = !evalId;
-    if (!evalId) {
+    let registered = await this.register(job, signal);
+    const adopted = !registered;
+    // Allocations placed at or before this index are not the ones to report (an earlier run's).
+    let after = 0;
+    if (!registered) {
       // A stopped service is started again by registering it anew, fenced on the version read, so
       // two callers racing here start it once (the loser finds it running and adopts that).
       const existing = await this.call('read the job', () => this.client.job(spec.name, { signal }), signal);
       if (existing?.Stop) {
+        after = existing.JobModifyIndex ?? 0;
         try {
-          evalId = (await this.call('register the job', () => this.client.registerJob(job, { enforceIndex: existing.JobModifyIndex }), signal)).EvalID;
+          const answer = await this.call('register the job', () => this.client.registerJob(job, { enforceIndex: existing.JobModifyIndex }), signal);
+          registered = { evalId: answer.EvalID, index: answer.JobModifyIndex };
         } catch (error) {
           if (!(error instanceof SchedulerError && error.cause instanceof JobExistsError)) throw error;
         }
       }
     }
-    const alloc = evalId ? await this.awaitStart(spec, evalId, signal) : await this.awaitAllocation(spec.name, signal);
+    const alloc = registered ? await this.awaitStart(spec, registered, signal) : await this.awaitAllocation(spec, after, signal);
     const address = addressOf(alloc);
     if (!address) throw new SchedulerError('engine_error', `Nomad placed service "${spec.name}" without a "${SERVICE_PORT}" port`);
     return { id: spec.name, name: spec.name, address, adopted };
@@ -192,14 +204,12 @@ class NomadScheduler implements Scheduler {
   }
 
   async list(labels: Record<string, string>): Promise<ContainerInfo[]> {
-    const filter = Object.entries(labels)
-      .map(([key, value]) => `Meta[${JSON.stringify(key)}] == ${JSON.stringify(value)}`)
-      .join(' and ');
-    const stubs = await this.call('list jobs', () => this.client.listJobs({ filter: filter || undefined, meta: true }));
+    const stubs = await this.call('list jobs', () => this.client.listJobs({ filter: metaFilter(labels), meta: true }));
     const infos: ContainerInfo[] = [];
     for (let i = 0; i < stubs.length; i += LIST_CONCURRENCY) {
       const batch = await Promise.all(stubs.slice(i, i + LIST_CONCURRENCY).map((stub) => this.inspect(stub.ID)));
-      for (const info of batch) if (info) infos.push(info);
+      // The filter may have left out labels it cannot quote: check them all here.
+      for (const info of batch) if (info && Object.entries(labels).every(([k, v]) => info.labels[k] === v)) infos.push(info);
     }
     return infos;
   }
@@ -210,7 +220,6 @@ class NomadScheduler implements Scheduler {
     const { job, alloc } = found;
     const full = alloc && (await this.call('read the allocation', () => this.client.allocation(alloc.ID))).value;
     const state = taskState(alloc);
-    const last = state?.Events?.at(-1);
     const address = full && !isTerminal(full) ? addressOf(full) : undefined;
     const info = toContainerInfo(job, alloc);
     // The environment as the container has it: Nomad fills the port in when it starts the task.
@@ -222,7 +231,8 @@ class NomadScheduler implements Scheduler {
       ...info,
       ...(address && { address }),
       restarts: state?.Restarts ?? 0,
-      restarting: state?.State === 'pending' && last?.Type === 'Restarting',
+      // Between a restart's events ("Restarting", then "Driver" while pulling, …) the task is pending.
+      restarting: Boolean(alloc && !isTerminal(alloc) && alloc.DesiredStatus === 'run' && state?.State === 'pending' && (state.Restarts ?? 0) > 0),
     };
   }
 
@@ -237,6 +247,11 @@ class NomadScheduler implements Scheduler {
         // Gofer owns retries: Nomad neither restarts the task nor reschedules the allocation.
         RestartPolicy: { Attempts: 0, Mode: 'fail', Interval: 24 * 3600e9, Delay: 0 },
         ReschedulePolicy: { Attempts: 0, Unlimited: false },
+        // Nomad replaces a lost node's allocations whatever the reschedule policy says. This delays the
+        // replacement (by this plus the kill timeout) long enough for Gofer, which fails the attempt as
+        // soon as it sees `lost`, to stop the job first, and makes a cut-off client kill the task itself.
+        // (Deprecated for `disconnect` in 1.8, still honoured; `disconnect` is not there in 1.6-1.7.)
+        StopAfterClientDisconnect: STOP_AFTER_CLIENT_DISCONNECT_NS,
         Tasks: [this.task(spec, spec.env)],
       }],
     };
@@ -276,17 +291,20 @@ class NomadScheduler implements Scheduler {
     const [command, ...args] = spec.command ?? [];
     const resources: NomadTask['Resources'] = {};
     if (spec.resources?.cpu !== undefined) resources.CPU = Math.max(1, Math.round(spec.resources.cpu * MHZ_PER_CPU));
-    if (spec.resources?.memoryBytes !== undefined) resources.MemoryMB = Math.max(1, Math.ceil(spec.resources.memoryBytes / MIB));
+    // Nomad refuses less than 10 MB.
+    if (spec.resources?.memoryBytes !== undefined) resources.MemoryMB = Math.max(MIN_MEMORY_MB, Math.ceil(spec.resources.memoryBytes / MIB));
     return {
       Name: TASK,
       Driver: 'docker',
+      // The client decodes the driver config as HCL: every string is a template (escaped so it stays
+      // what the spec says), and `labels` is a list of maps.
       Config: {
-        image: spec.image,
-        ...(spec.entrypoint && { entrypoint: spec.entrypoint }),
-        ...(command !== undefined && { command, args }),
-        ...(spec.registryAuth && { auth: { username: spec.registryAuth.user, password: spec.registryAuth.pass } }),
-        ...(this.options.networkMode && { network_mode: this.options.networkMode }),
-        labels: { ...spec.labels },
+        image: literal(spec.image),
+        ...(spec.entrypoint && { entrypoint: spec.entrypoint.map(literal) }),
+        ...(command !== undefined && { command: literal(command), args: args.map(literal) }),
+        ...(spec.registryAuth && { auth: { username: literal(spec.registryAuth.user), password: literal(spec.registryAuth.pass) } }),
+        ...(this.options.networkMode && { network_mode: literal(this.options.networkMode) }),
+        labels: [Object.fromEntries(Object.entries(spec.labels).map(([key, value]) => [key, literal(value)]))],
       },
       Env: { ...env },
       ...(Object.keys(resources).length > 0 && { Resources: resources }),
@@ -299,21 +317,31 @@ class NomadScheduler implements Scheduler {
     return (this.options.killTimeoutSeconds ?? 10) * 1000;
   }
 
-  /** Registers the job create-only: its evaluation's id, or undefined when the job already exists. */
-  private async register(job: NomadJob, signal: AbortSignal | undefined): Promise<string | undefined> {
+  /**
+   * Registers the job create-only: its evaluation and the index it was registered at, or undefined when
+   * the job already exists. Nomad before 1.10 checks `EnforceIndex` against a snapshot, not in the
+   * write (fixed by hashicorp/nomad#27832), so two racing registers can both succeed, the second as an
+   * update of the first: the job's `CreateIndex` says which one created it.
+   */
+  private async register(job: NomadJob, signal: AbortSignal | undefined): Promise<Registered | undefined> {
+    let answer;
     try {
-      return (await this.call('register the job', () => this.client.registerJob(job, { enforceIndex: 0 }), signal)).EvalID;
+      answer = await this.call('register the job', () => this.client.registerJob(job, { enforceIndex: 0 }), signal);
     } catch (error) {
       if (error instanceof SchedulerError && error.cause instanceof JobExistsError) return undefined;
       throw error;
     }
+    const stored = await this.call('read the job', () => this.client.job(job.ID, { signal }), signal);
+    if (stored && stored.CreateIndex !== undefined && stored.CreateIndex !== answer.JobModifyIndex) return undefined;
+    return { evalId: answer.EvalID, index: answer.JobModifyIndex };
   }
 
   /**
    * Waits until the job just registered has its task running (or already finished). A placement
    * failure or a task that could not start (an unpullable image) removes the job and throws.
    */
-  private async awaitStart(spec: ContainerSpec, evalId: string, signal: AbortSignal | undefined): Promise<NomadAllocation> {
+  private async awaitStart(spec: ContainerSpec, registered: Registered, signal: AbortSignal | undefined): Promise<NomadAllocation> {
+    const { evalId } = registered;
     // A placement failure shows in the evaluation, not in the allocations: wait for it to be processed.
     let index = 0;
     for (;;) {
@@ -329,7 +357,7 @@ class NomadScheduler implements Scheduler {
       }
       index = Math.max(answer.index, 1);
     }
-    const alloc = await this.followUntil(spec.name, (a) => hasStarted(a) || isTerminal(a), signal, true);
+    const alloc = await this.followUntil(spec.name, startedOrFailed, signal, true, registered.index);
     if (!alloc) throw new SchedulerError('engine_error', `Nomad lost job "${spec.name}" while it was being started`);
     if (hasStarted(alloc)) return alloc;
     const failure = startFailure(spec.image, alloc);
@@ -337,10 +365,14 @@ class NomadScheduler implements Scheduler {
     throw failure;
   }
 
-  /** Waits for the job's allocation to exist (an adopted job may still be being placed). */
-  private async awaitAllocation(id: string, signal: AbortSignal | undefined): Promise<NomadAllocation> {
-    const alloc = await this.followUntil(id, (a) => hasStarted(a) || isTerminal(a), signal, true);
-    if (!alloc) throw new SchedulerError('engine_error', `Nomad has no job "${id}"`);
+  /**
+   * Waits until an adopted service's allocation (placed after index `after`) runs. One that could not
+   * start throws as a start would, leaving the job for its owner to remove.
+   */
+  private async awaitAllocation(spec: ContainerSpec, after: number, signal: AbortSignal | undefined): Promise<NomadAllocation> {
+    const alloc = await this.followUntil(spec.name, startedOrFailed, signal, true, after);
+    if (!alloc) throw new SchedulerError('engine_error', `Nomad has no job "${spec.name}"`);
+    if (!hasStarted(alloc)) throw startFailure(spec.image, alloc);
     return alloc;
   }
 
@@ -359,6 +391,7 @@ class NomadScheduler implements Scheduler {
     done: (alloc: NomadAllocation) => boolean,
     signal: AbortSignal | undefined,
     failOnLost: boolean,
+    after = 0,
   ): Promise<NomadAllocation | undefined> {
     let seen = false;
     let batch = false;
@@ -378,7 +411,7 @@ class NomadScheduler implements Scheduler {
         // A batch job's attempt ran in its first allocation: a replacement of a lost one is not it.
         const lost = batch && failOnLost ? answer.value.find((a) => a.ClientStatus === 'lost') : undefined;
         if (lost) throw lostError(id, lost);
-        const stub = current(answer.value);
+        const stub = current(answer.value.filter((a) => a.CreateIndex > after));
         if (!stub) {
           const reason = await this.placementFailure(id, signal);
           if (reason) throw new SchedulerError('unschedulable', `Nomad could not place job "${id}": ${reason}`);
@@ -433,36 +466,28 @@ class NomadScheduler implements Scheduler {
 
   /** One log of one task, followed until `ended`, then read to its end; reconnects from the last offset. */
   private async *taskLog(allocId: string, type: NomadLogType, ended: AbortSignal, signal: AbortSignal | undefined): AsyncGenerator<LogChunk> {
-    let offset = 0; // in `file`
-    let file: string | undefined;
-    let rotated = false; // past the first file: offsets no longer count from the start of the log
-    let total = 0; // bytes yielded
+    // Where to resume: the bytes yielded so far. With `origin=start`, Nomad counts `offset` across all
+    // of the task's log files (from the oldest still kept), and a frame's own `Offset` can lag its data
+    // (the framer sets it when a frame starts), so it is not used.
+    let total = 0;
     let outageSince: number | undefined;
     for (;;) {
       if (signal?.aborted) return;
       const follow = !ended.aborted;
       const streamSignal = follow ? (signal ? AbortSignal.any([signal, ended]) : ended) : signal;
-      let skip = rotated ? total : 0;
       try {
-        for await (const frame of this.client.streamLogs(allocId, TASK, type, { follow, offset: rotated ? 0 : offset, origin: 'start', signal: streamSignal })) {
+        for await (const frame of this.client.streamLogs(allocId, TASK, type, { follow, offset: total, origin: 'start', signal: streamSignal })) {
           outageSince = undefined;
           if (frame.kind === 'file-event') {
-            if (frame.event === 'file deleted') return;
-            offset = 0; // truncated: Nomad streams the file again from its start
+            // Truncated: Nomad streams the file again from its start, as new output. Deleted (an old
+            // rotated file under a reader): open the stream again from where it was.
+            if (frame.event === 'file truncated') total = 0;
+            if (frame.event === 'file deleted') break;
             continue;
           }
-          if (file !== undefined && frame.file !== file) rotated = true;
-          file = frame.file;
-          offset = frame.offset;
-          let data = frame.data;
-          if (skip > 0) {
-            const dropped = Math.min(skip, data.length);
-            skip -= dropped;
-            data = data.subarray(dropped);
-          }
-          if (data.length === 0) continue;
-          total += data.length;
-          yield { stream: type, data };
+          if (frame.data.length === 0) continue;
+          total += frame.data.length;
+          yield { stream: type, data: frame.data };
         }
         if (!follow) return; // read to the end after the allocation ended
         if (!ended.aborted && !signal?.aborted) await sleep(200); // Nomad closed a follow early: open it again
@@ -517,8 +542,9 @@ class NomadScheduler implements Scheduler {
     if (error instanceof NomadError && error.status === 403) {
       return new SchedulerError('engine_error', `Nomad refused to ${action}: ${error.detail} (check GOFER_NOMAD_TOKEN and its policy)`, { cause: error });
     }
-    if (error instanceof NomadError && error.status === 400) {
-      return new SchedulerError('invalid_spec', `Nomad rejected the job: ${error.detail}`, { cause: error });
+    // Nomad answers a job that fails validation with 500 and its multierror text ("1 error occurred: …").
+    if (error instanceof NomadError && (error.status === 400 || (error.status === 500 && /error(s)? occurred|validation failed/i.test(error.detail)))) {
+      return new SchedulerError('invalid_spec', `Nomad refused to ${action}: ${error.detail}`, { cause: error });
     }
     const detail = error instanceof NomadError ? `${error.status ? `HTTP ${error.status}: ` : ''}${error.detail}` : error instanceof Error ? error.message : String(error);
     return new SchedulerError('engine_error', `Nomad could not ${action}: ${detail}`, { cause: error });
@@ -526,6 +552,32 @@ class NomadScheduler implements Scheduler {
 }
 
 // ---- allocation state -----------------------------------------------------------------------------
+
+/**
+ * `text` as an HCL template that evaluates to itself: Nomad's client evaluates every string of a
+ * driver config as a template over the task's environment, where `${…}` and `%{…}` would be
+ * interpolated (or fail as an unknown variable). `$${` and `%%{` are HCL's escapes for them.
+ */
+export function literal(text: string): string {
+  // Function replacers: in a replacement string `$$` would mean one `$`.
+  return text.replaceAll('${', () => '$${').replaceAll('%{', () => '%%{');
+}
+
+/**
+ * A job-list filter on `Meta` for `labels`. Every comparison is guarded with `in`: go-bexpr fails the
+ * whole list (Nomad answers 400) on a job that lacks a compared key (nomad#16758). Strings have no
+ * escapes in go-bexpr, so a value is quoted "like this" or `like this`; one holding both quotes is
+ * left to the caller's own check. Undefined when nothing can be filtered on.
+ */
+export function metaFilter(labels: Record<string, string>): string | undefined {
+  const quote = (text: string) => (!text.includes('"') ? `"${text}"` : !text.includes('`') ? `\`${text}\`` : undefined);
+  const clauses: string[] = [];
+  for (const [key, value] of Object.entries(labels)) {
+    const [k, v] = [quote(key), quote(value)];
+    if (k && v) clauses.push(`${k} in Meta and Meta[${k}] == ${v}`);
+  }
+  return clauses.length > 0 ? clauses.join(' and ') : undefined;
+}
 
 /** The job's newest allocation: the one placed for its current version. */
 function current(allocs: NomadAllocationListStub[]): NomadAllocationListStub | undefined {
@@ -540,6 +592,24 @@ function isTerminal(alloc: NomadAllocationListStub): boolean {
 
 function taskState(alloc: NomadAllocationListStub | undefined): NomadTaskState | undefined {
   return alloc?.TaskStates?.[TASK] ?? undefined;
+}
+
+/**
+ * The task ran, the allocation ended, or the task failed before it ran. Nomad retries a failed pull
+ * within a service's restart policy (a missing image is "recoverable" to its docker driver unless the
+ * registry says exactly "image … not found"), so a start that waited for the allocation to end would
+ * wait for ever: the first failure is the answer.
+ */
+function startedOrFailed(alloc: NomadAllocationListStub): boolean {
+  return hasStarted(alloc) || isTerminal(alloc) || failureBeforeStart(alloc) !== undefined;
+}
+
+const START_FAILURES = new Set(['Driver Failure', 'Failed Validation', 'Setup Failure']);
+
+/** The event that says why the task could not start, if it never started and one says so. */
+function failureBeforeStart(alloc: NomadAllocationListStub): NomadTaskEvent | undefined {
+  if (hasStarted(alloc)) return undefined;
+  return taskState(alloc)?.Events?.findLast((e) => START_FAILURES.has(e.Type) || Boolean(e.DriverError) || Boolean(e.ValidationError));
 }
 
 /** The task's process ran (it may have exited since). */
@@ -574,10 +644,9 @@ function exitCodeOf(id: string, alloc: NomadAllocation): number {
 
 /** Why a task that never ran did not start, from its task events (a driver failure names the cause). */
 function startFailure(image: string, alloc: NomadAllocationListStub): SchedulerError {
-  const events = taskState(alloc)?.Events ?? [];
-  const failure = events.findLast((e) => e.Type === 'Driver Failure' || e.Type === 'Setup Failure' || Boolean(e.DriverError));
-  const reason = (failure?.DriverError || failure?.DisplayMessage || failure?.Message || alloc.ClientDescription || 'the task never started').trim();
-  if (/failed to pull|pull/i.test(reason)) {
+  const failure = failureBeforeStart(alloc);
+  const reason = (failure?.DriverError || failure?.ValidationError || failure?.DisplayMessage || failure?.Message || alloc.ClientDescription || 'the task never started').trim();
+  if (/^Failed to pull `/i.test(reason)) {
     const detail = reason.replace(/^Failed to pull `[^`]*`:\s*/i, '');
     if (NOT_FOUND_REASONS.test(detail)) return new SchedulerError('image_not_found', `image "${image}" not found: ${detail}`);
     return new SchedulerError('pull_failed', `image "${image}" could not be pulled: ${detail} (check the registry address and credentials)`);

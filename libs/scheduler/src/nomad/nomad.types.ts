@@ -48,6 +48,8 @@ export interface NomadTaskGroup {
   Networks?: NomadNetworkResource[];
   RestartPolicy?: NomadRestartPolicy;
   ReschedulePolicy?: NomadReschedulePolicy;
+  /** Nanoseconds a client cut off from the servers keeps the group's tasks before it stops them. */
+  StopAfterClientDisconnect?: number;
   Meta?: Record<string, string>;
 }
 
@@ -78,7 +80,8 @@ export interface NomadDockerConfig {
   auth?: { username: string; password: string; server_address?: string };
   /** Labels of group network ports to publish into the container. */
   ports?: string[];
-  labels?: Record<string, string>;
+  /** Container labels: a list of maps, as the driver's HCL spec types it (`list(map(string))`). */
+  labels?: Array<Record<string, string>>;
   force_pull?: boolean;
   [option: string]: unknown;
 }
@@ -237,6 +240,8 @@ export interface NomadTaskEvent {
   Message?: string;
   DisplayMessage?: string;
   DriverError?: string;
+  /** Set on `Failed Validation`: the driver refused the task's config. */
+  ValidationError?: string;
   FailsTask?: boolean;
   KillReason?: string;
   /** String values, e.g. `{ exit_code: "1", signal: "0", oom_killed: "false" }`. */
