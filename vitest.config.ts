@@ -15,7 +15,10 @@ export default defineConfig({
     }),
   ],
   resolve: {
-    alias: [{ find: /^@gofer\/([a-z-]+)$/, replacement: resolve(import.meta.dirname, 'libs/$1/src/index.ts') }],
+    alias: [
+      { find: /^@gofer\/proto\/es$/, replacement: resolve(import.meta.dirname, 'libs/proto/src/es.ts') },
+      { find: /^@gofer\/([a-z-]+)$/, replacement: resolve(import.meta.dirname, 'libs/$1/src/index.ts') },
+    ],
   },
   test: {
     include: ['libs/**/*.spec.ts', 'apps/**/*.spec.ts', 'test/**/*.spec.ts'],

@@ -13,6 +13,7 @@ import { setFlagsFromString } from 'node:v8';
 import { HttpMetrics } from '../api/api.metrics.js';
 import { RpcErrorFilter } from '../api/rpc.gateway.js';
 import { DrainingGrpcServer } from '../api/grpc-server.js';
+import { BrowserApi } from '../api/browser-api.js';
 import { Shutdown } from '../api/shutdown.js';
 import { GOFER_VERSION } from '../version.js';
 import { openInfrastructure, StartupError } from './infrastructure.js';
@@ -116,6 +117,7 @@ export async function bootService(
   const infra = await openInfrastructure(config, { scheduler: roles.includes('worker'), schedulerOverride: internal.scheduler });
   let app: INestApplication;
   let grpcServer: DrainingGrpcServer | undefined;
+  let browserApi: BrowserApi | undefined;
   try {
     app = await NestFactory.create(ServiceModule.forRoles(roles, config, infra, logger), {
       logger: new NestPinoLogger(logger.child({ component: 'nest' })),
@@ -143,6 +145,9 @@ export async function bootService(
         channelOptions: { 'grpc.max_connection_idle_ms': IDLE_CONNECTION_MS, interceptors: [limitMetadata] } satisfies grpc.ServerOptions,
       });
       app.connectMicroservice<MicroserviceOptions>({ strategy: grpcServer }, { inheritAppConfig: true });
+      // The same API for browsers, on the HTTP port: every call forwarded to the gRPC server above.
+      browserApi = new BrowserApi(config.grpcAddr);
+      app.use(browserApi.middleware());
       await app.startAllMicroservices().catch((error: Error) => {
         const reason = error.message.includes('EADDRINUSE') ? 'the address is already in use' : error.message;
         throw new StartupError(`cannot serve gRPC on GOFER_GRPC_ADDR=${config.grpcAddr}: ${reason} (is another Gofer running there?)`);
@@ -153,6 +158,7 @@ export async function bootService(
       throw new StartupError(`cannot serve HTTP on GOFER_HTTP_ADDR=${config.httpAddr}: ${error.message} (is another Gofer running there?)`);
     });
   } catch (error) {
+    browserApi?.close();
     await infra.close();
     throw error;
   }
@@ -179,6 +185,7 @@ export async function bootService(
       if (grpcServer && !(await grpcServer.drain(DRAIN_MS))) {
         logger.warn({ after_ms: DRAIN_MS }, 'calls were still in flight at the end of the drain; they were cut');
       }
+      browserApi?.close();
       await app.close();
       logger.info('gofer service stopped');
     },
