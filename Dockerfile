@@ -18,7 +18,7 @@
 #                            which holds in CI because that base is made from the host's own node.
 #
 # /app holds only what runs: package.json (type, version), package-lock.json, node_modules (production
-# dependencies; @gofer/* link to ../../libs/*), libs/*/package.json + libs/*/dist, apps/gofer/dist,
+# dependencies; @gofer/* link to ../../libs/*), libs/*/package.json + libs/*/dist, apps/*/dist (the web UI's in apps/web/dist),
 # proto/ (loaded at run time). The `build` stage and test/image/prebuilt-context.ts must agree on it.
 #
 # Stage order matters to the legacy builder, which builds every stage before its target: nothing

@@ -5,8 +5,9 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
+// apps/web is the browser UI: Vite bundles it (below), SWC does not compile it for Node.
 const packages = ['libs', 'apps'].flatMap((dir) =>
-  readdirSync(join(root, dir)).map((name) => join(dir, name)).filter((p) => existsSync(join(root, p, 'src'))),
+  readdirSync(join(root, dir)).map((name) => join(dir, name)).filter((p) => existsSync(join(root, p, 'src')) && p !== join('apps', 'web')),
 );
 const swc = join(root, 'node_modules/.bin/swc');
 for (const pkg of packages) {
@@ -18,5 +19,7 @@ for (const pkg of packages) {
     { cwd: join(root, pkg), stdio: 'inherit' },
   );
 }
+// The web UI, into apps/web/dist: static files the API role serves under /ui (apps/gofer/src/api/web-ui.ts).
+execFileSync(join(root, 'node_modules/.bin/vite'), ['build', '--config', join(root, 'apps/web/vite.config.ts')], { cwd: root, stdio: 'inherit' });
 // The `gofer` bin (package.json) runs this file directly: `npm link` and the image need it executable.
 chmodSync(join(root, 'apps/gofer/dist/main.js'), 0o755);

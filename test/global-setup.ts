@@ -1,6 +1,7 @@
 // Runs once before the suite: fails fast, with a message that says what to start, when a service the
 // integration tests need is missing. (CI starts them in .ci/run.)
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 
 function reachable(host: string, port: number): Promise<boolean> {
@@ -21,6 +22,8 @@ export default async function setup(): Promise<void> {
   } catch {
     missing.push('Docker engine on /var/run/docker.sock');
   }
+  // The web UI's tests drive the system's Chromium (Playwright cannot download a browser here).
+  if (!existsSync('/usr/bin/chromium')) missing.push('Chromium at /usr/bin/chromium (apt-get install chromium)');
   if (missing.length > 0) {
     throw new Error(`integration tests need: ${missing.join(', ')} (see .ci/run for how CI starts them)`);
   }

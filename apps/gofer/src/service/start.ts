@@ -14,6 +14,7 @@ import { HttpMetrics } from '../api/api.metrics.js';
 import { RpcErrorFilter } from '../api/rpc.gateway.js';
 import { DrainingGrpcServer } from '../api/grpc-server.js';
 import { BrowserApi } from '../api/browser-api.js';
+import { WebUi } from '../api/web-ui.js';
 import { Shutdown } from '../api/shutdown.js';
 import { GOFER_VERSION } from '../version.js';
 import { openInfrastructure, StartupError } from './infrastructure.js';
@@ -148,6 +149,8 @@ export async function bootService(
       // The same API for browsers, on the HTTP port: every call forwarded to the gRPC server above.
       browserApi = new BrowserApi(config.grpcAddr);
       app.use(browserApi.middleware());
+      // The web UI's static files (apps/web), which talk to the browser API above.
+      app.use(new WebUi().middleware());
       await app.startAllMicroservices().catch((error: Error) => {
         const reason = error.message.includes('EADDRINUSE') ? 'the address is already in use' : error.message;
         throw new StartupError(`cannot serve gRPC on GOFER_GRPC_ADDR=${config.grpcAddr}: ${reason} (is another Gofer running there?)`);

@@ -1,0 +1,201 @@
+import { useCallback, useEffect, useMemo, useState, type FormEvent } from 'react';
+import { PipelineState, RunState, RunStatus, TokenKind, type Namespace, type Pipeline, type Run, type Token } from '@gofer/proto/es';
+import { apiClient, describeError, storedToken, storeToken, type GoferApi } from './api.js';
+import { Link, navigate, usePath } from './router.js';
+
+/** How many recent runs the pipelines page shows per pipeline. */
+const RECENT_RUNS = 5;
+
+export function App() {
+  const [token, setToken] = useState(storedToken);
+  const [me, setMe] = useState<Token>();
+  // One client per token: pages reload their data when it changes, not on every render.
+  const api = useMemo(() => (token ? apiClient(token) : undefined), [token]);
+  const path = usePath();
+
+  const signOut = useCallback(() => {
+    storeToken(undefined);
+    setToken(undefined);
+    setMe(undefined);
+    navigate('/');
+  }, []);
+
+  useEffect(() => {
+    if (!token) return;
+    apiClient(token).whoAmI({}).then((answer) => setMe(answer.token), () => signOut());
+  }, [token, signOut]);
+
+  if (!api) {
+    return (
+      <SignIn
+        onSignedIn={(secret, identity) => {
+          storeToken(secret);
+          setToken(secret);
+          setMe(identity);
+        }}
+      />
+    );
+  }
+  return (
+    <div className="shell">
+      <header className="bar">
+        <Link to="/" className="brand">Gofer</Link>
+        <nav aria-label="Signed in">
+          <span className="who" data-testid="who">
+            {me ? `${me.kind === TokenKind.MANAGEMENT ? 'management' : 'client'} token ${me.id}` : ''}
+          </span>
+          <button type="button" onClick={signOut}>Sign out</button>
+        </nav>
+      </header>
+      <main>
+        <Page path={path} api={api} />
+      </main>
+    </div>
+  );
+}
+
+function Page({ path, api }: { path: string; api: GoferApi }) {
+  const match = /^\/namespaces\/([^/]+)\/?$/.exec(path);
+  if (match) return <Pipelines api={api} namespaceId={decodeURIComponent(match[1]!)} />;
+  return <Namespaces api={api} />;
+}
+
+function SignIn({ onSignedIn }: { onSignedIn: (token: string, identity: Token | undefined) => void }) {
+  const [value, setValue] = useState('');
+  const [error, setError] = useState<string>();
+  const [busy, setBusy] = useState(false);
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    const secret = value.trim();
+    if (!secret) return setError('Paste an API token (the CLI prints one: gofer token create).');
+    setBusy(true);
+    setError(undefined);
+    try {
+      const answer = await apiClient(secret).whoAmI({});
+      setValue('');
+      onSignedIn(secret, answer.token);
+    } catch (err) {
+      setError(describeError(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <main className="sign-in">
+      <form onSubmit={submit} aria-labelledby="sign-in-title">
+        <h1 id="sign-in-title">Sign in to Gofer</h1>
+        <label htmlFor="token">API token</label>
+        <input id="token" type="password" autoComplete="off" spellCheck={false} value={value} onChange={(e) => setValue(e.target.value)} autoFocus />
+        <p className="hint">Kept in this tab only, and sent only to this server.</p>
+        {error && <p role="alert" className="error">{error}</p>}
+        <button type="submit" disabled={busy}>{busy ? 'Checking…' : 'Sign in'}</button>
+      </form>
+    </main>
+  );
+}
+
+function useLoad<T>(load: () => Promise<T>, deps: unknown[]): { data?: T; error?: string } {
+  const [state, setState] = useState<{ data?: T; error?: string }>({});
+  useEffect(() => {
+    let live = true;
+    setState({});
+    load().then((data) => live && setState({ data }), (err: unknown) => live && setState({ error: describeError(err) }));
+    return () => {
+      live = false;
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, deps);
+  return state;
+}
+
+function Namespaces({ api }: { api: GoferApi }) {
+  const { data, error } = useLoad(() => api.listNamespaces({}), [api]);
+  if (error) return <p role="alert" className="error">{error}</p>;
+  if (!data) return <p className="loading">Loading namespaces…</p>;
+  return (
+    <section>
+      <h1>Namespaces</h1>
+      <ul className="cards" data-testid="namespaces">
+        {data.namespaces.map((namespace: Namespace) => (
+          <li key={namespace.id}>
+            <Link to={`/namespaces/${encodeURIComponent(namespace.id)}`}>
+              <strong>{namespace.name || namespace.id}</strong>
+              <span className="muted">{namespace.id}</span>
+            </Link>
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+function Pipelines({ api, namespaceId }: { api: GoferApi; namespaceId: string }) {
+  const { data, error } = useLoad(async () => {
+    const { pipelines } = await api.listPipelines({ namespaceId });
+    const runs = await Promise.all(pipelines.map((p) => api.listRuns({ namespaceId, pipelineId: p.id, limit: RECENT_RUNS })));
+    return pipelines.map((pipeline, i) => ({ pipeline, runs: runs[i]!.runs }));
+  }, [api, namespaceId]);
+  return (
+    <section>
+      <p className="crumbs"><Link to="/">Namespaces</Link> / {namespaceId}</p>
+      <h1>Pipelines</h1>
+      {error && <p role="alert" className="error">{error}</p>}
+      {!error && !data && <p className="loading">Loading pipelines…</p>}
+      {data && data.length === 0 && <p className="muted">No pipelines in this namespace yet. Apply one with <code>gofer pipeline apply</code>.</p>}
+      {data && data.length > 0 && (
+        <table className="list" data-testid="pipelines">
+          <thead>
+            <tr><th scope="col">Pipeline</th><th scope="col">State</th><th scope="col">Recent runs</th></tr>
+          </thead>
+          <tbody>
+            {data.map(({ pipeline, runs }) => (
+              <tr key={pipeline.id} data-pipeline={pipeline.id}>
+                <td><strong>{pipeline.name || pipeline.id}</strong> <span className="muted">{pipeline.id}</span></td>
+                <td>{pipelineState(pipeline)}</td>
+                <td><RunDots runs={runs} /></td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
+/** A run's outcome as a word and a symbol as well as a colour: colour is never the only signal. */
+export function runBadge(run: Run): { label: string; icon: string; tone: string } {
+  if (run.state !== RunState.COMPLETE) {
+    return run.state === RunState.RUNNING ? { label: 'running', icon: '▶', tone: 'running' } : { label: 'pending', icon: '…', tone: 'pending' };
+  }
+  switch (run.status) {
+    case RunStatus.SUCCESSFUL:
+      return { label: 'successful', icon: '✓', tone: 'ok' };
+    case RunStatus.FAILED:
+      return { label: 'failed', icon: '✗', tone: 'failed' };
+    case RunStatus.CANCELLED:
+      return { label: 'cancelled', icon: '⊘', tone: 'cancelled' };
+    default:
+      return { label: 'unknown', icon: '?', tone: 'pending' };
+  }
+}
+
+function RunDots({ runs }: { runs: Run[] }) {
+  if (runs.length === 0) return <span className="muted">no runs</span>;
+  return (
+    <ol className="dots" aria-label="Recent runs, newest first">
+      {runs.map((run) => {
+        const badge = runBadge(run);
+        return (
+          <li key={String(run.id)} className={`dot ${badge.tone}`} title={`run ${run.id}: ${badge.label}`} data-status={badge.label}>
+            <span aria-hidden="true">{badge.icon}</span>
+            <span className="sr">run {String(run.id)} {badge.label}</span>
+          </li>
+        );
+      })}
+    </ol>
+  );
+}
+
+function pipelineState(pipeline: Pipeline): string {
+  return pipeline.state === PipelineState.DISABLED ? 'disabled' : 'enabled';
+}

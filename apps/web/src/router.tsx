@@ -1,0 +1,39 @@
+// Deep-linkable pages with the History API: every page is a URL under /ui/, and back/forward work.
+import { useEffect, useState, type MouseEvent, type ReactNode } from 'react';
+
+const BASE = '/ui';
+
+export function currentPath(): string {
+  const path = location.pathname.startsWith(BASE) ? location.pathname.slice(BASE.length) : location.pathname;
+  return path === '' ? '/' : path;
+}
+
+export function navigate(path: string): void {
+  history.pushState(null, '', `${BASE}${path}`);
+  window.dispatchEvent(new PopStateEvent('popstate'));
+}
+
+/** The path under /ui/, re-rendered on navigation and on back/forward. */
+export function usePath(): string {
+  const [path, setPath] = useState(currentPath);
+  useEffect(() => {
+    const update = () => setPath(currentPath());
+    window.addEventListener('popstate', update);
+    return () => window.removeEventListener('popstate', update);
+  }, []);
+  return path;
+}
+
+/** A link that navigates in-app (and still opens in a new tab with a modifier key). */
+export function Link({ to, children, className }: { to: string; children: ReactNode; className?: string }) {
+  const onClick = (event: MouseEvent<HTMLAnchorElement>) => {
+    if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+    event.preventDefault();
+    navigate(to);
+  };
+  return (
+    <a href={`${BASE}${to}`} onClick={onClick} className={className}>
+      {children}
+    </a>
+  );
+}
