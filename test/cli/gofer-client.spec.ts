@@ -227,11 +227,11 @@ describe('createGoferClient', () => {
 
   it('streams events and cancels a followed stream when the consumer stops reading', async () => {
     const all = [];
-    for await (const { event } of client.listEvents({ afterId: 1, follow: false, namespaceId: '' })) all.push(event);
+    for await (const { event } of client.listEvents({ afterId: 1, follow: false, namespaceId: '', skipExisting: false })) all.push(event);
     expect(all).toEqual(STUB_EVENTS.slice(1));
 
     let received = 0;
-    for await (const _ of client.listEvents({ afterId: 0, follow: true, namespaceId: '' })) {
+    for await (const _ of client.listEvents({ afterId: 0, follow: true, namespaceId: '', skipExisting: false })) {
       if (++received === STUB_EVENTS.length + 2) break;
     }
     await stub.eventStreamCancelled;

@@ -32,7 +32,7 @@ const CALLS: Array<[string, (client: GoferClient) => Promise<unknown>]> = [
   ['secrets: GetPipelineSecret', (c) => c.getPipelineSecret({ namespaceId: 'default', pipelineId: 'guarded', key: 'KEPT', includeValue: true })],
   ['secrets: PutGlobalSecret', (c) => c.putGlobalSecret({ key: 'PLANTED', value: 'x', namespaces: ['default'] })],
   ['events: ListEvents', async (c) => {
-    for await (const _ of c.listEvents({ afterId: 0, follow: false, namespaceId: '' })) {
+    for await (const _ of c.listEvents({ afterId: 0, follow: false, namespaceId: '', skipExisting: false })) {
       // drain
     }
   }],
@@ -124,7 +124,7 @@ describe('every RPC needs a valid token allowed where it acts', () => {
       // What it may see is filtered to its namespaces.
       expect((await client.listNamespaces({ limit: 0, offset: 0 })).namespaces.map((n) => n.id)).toEqual(['other']);
       const seen: string[] = [];
-      for await (const { event } of client.listEvents({ afterId: 0, follow: false, namespaceId: '' })) seen.push(event!.namespaceId);
+      for await (const { event } of client.listEvents({ afterId: 0, follow: false, namespaceId: '', skipExisting: false })) seen.push(event!.namespaceId);
       expect(seen.every((ns) => ns === 'other')).toBe(true);
       expect((await client.whoAmI({})).token?.namespaces).toEqual(['other', '/oth.*/']);
     } finally {

@@ -42,6 +42,11 @@ export class EventLog {
     return this.events.listAfter(afterId, filter.namespaceId, limit);
   }
 
+  /** The newest event's id (0 when there is none): where a follow of only new events starts. */
+  latestId(): Promise<number> {
+    return this.events.latestId();
+  }
+
   /** Events after `afterId` in id order, then new ones as they commit, until the signal aborts. */
   async *follow(afterId: number, filter: EventFilter, options: { follow: boolean; signal: AbortSignal }): AsyncGenerator<EventEntity> {
     let last = afterId;

@@ -22,8 +22,9 @@ export class EventsGrpcController {
   ) {}
 
   /**
-   * Stored events the token may see, oldest first; with `follow`, new ones as they commit. A follow
-   * holds a follow slot, and any stream ends once its token is deleted, disabled or expired.
+   * Stored events the token may see, oldest first (none with `skip_existing`); with `follow`, new ones
+   * as they commit. A follow holds a follow slot, and any stream ends once its token is deleted,
+   * disabled or expired.
    */
   @Authorize('authenticated') // filtered to what the token may see
   @GrpcMethod('Gofer', 'ListEvents')
@@ -41,9 +42,11 @@ export class EventsGrpcController {
     };
     const events = this.events;
     const follow = request.follow ?? false;
+    const skipExisting = request.skipExisting ?? false;
     const stream = whileAuthorized(
       pacedStream(call, async function* (signal) {
-        for await (const event of events.follow(afterId, filter, { follow, signal })) {
+        const start = skipExisting ? Math.max(afterId, await events.latestId()) : afterId;
+        for await (const event of events.follow(start, filter, { follow, signal })) {
           yield { event: toEvent(event) };
         }
       }),

@@ -35,6 +35,12 @@ export class EventsRepository {
       .getMany();
   }
 
+  /** The newest event's id, 0 when there is none. */
+  async latestId(): Promise<number> {
+    const [row] = (await this.db.manager.query('SELECT COALESCE(max(id), 0) AS id FROM events')) as Array<{ id: string | number }>;
+    return Number(row?.id ?? 0);
+  }
+
   /** Deletes up to 10 000 of the events older than `seconds`; returns how many. */
   async deleteOlderThan(seconds: number): Promise<number> {
     const result = await this.db.manager.query(

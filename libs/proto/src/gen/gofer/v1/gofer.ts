@@ -1067,6 +1067,11 @@ export interface ListEventsRequest {
   follow: boolean;
   /** Only this namespace's events (empty = every namespace the token may see). */
   namespaceId: string;
+  /**
+   * Skip the events stored before the call (and `after_id`): with `follow`, only what happens from now
+   * on, as a page that has just read the current state wants.
+   */
+  skipExisting: boolean;
 }
 
 /** One event. */
