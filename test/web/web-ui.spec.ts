@@ -109,6 +109,69 @@ describe('the web UI in Chromium', () => {
     await context.close();
   });
 
+  it('starts a run with a variable, watches its DAG change live, retries it, and cancels a long run', async () => {
+    await apply(grpc, `
+id: dag-ui
+tasks:
+  - id: greet
+    image: busybox:latest
+    script: 'echo "hello $WHO"'
+  - id: slow
+    image: busybox:latest
+    script: 'sleep 2; echo slow done'
+    depends_on: { greet: success }
+  - id: fails
+    image: busybox:latest
+    script: 'exit 3'
+    depends_on: { greet: success }
+  - id: recover
+    image: busybox:latest
+    script: echo recovered
+    depends_on: { fails: failure }
+  - id: never
+    image: busybox:latest
+    script: echo never
+    depends_on: { fails: success }
+`);
+    await apply(grpc, 'id: long-ui\ntasks:\n  - id: wait\n    image: busybox:latest\n    script: sleep 300\n');
+    const { context, page } = await open('/ui/namespaces/default/pipelines/dag-ui');
+    await signIn(page, cluster.token); // a deep link leads to the sign-in, then to the page asked for
+    await page.getByLabel(/Variables for a new run/).fill('WHO=browser');
+    await page.getByRole('button', { name: 'Run' }).click();
+    await page.waitForURL(/\/ui\/namespaces\/default\/pipelines\/dag-ui\/runs\/\d+$/);
+    // The whole DAG is drawn at once, before its tasks have run.
+    await page.getByTestId('dag').waitFor();
+    expect(await page.locator('[data-testid="dag"] g.node').count()).toBe(5);
+    await page.evaluate('window.__notReloaded = true');
+
+    const status = page.getByTestId('run-status');
+    await expect.poll(() => status.getAttribute('data-status'), { timeout: 60_000 }).toBe('failed');
+    const nodes = Object.fromEntries(
+      await Promise.all(['greet', 'slow', 'fails', 'recover', 'never'].map(async (task) =>
+        [task, await page.locator(`g.node[data-task="${task}"]`).getAttribute('data-status')] as const)),
+    );
+    expect(nodes).toEqual({ greet: 'successful', slow: 'successful', fails: 'failed', recover: 'successful', never: 'skipped' });
+    expect(await page.evaluate('window.__notReloaded')).toBe(true); // updated from the event stream, not by reloading
+    expect(await page.locator('tr[data-task="fails"]').textContent()).toContain('exited with code 3');
+    expect(await page.locator('tr[data-task="never"]').textContent()).toContain('"fails" ended failed');
+    expect(await page.locator('section > p.muted').first().textContent()).toContain('WHO=browser');
+    // Edges say what each task needs of its parent, in the drawing's own words.
+    expect(await page.locator('path.edge.need-on-failure title').textContent()).toBe('recover runs on failure of fails');
+    await page.screenshot({ path: join(SCREENSHOTS, 'run.png'), fullPage: true });
+
+    await page.getByRole('button', { name: 'Retry run' }).click();
+    await expect.poll(() => page.locator('section > p.muted').first().textContent()).toContain('retry of run');
+    await expect.poll(() => status.getAttribute('data-status'), { timeout: 60_000 }).toBe('failed');
+
+    await page.goto(`${origin}/ui/namespaces/default/pipelines/long-ui`);
+    await page.getByRole('button', { name: 'Run' }).click();
+    await page.waitForURL(/\/runs\/\d+$/);
+    await expect.poll(() => page.locator('g.node[data-task="wait"]').getAttribute('data-status'), { timeout: 60_000 }).toBe('running');
+    await page.getByRole('button', { name: 'Cancel run' }).click();
+    await expect.poll(() => status.getAttribute('data-status'), { timeout: 60_000 }).toBe('cancelled');
+    await context.close();
+  });
+
   it('serves the UI with caching and security headers, and its own routes as the app', async () => {
     const index = await fetch(`${origin}/ui/namespaces/default`);
     expect(index.status).toBe(200);

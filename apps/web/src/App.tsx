@@ -1,7 +1,11 @@
 import { useCallback, useEffect, useMemo, useState, type FormEvent } from 'react';
-import { PipelineState, RunState, RunStatus, TokenKind, type Namespace, type Pipeline, type Run, type Token } from '@gofer/proto/es';
+import { PipelineState, TokenKind, type Namespace, type Pipeline, type Run, type Token } from '@gofer/proto/es';
 import { apiClient, describeError, storedToken, storeToken, type GoferApi } from './api.js';
+import { runBadge } from './format.js';
+import { PipelinePage } from './PipelinePage.js';
 import { Link, navigate, usePath } from './router.js';
+import { RunPage } from './RunPage.js';
+import { useLoad } from './use-load.js';
 
 /** How many recent runs the pipelines page shows per pipeline. */
 const RECENT_RUNS = 5;
@@ -55,9 +59,15 @@ export function App() {
 }
 
 function Page({ path, api }: { path: string; api: GoferApi }) {
-  const match = /^\/namespaces\/([^/]+)\/?$/.exec(path);
-  if (match) return <Pipelines api={api} namespaceId={decodeURIComponent(match[1]!)} />;
-  return <Namespaces api={api} />;
+  const part = (i: number, m: RegExpExecArray) => decodeURIComponent(m[i]!);
+  let m: RegExpExecArray | null;
+  if ((m = /^\/namespaces\/([^/]+)\/pipelines\/([^/]+)\/runs\/(\d+)\/?$/.exec(path))) {
+    return <RunPage api={api} namespaceId={part(1, m)} pipelineId={part(2, m)} runId={BigInt(m[3]!)} />;
+  }
+  if ((m = /^\/namespaces\/([^/]+)\/pipelines\/([^/]+)\/?$/.exec(path))) return <PipelinePage api={api} namespaceId={part(1, m)} pipelineId={part(2, m)} />;
+  if ((m = /^\/namespaces\/([^/]+)\/?$/.exec(path))) return <Pipelines api={api} namespaceId={part(1, m)} />;
+  if (path === '/') return <Namespaces api={api} />;
+  return <p role="alert" className="error">No page at {path}. <Link to="/">Go to the namespaces</Link>.</p>;
 }
 
 function SignIn({ onSignedIn }: { onSignedIn: (token: string, identity: Token | undefined) => void }) {
@@ -92,20 +102,6 @@ function SignIn({ onSignedIn }: { onSignedIn: (token: string, identity: Token | 
       </form>
     </main>
   );
-}
-
-function useLoad<T>(load: () => Promise<T>, deps: unknown[]): { data?: T; error?: string } {
-  const [state, setState] = useState<{ data?: T; error?: string }>({});
-  useEffect(() => {
-    let live = true;
-    setState({});
-    load().then((data) => live && setState({ data }), (err: unknown) => live && setState({ error: describeError(err) }));
-    return () => {
-      live = false;
-    };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, deps);
-  return state;
 }
 
 function Namespaces({ api }: { api: GoferApi }) {
@@ -150,9 +146,14 @@ function Pipelines({ api, namespaceId }: { api: GoferApi; namespaceId: string })
           <tbody>
             {data.map(({ pipeline, runs }) => (
               <tr key={pipeline.id} data-pipeline={pipeline.id}>
-                <td><strong>{pipeline.name || pipeline.id}</strong> <span className="muted">{pipeline.id}</span></td>
+                <td>
+                  <Link to={`/namespaces/${encodeURIComponent(namespaceId)}/pipelines/${encodeURIComponent(pipeline.id)}`}>
+                    <strong>{pipeline.name || pipeline.id}</strong>
+                  </Link>{' '}
+                  <span className="muted">{pipeline.id}</span>
+                </td>
                 <td>{pipelineState(pipeline)}</td>
-                <td><RunDots runs={runs} /></td>
+                <td><RunDots runs={runs} path={(run) => `/namespaces/${encodeURIComponent(namespaceId)}/pipelines/${encodeURIComponent(pipeline.id)}/runs/${run.id}`} /></td>
               </tr>
             ))}
           </tbody>
@@ -162,33 +163,18 @@ function Pipelines({ api, namespaceId }: { api: GoferApi; namespaceId: string })
   );
 }
 
-/** A run's outcome as a word and a symbol as well as a colour: colour is never the only signal. */
-export function runBadge(run: Run): { label: string; icon: string; tone: string } {
-  if (run.state !== RunState.COMPLETE) {
-    return run.state === RunState.RUNNING ? { label: 'running', icon: '▶', tone: 'running' } : { label: 'pending', icon: '…', tone: 'pending' };
-  }
-  switch (run.status) {
-    case RunStatus.SUCCESSFUL:
-      return { label: 'successful', icon: '✓', tone: 'ok' };
-    case RunStatus.FAILED:
-      return { label: 'failed', icon: '✗', tone: 'failed' };
-    case RunStatus.CANCELLED:
-      return { label: 'cancelled', icon: '⊘', tone: 'cancelled' };
-    default:
-      return { label: 'unknown', icon: '?', tone: 'pending' };
-  }
-}
-
-function RunDots({ runs }: { runs: Run[] }) {
+function RunDots({ runs, path }: { runs: Run[]; path: (run: Run) => string }) {
   if (runs.length === 0) return <span className="muted">no runs</span>;
   return (
     <ol className="dots" aria-label="Recent runs, newest first">
       {runs.map((run) => {
         const badge = runBadge(run);
         return (
-          <li key={String(run.id)} className={`dot ${badge.tone}`} title={`run ${run.id}: ${badge.label}`} data-status={badge.label}>
-            <span aria-hidden="true">{badge.icon}</span>
-            <span className="sr">run {String(run.id)} {badge.label}</span>
+          <li key={String(run.id)}>
+            <Link to={path(run)} className={`dot ${badge.tone}`} title={`run ${run.id}: ${badge.label}`} data-status={badge.label}>
+              <span aria-hidden="true">{badge.icon}</span>
+              <span className="sr">run {String(run.id)} {badge.label}</span>
+            </Link>
           </li>
         );
       })}

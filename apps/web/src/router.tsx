@@ -1,5 +1,5 @@
 // Deep-linkable pages with the History API: every page is a URL under /ui/, and back/forward work.
-import { useEffect, useState, type MouseEvent, type ReactNode } from 'react';
+import { useEffect, useState, type AnchorHTMLAttributes, type MouseEvent } from 'react';
 
 const BASE = '/ui';
 
@@ -25,14 +25,14 @@ export function usePath(): string {
 }
 
 /** A link that navigates in-app (and still opens in a new tab with a modifier key). */
-export function Link({ to, children, className }: { to: string; children: ReactNode; className?: string }) {
+export function Link({ to, children, ...rest }: { to: string } & Omit<AnchorHTMLAttributes<HTMLAnchorElement>, 'href' | 'onClick'>) {
   const onClick = (event: MouseEvent<HTMLAnchorElement>) => {
     if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
     event.preventDefault();
     navigate(to);
   };
   return (
-    <a href={`${BASE}${to}`} onClick={onClick} className={className}>
+    <a {...rest} href={`${BASE}${to}`} onClick={onClick}>
       {children}
     </a>
   );

@@ -1,0 +1,214 @@
+import { useEffect, useMemo, useState } from 'react';
+import dagre from '@dagrejs/dagre';
+import { RequiredParentStatus, RunState, RunStatus, TaskRunState, type TaskRun, type TaskSummary } from '@gofer/proto/es';
+import { describeError, type GoferApi } from './api.js';
+import { duration, runBadge, taskBadge, when } from './format.js';
+import { Link, navigate } from './router.js';
+import { useLoad } from './use-load.js';
+
+const NODE_WIDTH = 190;
+const NODE_HEIGHT = 58;
+/** Events come in bursts (a task ends, its dependents start): one reload per burst. */
+const RELOAD_AFTER_EVENT_MS = 150;
+
+interface Laid {
+  nodes: Array<{ id: string; x: number; y: number }>;
+  edges: Array<{ from: string; to: string; need: RequiredParentStatus; points: Array<{ x: number; y: number }> }>;
+  width: number;
+  height: number;
+}
+
+/** The DAG laid out left to right (dagre), every task of the run's config from the start. */
+function layout(tasks: TaskSummary[]): Laid {
+  const graph = new dagre.graphlib.Graph();
+  graph.setGraph({ rankdir: 'LR', nodesep: 18, ranksep: 60, marginx: 10, marginy: 10 });
+  graph.setDefaultEdgeLabel(() => ({}));
+  for (const task of tasks) graph.setNode(task.id, { width: NODE_WIDTH, height: NODE_HEIGHT });
+  for (const task of tasks) for (const parent of Object.keys(task.dependsOn)) if (graph.hasNode(parent)) graph.setEdge(parent, task.id);
+  dagre.layout(graph);
+  const { width = 0, height = 0 } = graph.graph();
+  return {
+    nodes: tasks.map((task) => ({ id: task.id, x: graph.node(task.id).x, y: graph.node(task.id).y })),
+    edges: tasks.flatMap((task) =>
+      Object.entries(task.dependsOn).filter(([parent]) => graph.hasNode(parent)).map(([parent, need]) => ({
+        from: parent, to: task.id, need, points: graph.edge(parent, task.id).points ?? [],
+      })),
+    ),
+    width,
+    height,
+  };
+}
+
+const EDGE_STYLE: Record<number, { label: string; dash?: string }> = {
+  [RequiredParentStatus.SUCCESS]: { label: 'on success' },
+  [RequiredParentStatus.FAILURE]: { label: 'on failure', dash: '6 4' },
+  [RequiredParentStatus.ANY]: { label: 'always', dash: '2 4' },
+};
+
+/** A run: its DAG, live; each task's state, attempt, duration and reason; cancel, retry, cancel a task. */
+export function RunPage({ api, namespaceId, pipelineId, runId }: { api: GoferApi; namespaceId: string; pipelineId: string; runId: bigint }) {
+  const { data, error, reload } = useLoad(async () => {
+    const [{ run }, { taskRuns }] = await Promise.all([
+      api.getRun({ namespaceId, pipelineId, runId }),
+      api.listTaskRuns({ namespaceId, pipelineId, runId }),
+    ]);
+    const { configs } = await api.listPipelineConfigs({ namespaceId, pipelineId, limit: 1000 });
+    const config = configs.find((c) => c.version === run!.configVersion);
+    return { run: run!, taskRuns, tasks: config?.tasks ?? [] };
+  }, [api, namespaceId, pipelineId, runId]);
+  const [actionError, setActionError] = useState<string>();
+  const [now, setNow] = useState(Date.now());
+
+  // Live: the namespace's new events; this run's reload the page's data.
+  useEffect(() => {
+    const stop = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    (async () => {
+      for await (const { event } of api.listEvents({ namespaceId, follow: true, skipExisting: true }, { signal: stop.signal })) {
+        if (event?.pipelineId !== pipelineId || event.runId !== runId) continue;
+        clearTimeout(timer);
+        timer = setTimeout(reload, RELOAD_AFTER_EVENT_MS);
+      }
+    })().catch(() => undefined); // aborted on leaving the page; a dropped follow leaves the last state shown
+    return () => {
+      clearTimeout(timer);
+      stop.abort();
+    };
+  }, [api, namespaceId, pipelineId, runId, reload]);
+
+  const running = data?.run.state !== RunState.COMPLETE;
+  useEffect(() => {
+    if (!running) return;
+    const tick = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(tick);
+  }, [running]);
+
+  const laid = useMemo(() => (data ? layout(data.tasks) : undefined), [data?.tasks]); // eslint-disable-line react-hooks/exhaustive-deps
+  const byTask = useMemo(() => new Map((data?.taskRuns ?? []).map((t) => [t.taskId, t])), [data?.taskRuns]);
+
+  const act = async (what: () => Promise<unknown>) => {
+    setActionError(undefined);
+    try {
+      await what();
+      reload();
+    } catch (err) {
+      setActionError(describeError(err));
+    }
+  };
+  const pipelinePath = `/namespaces/${encodeURIComponent(namespaceId)}/pipelines/${encodeURIComponent(pipelineId)}`;
+
+  if (error && !data) return <p role="alert" className="error">{error}</p>;
+  if (!data || !laid) return <p className="loading">Loading run…</p>;
+  const { run } = data;
+  const badge = runBadge(run);
+  const reason = run.statusReason?.description || run.waitingReason?.description;
+  return (
+    <section>
+      <p className="crumbs">
+        <Link to="/">Namespaces</Link> / <Link to={`/namespaces/${encodeURIComponent(namespaceId)}`}>{namespaceId}</Link> /{' '}
+        <Link to={pipelinePath}>{pipelineId}</Link> / run {String(run.id)}
+      </p>
+      <h1>
+        Run #{String(run.id)}{' '}
+        <span className={`badge ${badge.tone}`} data-testid="run-status" data-status={badge.label}>
+          <span aria-hidden="true">{badge.icon}</span> {badge.label}
+        </span>
+      </h1>
+      <p className="muted">
+        {run.started ? `started ${when(run.started)}, ${duration(run.started, run.ended, now)}` : 'not started yet'}
+        {run.startedBy && ` · by ${run.startedBy}`}
+        {run.retryOf ? ` · retry of run ${run.retryOf}` : ''}
+        {Object.keys(run.variables).length > 0 && ` · ${Object.entries(run.variables).map(([k, v]) => `${k}=${v}`).join(' ')}`}
+      </p>
+      {reason && <p className="reason" data-testid="run-reason">{reason}</p>}
+      <div className="actions">
+        {running && <button type="button" onClick={() => act(() => api.cancelRun({ namespaceId, pipelineId, runId }))}>Cancel run</button>}
+        {!running && run.status !== RunStatus.SUCCESSFUL && (
+          <button type="button" onClick={() => act(async () => {
+            const { run: retried } = await api.retryRun({ namespaceId, pipelineId, runId });
+            navigate(`${pipelinePath}/runs/${retried!.id}`);
+          })}>Retry run</button>
+        )}
+      </div>
+      {actionError && <p role="alert" className="error">{actionError}</p>}
+
+      <figure className="dag" aria-label="Task graph">
+        <svg width={laid.width} height={laid.height} role="img" aria-label={`Graph of ${data.tasks.length} tasks`} data-testid="dag">
+          <defs>
+            <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+              <path d="M 0 0 L 10 5 L 0 10 z" className="arrow" />
+            </marker>
+          </defs>
+          {laid.edges.map((edge) => {
+            const style = EDGE_STYLE[edge.need] ?? EDGE_STYLE[RequiredParentStatus.SUCCESS]!;
+            return (
+              <path
+                key={`${edge.from}->${edge.to}`}
+                className={`edge need-${style.label.replace(' ', '-')}`}
+                d={edge.points.map((p, i) => `${i === 0 ? 'M' : 'L'} ${p.x} ${p.y}`).join(' ')}
+                strokeDasharray={style.dash}
+                markerEnd="url(#arrow)"
+              >
+                <title>{`${edge.to} runs ${style.label} of ${edge.from}`}</title>
+              </path>
+            );
+          })}
+          {laid.nodes.map((node) => {
+            const task = byTask.get(node.id);
+            const tb = taskBadge(task);
+            return (
+              <g key={node.id} transform={`translate(${node.x - NODE_WIDTH / 2} ${node.y - NODE_HEIGHT / 2})`} className={`node ${tb.tone}`} data-task={node.id} data-status={tb.label}>
+                <rect width={NODE_WIDTH} height={NODE_HEIGHT} rx={8} />
+                <text x={10} y={22} className="node-title">{tb.icon} {node.id}</text>
+                <text x={10} y={42} className="node-detail">
+                  {tb.label}
+                  {task && task.attempt > 1 ? ` · attempt ${task.attempt}` : ''}
+                  {task && task.started ? ` · ${duration(task.started, task.ended, now)}` : ''}
+                </text>
+                <title>{taskTitle(node.id, task)}</title>
+              </g>
+            );
+          })}
+        </svg>
+        <figcaption className="legend">
+          Edges: <svg width="28" height="8" aria-hidden="true"><line x1="0" y1="4" x2="28" y2="4" className="edge" /></svg> on success{' '}
+          <svg width="28" height="8" aria-hidden="true"><line x1="0" y1="4" x2="28" y2="4" className="edge" strokeDasharray="6 4" /></svg> on failure{' '}
+          <svg width="28" height="8" aria-hidden="true"><line x1="0" y1="4" x2="28" y2="4" className="edge" strokeDasharray="2 4" /></svg> always
+        </figcaption>
+      </figure>
+
+      <table className="list" data-testid="tasks">
+        <thead>
+          <tr><th scope="col">Task</th><th scope="col">State</th><th scope="col">Attempt</th><th scope="col">Exit</th><th scope="col">Duration</th><th scope="col">Why</th><th scope="col"><span className="sr">Actions</span></th></tr>
+        </thead>
+        <tbody>
+          {data.tasks.map(({ id }) => {
+            const task = byTask.get(id);
+            const tb = taskBadge(task);
+            return (
+              <tr key={id} data-task={id}>
+                <td>{id}</td>
+                <td><span className={`badge ${tb.tone}`}><span aria-hidden="true">{tb.icon}</span> {tb.label}</span></td>
+                <td>{task?.attempt ?? ''}</td>
+                <td>{task?.exit.case === 'exitCode' ? task.exit.value : ''}</td>
+                <td>{task ? duration(task.started, task.ended, now) : ''}</td>
+                <td className="muted">{task?.statusReason?.description || task?.waitingReason?.description || ''}</td>
+                <td>
+                  {task?.state === TaskRunState.RUNNING && (
+                    <button type="button" onClick={() => act(() => api.cancelTaskRun({ namespaceId, pipelineId, runId, taskId: id }))}>Cancel task</button>
+                  )}
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </section>
+  );
+}
+
+function taskTitle(id: string, task: TaskRun | undefined): string {
+  const badge = taskBadge(task);
+  const why = task?.statusReason?.description || task?.waitingReason?.description;
+  return `${id}: ${badge.label}${why ? ` — ${why}` : ''}`;
+}
