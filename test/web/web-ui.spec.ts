@@ -172,6 +172,37 @@ tasks:
     await context.close();
   });
 
+  it('shows a task\'s log with its colours, only the lines in view in the DOM, and finds a line', async () => {
+    await apply(grpc, `
+id: logs-ui
+tasks:
+  - id: talk
+    image: busybox:latest
+    script: 'printf "\\033[32mall green\\033[0m\\n"; echo "to stderr" >&2; for i in $(seq 1 5000); do echo "line $i"; done'
+`);
+    const run = await startRun(grpc, 'logs-ui');
+    await waitForRun(grpc, 'logs-ui', run.id);
+    const { context, page } = await open(`/ui/namespaces/default/pipelines/logs-ui/runs/${run.id}`);
+    await signIn(page, cluster.token);
+    await page.locator('tr[data-task="talk"]').getByRole('link', { name: 'talk' }).click();
+    await page.waitForURL(/\/tasks\/talk$/);
+    const state = page.getByTestId('log-state');
+    await expect.poll(() => state.textContent(), { timeout: 60_000 }).toBe('5002 lines');
+    // Following: the end is in view; far fewer lines than the log has are in the DOM.
+    await expect.poll(() => page.locator('.log-line', { hasText: /^line 5000$/ }).count()).toBe(1);
+    expect(await page.locator('.log-line').count()).toBeLessThan(300);
+    await page.screenshot({ path: join(SCREENSHOTS, 'logs.png') });
+
+    // Find scrolls to the line; its colour is a class (the CSP allows no inline styles).
+    await page.getByLabel('Search the log').fill('all green');
+    await page.getByRole('button', { name: 'Find' }).click();
+    const green = page.locator('.log-line.match');
+    await green.waitFor();
+    expect(await green.locator('span.ansi-green-fg').textContent()).toBe('all green');
+    expect(await page.locator('.log-line.stderr').first().textContent()).toBe('to stderr');
+    await context.close();
+  });
+
   it('serves the UI with caching and security headers, and its own routes as the app', async () => {
     const index = await fetch(`${origin}/ui/namespaces/default`);
     expect(index.status).toBe(200);

@@ -2,6 +2,7 @@ import { useCallback, useEffect, useMemo, useState, type FormEvent } from 'react
 import { PipelineState, TokenKind, type Namespace, type Pipeline, type Run, type Token } from '@gofer/proto/es';
 import { apiClient, describeError, storedToken, storeToken, type GoferApi } from './api.js';
 import { runBadge } from './format.js';
+import { LogsPage } from './LogsPage.js';
 import { PipelinePage } from './PipelinePage.js';
 import { Link, navigate, usePath } from './router.js';
 import { RunPage } from './RunPage.js';
@@ -61,6 +62,10 @@ export function App() {
 function Page({ path, api }: { path: string; api: GoferApi }) {
   const part = (i: number, m: RegExpExecArray) => decodeURIComponent(m[i]!);
   let m: RegExpExecArray | null;
+  if ((m = /^\/namespaces\/([^/]+)\/pipelines\/([^/]+)\/runs\/(\d+)\/tasks\/([^/]+)\/?$/.exec(path))) {
+    const attempt = Number(new URLSearchParams(location.search).get('attempt')) || undefined;
+    return <LogsPage api={api} namespaceId={part(1, m)} pipelineId={part(2, m)} runId={BigInt(m[3]!)} taskId={part(4, m)} attempt={attempt} />;
+  }
   if ((m = /^\/namespaces\/([^/]+)\/pipelines\/([^/]+)\/runs\/(\d+)\/?$/.exec(path))) {
     return <RunPage api={api} namespaceId={part(1, m)} pipelineId={part(2, m)} runId={BigInt(m[3]!)} />;
   }

@@ -187,7 +187,7 @@ export function RunPage({ api, namespaceId, pipelineId, runId }: { api: GoferApi
             const tb = taskBadge(task);
             return (
               <tr key={id} data-task={id}>
-                <td>{id}</td>
+                <td><Link to={`${pipelinePath}/runs/${run.id}/tasks/${encodeURIComponent(id)}`}>{id}</Link></td>
                 <td><span className={`badge ${tb.tone}`}><span aria-hidden="true">{tb.icon}</span> {tb.label}</span></td>
                 <td>{task?.attempt ?? ''}</td>
                 <td>{task?.exit.case === 'exitCode' ? task.exit.value : ''}</td>

@@ -8,6 +8,7 @@ export function currentPath(): string {
   return path === '' ? '/' : path;
 }
 
+/** Goes to `path` (under /ui, optionally with a `?query`), as a new history entry. */
 export function navigate(path: string): void {
   history.pushState(null, '', `${BASE}${path}`);
   window.dispatchEvent(new PopStateEvent('popstate'));
@@ -16,8 +17,12 @@ export function navigate(path: string): void {
 /** The path under /ui/, re-rendered on navigation and on back/forward. */
 export function usePath(): string {
   const [path, setPath] = useState(currentPath);
+  const [, setSearch] = useState(location.search); // a new ?attempt= re-renders the page too
   useEffect(() => {
-    const update = () => setPath(currentPath());
+    const update = () => {
+      setPath(currentPath());
+      setSearch(location.search);
+    };
     window.addEventListener('popstate', update);
     return () => window.removeEventListener('popstate', update);
   }, []);
