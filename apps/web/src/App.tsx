@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useMemo, useState, type FormEvent } from 'react';
+import { Code, ConnectError } from '@connectrpc/connect';
 import { PipelineState, TokenKind, type Namespace, type Pipeline, type Run, type Token } from '@gofer/proto/es';
 import { apiClient, describeError, storedToken, storeToken, type GoferApi } from './api.js';
 import { runBadge } from './format.js';
@@ -27,7 +28,11 @@ export function App() {
 
   useEffect(() => {
     if (!token) return;
-    apiClient(token).whoAmI({}).then((answer) => setMe(answer.token), () => signOut());
+    apiClient(token).whoAmI({}).then(
+      (answer) => setMe(answer.token),
+      // A token deleted, disabled or expired since: sign out. Gofer out of reach: keep the session.
+      (error: unknown) => ConnectError.from(error).code === Code.Unauthenticated && signOut(),
+    );
   }, [token, signOut]);
 
   if (!api) {

@@ -10,6 +10,7 @@ const NODE_WIDTH = 190;
 const NODE_HEIGHT = 58;
 /** Events come in bursts (a task ends, its dependents start): one reload per burst. */
 const RELOAD_AFTER_EVENT_MS = 150;
+const FOLLOW_RETRY_MS = 2000;
 
 interface Laid {
   nodes: Array<{ id: string; x: number; y: number }>;
@@ -52,9 +53,7 @@ export function RunPage({ api, namespaceId, pipelineId, runId }: { api: GoferApi
       api.getRun({ namespaceId, pipelineId, runId }),
       api.listTaskRuns({ namespaceId, pipelineId, runId }),
     ]);
-    const { configs } = await api.listPipelineConfigs({ namespaceId, pipelineId, limit: 1000 });
-    const config = configs.find((c) => c.version === run!.configVersion);
-    return { run: run!, taskRuns, tasks: config?.tasks ?? [] };
+    return { run: run!, taskRuns, tasks: (await configOf(api, namespaceId, pipelineId, run!.configVersion))?.tasks ?? [] };
   }, [api, namespaceId, pipelineId, runId]);
   const [actionError, setActionError] = useState<string>();
   const [now, setNow] = useState(Date.now());
@@ -64,12 +63,22 @@ export function RunPage({ api, namespaceId, pipelineId, runId }: { api: GoferApi
     const stop = new AbortController();
     let timer: ReturnType<typeof setTimeout> | undefined;
     (async () => {
-      for await (const { event } of api.listEvents({ namespaceId, follow: true, skipExisting: true }, { signal: stop.signal })) {
-        if (event?.pipelineId !== pipelineId || event.runId !== runId) continue;
-        clearTimeout(timer);
-        timer = setTimeout(reload, RELOAD_AFTER_EVENT_MS);
+      // A follow that drops (a replica draining, a network blip) is opened again, and the page reloaded
+      // for whatever happened in between.
+      while (!stop.signal.aborted) {
+        try {
+          for await (const { event } of api.listEvents({ namespaceId, follow: true, skipExisting: true }, { signal: stop.signal })) {
+            if (event?.pipelineId !== pipelineId || event.runId !== runId) continue;
+            clearTimeout(timer);
+            timer = setTimeout(reload, RELOAD_AFTER_EVENT_MS);
+          }
+        } catch {
+          if (stop.signal.aborted) return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, FOLLOW_RETRY_MS));
+        if (!stop.signal.aborted) reload();
       }
-    })().catch(() => undefined); // aborted on leaving the page; a dropped follow leaves the last state shown
+    })();
     return () => {
       clearTimeout(timer);
       stop.abort();
@@ -205,6 +214,16 @@ export function RunPage({ api, namespaceId, pipelineId, runId }: { api: GoferApi
       </table>
     </section>
   );
+}
+
+/** The config version a run was started with, paging through the pipeline's versions. */
+async function configOf(api: GoferApi, namespaceId: string, pipelineId: string, version: bigint) {
+  for (let offset = 0; ; ) {
+    const { configs } = await api.listPipelineConfigs({ namespaceId, pipelineId, offset });
+    const found = configs.find((c) => c.version === version);
+    if (found || configs.length === 0) return found;
+    offset += configs.length;
+  }
 }
 
 function taskTitle(id: string, task: TaskRun | undefined): string {

@@ -329,7 +329,10 @@ export class TaskProcessor implements OnModuleDestroy {
     const { archived: logsArchived, error: archiveError } = await this.logs.finish(key, writer);
     if (archiveError) log.warn({ err: archiveError }, 'archiving logs failed; they stay in Redis for a day');
     const logInfo = { logBytes: writer.bytes, logsTruncated: writer.truncated, logsArchived };
-    const reason = stopReason();
+    // An adopted attempt whose container an earlier owner stopped for its timeout has exited before this
+    // worker's own timer fired: past its timeout, a failure is the timeout's.
+    const overdue = task.timeoutMs !== undefined && started !== null && Date.now() - started.getTime() >= task.timeoutMs;
+    const reason = stopReason() ?? (overdue && exitCode !== undefined && exitCode !== 0 ? 'timeout' : undefined);
     const result: AttemptResult =
       lost || exitCode === undefined
         ? { status: 'failed', reason: 'scheduler_error', description: lost?.message ?? 'no exit code', retryable: lost ? retryableKinds.has(lost.kind) : true, ...logInfo }
