@@ -157,6 +157,12 @@ tasks:
     expect(await page.locator('section > p.muted').first().textContent()).toContain('WHO=browser');
     // Edges say what each task needs of its parent, in the drawing's own words.
     expect(await page.locator('path.edge.need-on-failure title').textContent()).toBe('recover runs on failure of fails');
+    // The timeline: a bar per task that ran, a dependent's after its parent's; none for the skipped one.
+    const lane = (task: string) => page.locator(`[data-testid="timeline"] g.lane[data-task="${task}"] rect`);
+    expect(await lane('never').count()).toBe(0);
+    const x = async (task: string) => Number.parseFloat((await lane(task).getAttribute('x'))!);
+    expect(await x('slow')).toBeGreaterThan(await x('greet'));
+    expect(await x('recover')).toBeGreaterThan(await x('fails'));
     await page.screenshot({ path: join(SCREENSHOTS, 'run.png'), fullPage: true });
 
     await page.getByRole('button', { name: 'Retry run' }).click();

@@ -186,6 +186,8 @@ export function RunPage({ api, namespaceId, pipelineId, runId }: { api: GoferApi
         </figcaption>
       </figure>
 
+      <Timeline tasks={data.tasks.map(({ id }) => ({ id, run: byTask.get(id) }))} now={now} />
+
       <table className="list" data-testid="tasks">
         <thead>
           <tr><th scope="col">Task</th><th scope="col">State</th><th scope="col">Attempt</th><th scope="col">Exit</th><th scope="col">Duration</th><th scope="col">Why</th><th scope="col"><span className="sr">Actions</span></th></tr>
@@ -213,6 +215,46 @@ export function RunPage({ api, namespaceId, pipelineId, runId }: { api: GoferApi
         </tbody>
       </table>
     </section>
+  );
+}
+
+/**
+ * When each task ran, on one time axis from the first start to the last end (or now): a Gantt chart of
+ * the run's latest attempts. Tasks that never started are listed without a bar.
+ */
+function Timeline({ tasks, now }: { tasks: Array<{ id: string; run: TaskRun | undefined }>; now: number }) {
+  const started = tasks.filter((t) => t.run && t.run.started > 0n);
+  if (started.length === 0) return null;
+  const from = Math.min(...started.map((t) => Number(t.run!.started)));
+  const to = Math.max(...started.map((t) => (t.run!.ended > 0n ? Number(t.run!.ended) : now)), from + 1);
+  const span = to - from;
+  return (
+    <figure className="timeline" aria-label="Timeline" data-testid="timeline">
+      <figcaption className="legend">Timeline · {((to - from) / 1000).toFixed(1)} s from the first task's start</figcaption>
+      <svg width="100%" height={tasks.length * 22 + 4} role="img" aria-label="When each task ran">
+        {tasks.map(({ id, run }, row) => {
+          const badge = taskBadge(run);
+          const start = run && run.started > 0n ? Number(run.started) : undefined;
+          const end = run && run.ended > 0n ? Number(run.ended) : now;
+          return (
+            <g key={id} transform={`translate(0 ${row * 22 + 2})`} className={`lane ${badge.tone}`} data-task={id}>
+              <text x={4} y={14} className="lane-label">{id}</text>
+              {start !== undefined && (
+                <rect
+                  x={`${20 + ((start - from) / span) * 78}%`}
+                  width={`${Math.max(0.3, ((end - start) / span) * 78)}%`}
+                  y={3}
+                  height={14}
+                  rx={3}
+                >
+                  <title>{`${id}: ${badge.label}, ${duration(run!.started, run!.ended, now)}`}</title>
+                </rect>
+              )}
+            </g>
+          );
+        })}
+      </svg>
+    </figure>
   );
 }
 
