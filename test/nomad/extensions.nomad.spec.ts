@@ -6,18 +6,14 @@
 // the shared built-in ones (scripts/test-images.mjs, scripts/extension-images.mjs).
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GoferClient, InstalledTrigger, Run } from '@gofer/proto';
 import { metaFilter } from '../../libs/scheduler/src/nomad/nomad.scheduler.js';
 import type { NomadAllocationListStub } from '../../libs/scheduler/src/nomad/nomad.types.js';
 import { TestCluster, waitFor } from '../support/gofer-process.js';
-import { startTestNomad, type TestNomad } from '../support/nomad.js';
+import { crashAllocation, startTestNomad, type TestNomad } from '../support/nomad.js';
 import { apply, startRun, waitForRun } from '../support/runs.js';
 
-const docker = new Docker({ socketPath: '/var/run/docker.sock' });
-/** The label Nomad's docker driver (and the stand-in) puts on an allocation's containers. */
-const ALLOC_LABEL = 'com.hashicorp.nomad.alloc_id';
 /** The one task of every job Gofer registers (nomad.scheduler.ts). */
 const TASK = 'task';
 
@@ -173,11 +169,8 @@ describe('triggers and notifiers on Nomad', () => {
     const [alloc] = await triggerAllocations();
     expect(alloc?.TaskStates?.[TASK]?.Restarts).toBe(0);
 
-    // A crash from outside, as nomad.scheduler.contract.spec.ts does it: SIGKILL of the container's process.
-    const [container] = await docker.listContainers({ filters: JSON.stringify({ label: [`${ALLOC_LABEL}=${alloc!.ID}`] }) });
-    expect(container, `a running container of allocation ${alloc!.ID}`).toBeDefined();
-    const { State } = await docker.getContainer(container!.Id).inspect();
-    process.kill(State.Pid, 'SIGKILL');
+    // A crash from outside: SIGKILL of the container's process.
+    await crashAllocation(alloc!.ID);
     const killed = Date.now();
 
     // The same allocation runs its task again (the service job's restart policy): nothing was re-placed.

@@ -1,11 +1,11 @@
 // The scheduler contract (scheduler.contract.ts) against the real Docker engine, with the scheduler built
 // as the service builds it: loadConfig → createScheduler. Needs busybox:latest (`node scripts/test-images.mjs`).
-import { createServer } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import Docker from 'dockerode';
 import { beforeAll } from 'vitest';
 import { loadConfig } from '@gofer/config';
 import { createScheduler } from '@gofer/scheduler';
+import { freePort } from '../support/gofer-process.js';
 import { describeSchedulerContract } from './scheduler.contract.js';
 
 const IMAGE = 'busybox:latest';
@@ -23,7 +23,7 @@ describeSchedulerContract({
   scheduler: createScheduler(loadConfig(env)),
   image: IMAGE,
   async unreachable() {
-    const port = await closedPort();
+    const port = await freePort(); // bound by the OS, then released: nothing listens there
     const socket = `/nonexistent/${randomUUID()}/docker.sock`;
     return [
       { label: 'closed loopback port', scheduler: createScheduler(loadConfig({ ...env, GOFER_DOCKER_HOST: `tcp://127.0.0.1:${port}` })), address: `tcp://127.0.0.1:${port}` },
@@ -42,12 +42,3 @@ describeSchedulerContract({
     process.kill(State.Pid, 'SIGKILL'); // the tests run beside the engine, as a user that may signal its containers
   },
 });
-
-/** A loopback port nothing listens on: bound by the OS, then released. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}

@@ -2,17 +2,16 @@
 // (apps/nomad-dev: no Nomad binary can be installed here), with the scheduler built as the service
 // builds it: loadConfig → createScheduler. The stand-in runs each job's docker task on the local Docker
 // engine, so the containers are real. Needs busybox:latest (`node scripts/test-images.mjs`).
-import { createServer } from 'node:net';
-import Docker from 'dockerode';
 import { afterAll } from 'vitest';
 import { loadConfig } from '@gofer/config';
 import { createScheduler } from '@gofer/scheduler';
 import { NomadClient } from '../../libs/scheduler/src/nomad/nomad.client.js';
 import { metaFilter } from '../../libs/scheduler/src/nomad/nomad.scheduler.js';
 import { startNomadStandIn } from '../../apps/nomad-dev/src/nomad-stand-in.js';
+import { freePort } from '../support/gofer-process.js';
+import { crashAllocation } from '../support/nomad.js';
 import { describeSchedulerContract } from './scheduler.contract.js';
 
-const docker = new Docker({ socketPath: '/var/run/docker.sock' });
 const standIn = await startNomadStandIn();
 // Direct API access, only to find allocations and to clean up whatever the scheduler left.
 const nomad = new NomadClient({ address: standIn.address });
@@ -25,7 +24,7 @@ describeSchedulerContract({
   scheduler: createScheduler(loadConfig(env)),
   image: 'busybox:latest',
   async unreachable() {
-    const port = await closedPort();
+    const port = await freePort(); // bound by the OS, then released: nothing listens there
     const address = `http://127.0.0.1:${port}`;
     return [{ label: 'closed loopback port', scheduler: createScheduler(loadConfig({ ...env, GOFER_NOMAD_ADDR: address })), address }];
   },
@@ -38,18 +37,6 @@ describeSchedulerContract({
     const { value: allocs } = await nomad.jobAllocations(id);
     const alloc = allocs.sort((a, b) => b.CreateIndex - a.CreateIndex)[0];
     if (!alloc) throw new Error(`job ${id} has no allocation`);
-    const [container] = await docker.listContainers({ filters: JSON.stringify({ label: [`com.hashicorp.nomad.alloc_id=${alloc.ID}`] }) });
-    if (!container) throw new Error(`allocation ${alloc.ID} has no running container`);
-    const { State } = await docker.getContainer(container.Id).inspect();
-    process.kill(State.Pid, 'SIGKILL');
+    await crashAllocation(alloc.ID);
   },
 });
-
-/** A loopback port nothing listens on: bound by the OS, then released. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}

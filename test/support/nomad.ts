@@ -1,6 +1,8 @@
 // Gofer in Nomad mode for the tests: the Nomad API stand-in (apps/nomad-dev; no Nomad binary can be
 // installed here) running each job's docker task on the local Docker engine, and the environment that
 // points a TestCluster at it.
+import Docker from 'dockerode';
+import { ALLOC_LABEL } from '../../apps/nomad-dev/src/docker-task.runner.js';
 import { startNomadStandIn, type NomadStandIn } from '../../apps/nomad-dev/src/nomad-stand-in.js';
 import { NomadClient } from '../../libs/scheduler/src/nomad/nomad.client.js';
 
@@ -25,4 +27,16 @@ export async function startTestNomad(): Promise<TestNomad> {
       GOFER_DOCKER_HOST: 'unix:///nonexistent/gofer-nomad-mode/docker.sock',
     },
   };
+}
+
+/**
+ * Kills the process of an allocation's running container from outside, as a crash would (SIGKILL, not
+ * through Nomad's API, which Nomad would take for a stop): its restart policy then applies.
+ */
+export async function crashAllocation(allocId: string): Promise<void> {
+  const docker = new Docker({ socketPath: '/var/run/docker.sock' });
+  const [container] = await docker.listContainers({ filters: JSON.stringify({ label: [`${ALLOC_LABEL}=${allocId}`] }) });
+  if (!container) throw new Error(`allocation ${allocId} has no running container`);
+  const { State } = await docker.getContainer(container.Id).inspect();
+  process.kill(State.Pid, 'SIGKILL'); // the tests run beside the engine, as a user that may signal its containers
 }
