@@ -1,17 +1,13 @@
 // The web UI (apps/web) in a real browser: Debian's Chromium driven by playwright-core, against a real
 // Gofer (Postgres, Redis, Docker) serving the UI and the browser API. Screenshots of the pages go to
 // test/.tmp/screenshots for a reviewer to look at.
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GoferClient } from '@gofer/proto';
-import { ROOT, TestCluster, type GoferProcess } from '../support/gofer-process.js';
+import { launchBrowser, openPage, SCREENSHOTS, signIn } from '../support/browser.js';
+import { TestCluster, type GoferProcess } from '../support/gofer-process.js';
 import { apply, startRun, waitForRun } from '../support/runs.js';
-
-const SCREENSHOTS = join(ROOT, 'test/.tmp/screenshots');
-// The flags this machine's closed network needs (docs/environment.md): no background connections.
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 describe('the web UI in Chromium', () => {
   let cluster: TestCluster;
@@ -22,7 +18,6 @@ describe('the web UI in Chromium', () => {
   let clientToken: string;
 
   beforeAll(async () => {
-    mkdirSync(SCREENSHOTS, { recursive: true });
     cluster = await TestCluster.create('web-ui');
     gofer = await cluster.start();
     grpc = cluster.client();
@@ -32,27 +27,14 @@ describe('the web UI in Chromium', () => {
     await apply(grpc, 'id: hello\nname: Hello\ntasks:\n  - id: greet\n    image: busybox:latest\n    script: echo hi\n');
     await apply(grpc, 'id: broken\ntasks:\n  - id: fail\n    image: busybox:latest\n    script: exit 3\n');
     for (const pipeline of ['hello', 'broken']) await waitForRun(grpc, pipeline, (await startRun(grpc, pipeline)).id);
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    browser = await launchBrowser();
   });
   afterAll(async () => {
     await browser?.close();
     await cluster?.destroy();
   });
 
-  /** A fresh browser profile (no storage), recording every request URL the page makes. */
-  async function open(path = '/'): Promise<{ context: BrowserContext; page: Page; urls: string[] }> {
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    const urls: string[] = [];
-    page.on('request', (request) => urls.push(request.url()));
-    await page.goto(`${origin}${path}`);
-    return { context, page, urls };
-  }
-
-  async function signIn(page: Page, token: string): Promise<void> {
-    await page.getByLabel('API token').fill(token);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-  }
+  const open = (path = '/'): Promise<{ context: BrowserContext; page: Page; urls: string[] }> => openPage(browser, `${origin}${path}`);
 
   it('refuses a wrong token with the server\'s reason, then signs in, browses and signs out', async () => {
     const { context, page, urls } = await open('/');

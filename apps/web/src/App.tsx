@@ -3,10 +3,15 @@ import { Code, ConnectError } from '@connectrpc/connect';
 import { PipelineState, TokenKind, type Namespace, type Pipeline, type Run, type Token } from '@gofer/proto/es';
 import { apiClient, describeError, storedToken, storeToken, type GoferApi } from './api.js';
 import { runBadge } from './format.js';
+import { ConfigPage } from './ConfigPage.js';
+import { EventsPage } from './EventsPage.js';
 import { LogsPage } from './LogsPage.js';
+import { ObjectsPage } from './ObjectsPage.js';
 import { PipelinePage } from './PipelinePage.js';
 import { Link, navigate, usePath } from './router.js';
 import { RunPage } from './RunPage.js';
+import { SecretsPage } from './SecretsPage.js';
+import { TokensPage } from './TokensPage.js';
 import { useLoad } from './use-load.js';
 
 /** How many recent runs the pipelines page shows per pipeline. */
@@ -74,9 +79,16 @@ function Page({ path, api }: { path: string; api: GoferApi }) {
   if ((m = /^\/namespaces\/([^/]+)\/pipelines\/([^/]+)\/runs\/(\d+)\/?$/.exec(path))) {
     return <RunPage api={api} namespaceId={part(1, m)} pipelineId={part(2, m)} runId={BigInt(m[3]!)} />;
   }
+  if ((m = /^\/namespaces\/([^/]+)\/pipelines\/([^/]+)\/config\/?$/.exec(path))) return <ConfigPage api={api} namespaceId={part(1, m)} pipelineId={part(2, m)} />;
+  if ((m = /^\/namespaces\/([^/]+)\/pipelines\/([^/]+)\/objects\/?$/.exec(path))) return <ObjectsPage api={api} namespaceId={part(1, m)} pipelineId={part(2, m)} />;
+  if ((m = /^\/namespaces\/([^/]+)\/pipelines\/([^/]+)\/secrets\/?$/.exec(path))) return <SecretsPage api={api} namespaceId={part(1, m)} pipelineId={part(2, m)} />;
   if ((m = /^\/namespaces\/([^/]+)\/pipelines\/([^/]+)\/?$/.exec(path))) return <PipelinePage api={api} namespaceId={part(1, m)} pipelineId={part(2, m)} />;
+  if ((m = /^\/namespaces\/([^/]+)\/events\/?$/.exec(path))) return <EventsPage api={api} namespaceId={part(1, m)} />;
   if ((m = /^\/namespaces\/([^/]+)\/?$/.exec(path))) return <Pipelines api={api} namespaceId={part(1, m)} />;
   if (path === '/') return <Namespaces api={api} />;
+  if (path === '/events' || path === '/events/') return <EventsPage api={api} />;
+  if (path === '/secrets' || path === '/secrets/') return <SecretsPage api={api} />;
+  if (path === '/tokens' || path === '/tokens/') return <TokensPage api={api} />;
   return <p role="alert" className="error">No page at {path}. <Link to="/">Go to the namespaces</Link>.</p>;
 }
 

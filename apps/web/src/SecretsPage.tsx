@@ -1,0 +1,9 @@
+import type { GoferApi } from './api.js';
+
+// Placeholder: being built (issue 12).
+export function SecretsPage({ api, namespaceId, pipelineId }: { api: GoferApi; namespaceId?: string; pipelineId?: string }) {
+  void api;
+  void namespaceId;
+  void pipelineId;
+  return <section><h1>Secrets</h1></section>;
+}
