@@ -293,6 +293,13 @@ describe('the gofer CLI against a real Gofer', () => {
     expect(run).toStrictEqual(expected);
     expect(Date.parse(run.ended)).toBeGreaterThanOrEqual(Date.parse(run.started));
     expect(await goferJson(['run', 'list', 'cli-hello'])).toStrictEqual([expected]);
+    // Filters narrow the list on the server; a word that is not a status is a usage error naming it.
+    expect(await goferJson(['run', 'list', 'cli-hello', '--status', 'successful', '--state', 'complete', '--started-by', 'token/'])).toStrictEqual([expected]);
+    expect(await goferJson(['run', 'list', 'cli-hello', '--status', 'failed,cancelled'])).toStrictEqual([]);
+    expect(await goferJson(['run', 'list', 'cli-hello', '--started-by', 'trigger/'])).toStrictEqual([]);
+    const wrong = await gofer(['run', 'list', 'cli-hello', '--status', 'broken']);
+    expect(wrong.code).toBe(2);
+    expect(wrong.err).toContain('"broken" is not a status: use successful, failed, cancelled');
   });
 
   it('taskrun list|get --output json print the run shape plus task, attempt, exit_code, image, container, worker', async () => {

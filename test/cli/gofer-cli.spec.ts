@@ -594,10 +594,10 @@ describe('gofer CLI: secrets and events', () => {
       '2025-01-02T03:04:06.000Z  #2  run_started  default/hello run 1  trigger=manual',
       '2025-01-02T03:04:07.000Z  #3  task_run_completed  team-a/hello run 1 task greet  status=successful exit_code=0',
     ]);
-    expect(stub.eventRequests.at(-1)).toEqual({ afterId: 0, follow: false, namespaceId: '', skipExisting: false });
+    expect(stub.eventRequests.at(-1)).toEqual({ afterId: 0, follow: false, namespaceId: '', skipExisting: false, last: 0 });
 
     const json = await gofer(['event', 'list', '--after', '1', '--namespace-only', '-n', 'team-a', '-o', 'json'], env);
-    expect(stub.eventRequests.at(-1)).toEqual({ afterId: 1, follow: false, namespaceId: 'team-a', skipExisting: false });
+    expect(stub.eventRequests.at(-1)).toEqual({ afterId: 1, follow: false, namespaceId: 'team-a', skipExisting: false, last: 0 });
     expect(json.out.trimEnd().split('\n').map((line) => JSON.parse(line))).toStrictEqual([
       {
         id: 3,

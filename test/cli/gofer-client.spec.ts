@@ -97,6 +97,8 @@ describe('createGoferClient', () => {
       attempt: 0,
       follow: false,
       offset: 0,
+      tail: 0,
+      limit: 0,
     })) {
       chunks.push([Buffer.from(chunk).toString('utf8'), stream]);
     }
@@ -116,6 +118,8 @@ describe('createGoferClient', () => {
       attempt: 0,
       follow: true,
       offset: 0,
+      tail: 0,
+      limit: 0,
     })) {
       if (++received === 5) break;
     }
@@ -227,11 +231,11 @@ describe('createGoferClient', () => {
 
   it('streams events and cancels a followed stream when the consumer stops reading', async () => {
     const all = [];
-    for await (const { event } of client.listEvents({ afterId: 1, follow: false, namespaceId: '', skipExisting: false })) all.push(event);
+    for await (const { event } of client.listEvents({ afterId: 1, follow: false, namespaceId: '', skipExisting: false, last: 0 })) all.push(event);
     expect(all).toEqual(STUB_EVENTS.slice(1));
 
     let received = 0;
-    for await (const _ of client.listEvents({ afterId: 0, follow: true, namespaceId: '', skipExisting: false })) {
+    for await (const _ of client.listEvents({ afterId: 0, follow: true, namespaceId: '', skipExisting: false, last: 0 })) {
       if (++received === STUB_EVENTS.length + 2) break;
     }
     await stub.eventStreamCancelled;

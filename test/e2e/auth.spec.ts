@@ -10,10 +10,10 @@ const CALLS: Array<[string, (client: GoferClient) => Promise<unknown>]> = [
   ['pipelines: DeletePipeline', (c) => c.deletePipeline({ namespaceId: 'default', id: 'guarded' })],
   ['pipelines: ListPipelines', (c) => c.listPipelines({ namespaceId: 'default', limit: 0, offset: 0 })],
   ['runs: StartRun', (c) => c.startRun({ namespaceId: 'default', pipelineId: 'guarded', variables: {} })],
-  ['runs: ListRuns', (c) => c.listRuns({ namespaceId: 'default', pipelineId: 'guarded', limit: 0, offset: 0 })],
+  ['runs: ListRuns', (c) => c.listRuns({ namespaceId: 'default', pipelineId: 'guarded', limit: 0, offset: 0, states: [], statuses: [], startedBy: '' })],
   ['task runs: ListTaskRuns', (c) => c.listTaskRuns({ namespaceId: 'default', pipelineId: 'guarded', runId: 1 })],
   ['task runs: GetTaskRunLogs', async (c) => {
-    for await (const _ of c.getTaskRunLogs({ namespaceId: 'default', pipelineId: 'guarded', runId: 1, taskId: 'a', attempt: 0, follow: false, offset: 0 })) {
+    for await (const _ of c.getTaskRunLogs({ namespaceId: 'default', pipelineId: 'guarded', runId: 1, taskId: 'a', attempt: 0, follow: false, offset: 0, tail: 0, limit: 0 })) {
       // drain
     }
   }],
@@ -32,7 +32,7 @@ const CALLS: Array<[string, (client: GoferClient) => Promise<unknown>]> = [
   ['secrets: GetPipelineSecret', (c) => c.getPipelineSecret({ namespaceId: 'default', pipelineId: 'guarded', key: 'KEPT', includeValue: true })],
   ['secrets: PutGlobalSecret', (c) => c.putGlobalSecret({ key: 'PLANTED', value: 'x', namespaces: ['default'] })],
   ['events: ListEvents', async (c) => {
-    for await (const _ of c.listEvents({ afterId: 0, follow: false, namespaceId: '', skipExisting: false })) {
+    for await (const _ of c.listEvents({ afterId: 0, follow: false, namespaceId: '', skipExisting: false, last: 0 })) {
       // drain
     }
   }],
@@ -124,7 +124,7 @@ describe('every RPC needs a valid token allowed where it acts', () => {
       // What it may see is filtered to its namespaces.
       expect((await client.listNamespaces({ limit: 0, offset: 0 })).namespaces.map((n) => n.id)).toEqual(['other']);
       const seen: string[] = [];
-      for await (const { event } of client.listEvents({ afterId: 0, follow: false, namespaceId: '', skipExisting: false })) seen.push(event!.namespaceId);
+      for await (const { event } of client.listEvents({ afterId: 0, follow: false, namespaceId: '', skipExisting: false, last: 0 })) seen.push(event!.namespaceId);
       expect(seen.every((ns) => ns === 'other')).toBe(true);
       expect((await client.whoAmI({})).token?.namespaces).toEqual(['other', '/oth.*/']);
     } finally {

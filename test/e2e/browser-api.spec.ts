@@ -133,7 +133,7 @@ tasks:
 
     // skip_existing: only what happens after the call, as a page that has just read the state wants.
     let newest = 0;
-    for await (const { event } of grpc.listEvents({ afterId: 0, follow: false, namespaceId: 'default', skipExisting: false })) newest = event!.id;
+    for await (const { event } of grpc.listEvents({ afterId: 0, follow: false, namespaceId: 'default', skipExisting: false, last: 0 })) newest = event!.id;
     const fresh = new AbortController();
     const events = client(transports[1]![1]).listEvents({ follow: true, skipExisting: true, namespaceId: 'default' }, { signal: fresh.signal });
     const reading = (async () => {

@@ -153,7 +153,7 @@ tasks:
 `);
     const run = await startRun(client, 'big-log');
     expect((await waitForRun(client, 'big-log', run.id)).tasks.flood.status).toBe('TASK_RUN_STATUS_SUCCESSFUL');
-    const stream = client.getTaskRunLogs({ namespaceId: 'default', pipelineId: 'big-log', runId: run.id, taskId: 'flood', attempt: 0, follow: false, offset: 0 });
+    const stream = client.getTaskRunLogs({ namespaceId: 'default', pipelineId: 'big-log', runId: run.id, taskId: 'flood', attempt: 0, follow: false, offset: 0, tail: 0, limit: 0 });
     const iterator = stream[Symbol.asyncIterator]();
     let received = (await iterator.next()).value!.chunk.length;
     await new Promise((resolve) => setTimeout(resolve, 2000)); // the reader stalls (the server paces itself: grpc-stream.spec.ts)

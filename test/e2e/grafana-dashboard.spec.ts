@@ -94,7 +94,7 @@ notifiers: [{ notifier: dash-note, label: n }]
     const statuses = [];
     for (const { id, run } of completed) statuses.push((await waitForRun(client, id, run.id)).run.status);
     expect(statuses).toEqual(['RUN_STATUS_SUCCESSFUL', 'RUN_STATUS_FAILED', 'RUN_STATUS_FAILED', 'RUN_STATUS_SUCCESSFUL']);
-    const { runs } = await client.listRuns({ namespaceId: 'default', pipelineId: 'dash-limit', limit: 0, offset: 0 });
+    const { runs } = await client.listRuns({ namespaceId: 'default', pipelineId: 'dash-limit', limit: 0, offset: 0, states: [], statuses: [], startedBy: '' });
     expect(runs.map((r) => r.state).sort()).toEqual(['RUN_STATE_PENDING', 'RUN_STATE_RUNNING']);
 
     // A real Prometheus scraping every process each second.

@@ -57,7 +57,7 @@ describe('hostile configs and request strings', () => {
     expect(await listPipelineIds()).toEqual(['exists']);
     expect(await applied).toEqual({
       code: GrpcStatus.INVALID_ARGUMENT,
-      details: 'tasks: too many tasks (10000): at most 500 are allowed; split the pipeline into several',
+      details: 'tasks: too many tasks (10000): at most 2000 are allowed; split the pipeline into several',
     });
   });
 

@@ -84,7 +84,7 @@ describe('pipeline identity across delete and re-create', () => {
     const first = answers[0]!.run!;
     expect(first.startedBy).toBe(`token/${token!.id}`);
     expect((await start()).run?.id).toBe(first.id);
-    expect((await client.listRuns({ namespaceId: 'default', pipelineId: 'keyed', limit: 0, offset: 0 })).runs).toHaveLength(1);
+    expect((await client.listRuns({ namespaceId: 'default', pipelineId: 'keyed', limit: 0, offset: 0, states: [], statuses: [], startedBy: '' })).runs).toHaveLength(1);
     expect((await waitForRun(client, 'keyed', first.id)).run.status).toBe('RUN_STATUS_SUCCESSFUL');
     const retried = (await client.retryRun({ namespaceId: 'default', pipelineId: 'keyed', runId: first.id })).run!;
     expect(retried.startedBy).toBe(`token/${token!.id}`);
@@ -107,7 +107,7 @@ describe('pipeline identity across delete and re-create', () => {
     expect(second.id).toBeGreaterThan(first.id);
     await waitForRunIn(client, 'phoenix', 'bird', second.id);
     const chunks: Buffer[] = [];
-    for await (const m of client.getTaskRunLogs({ namespaceId: 'phoenix', pipelineId: 'bird', runId: second.id, taskId: 'say', attempt: 0, follow: false, offset: 0 })) {
+    for await (const m of client.getTaskRunLogs({ namespaceId: 'phoenix', pipelineId: 'bird', runId: second.id, taskId: 'say', attempt: 0, follow: false, offset: 0, tail: 0, limit: 0 })) {
       chunks.push(Buffer.from(m.chunk));
     }
     expect(Buffer.concat(chunks).toString()).toBe('NEW new\n');
@@ -195,8 +195,8 @@ describe('the token injected into a run\'s tasks', () => {
 
     // Nothing it tried took effect: one config version, one run, the secret unchanged.
     expect((await client.getPipeline({ namespaceId: 'default', id: 'probe' })).pipeline?.latestConfigVersion).toBe(1);
-    expect((await client.listRuns({ namespaceId: 'default', pipelineId: 'probe', limit: 0, offset: 0 })).runs).toHaveLength(1);
-    expect((await client.listRuns({ namespaceId: 'default', pipelineId: 'other', limit: 0, offset: 0 })).runs).toHaveLength(0);
+    expect((await client.listRuns({ namespaceId: 'default', pipelineId: 'probe', limit: 0, offset: 0, states: [], statuses: [], startedBy: '' })).runs).toHaveLength(1);
+    expect((await client.listRuns({ namespaceId: 'default', pipelineId: 'other', limit: 0, offset: 0, states: [], statuses: [], startedBy: '' })).runs).toHaveLength(0);
     const secret = await client.getPipelineSecret({ namespaceId: 'default', pipelineId: 'probe', key: 'K', includeValue: true });
     expect(secret.secret?.value).toBe('the-real-secret');
     const { tokens } = await client.listTokens({});

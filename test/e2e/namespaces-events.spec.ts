@@ -39,7 +39,7 @@ async function waitForRunIn(
 
 async function logsOf(client: GoferClient, namespaceId: string, pipelineId: string, runId: number, taskId: string): Promise<string> {
   let text = '';
-  for await (const message of client.getTaskRunLogs({ namespaceId, pipelineId, runId, taskId, attempt: 0, follow: false, offset: 0 })) {
+  for await (const message of client.getTaskRunLogs({ namespaceId, pipelineId, runId, taskId, attempt: 0, follow: false, offset: 0, tail: 0, limit: 0 })) {
     text += Buffer.from(message.chunk).toString('utf8');
   }
   return text;
@@ -48,7 +48,7 @@ async function logsOf(client: GoferClient, namespaceId: string, pipelineId: stri
 /** Every stored event the token may see, without following. */
 async function allEvents(client: GoferClient, request: { afterId?: number; namespaceId?: string } = {}): Promise<Event[]> {
   const events: Event[] = [];
-  for await (const { event } of client.listEvents({ afterId: request.afterId ?? 0, follow: false, namespaceId: request.namespaceId ?? '', skipExisting: false })) {
+  for await (const { event } of client.listEvents({ afterId: request.afterId ?? 0, follow: false, namespaceId: request.namespaceId ?? '', skipExisting: false, last: 0 })) {
     events.push(event!);
   }
   return events;
@@ -249,7 +249,7 @@ tasks:
       const start = Number(max ?? 0);
       const received: Event[] = [];
       let runId = 0;
-      const stream = c2.listEvents({ afterId: start, follow: true, namespaceId: '', skipExisting: false });
+      const stream = c2.listEvents({ afterId: start, follow: true, namespaceId: '', skipExisting: false, last: 0 });
       const following = (async () => {
         for await (const { event } of stream) {
           received.push(event!);
@@ -302,7 +302,7 @@ tasks:
       expect(stored.map((e) => e.id)).toEqual(inDb.map((r) => Number(r.id)));
 
       const followed: Event[] = [];
-      const stream = c2.listEvents({ afterId: stored.at(-1)!.id, follow: true, namespaceId: 'ev-ns', skipExisting: false });
+      const stream = c2.listEvents({ afterId: stored.at(-1)!.id, follow: true, namespaceId: 'ev-ns', skipExisting: false, last: 0 });
       const following = (async () => {
         for await (const { event } of stream) {
           followed.push(event!);
@@ -331,7 +331,7 @@ tasks:
       expect(await failure(allEvents(c2, { afterId: -1 }))).toMatchObject({ code: GrpcStatus.INVALID_ARGUMENT });
       // Following from the last id gets only what happens next.
       const next: Event[] = [];
-      const stream = c1.listEvents({ afterId: all.at(-1)!.id, follow: true, namespaceId: '', skipExisting: false });
+      const stream = c1.listEvents({ afterId: all.at(-1)!.id, follow: true, namespaceId: '', skipExisting: false, last: 0 });
       const following = (async () => {
         for await (const { event } of stream) {
           next.push(event!);
@@ -361,7 +361,7 @@ tasks:
         await c1.createNamespace({ id: 'ev-late', name: '', description: '' }); // commits the id after it
         const follow = (afterId: number) => {
           const received: Event[] = [];
-          const stream = c2.listEvents({ afterId, follow: true, namespaceId: '', skipExisting: false });
+          const stream = c2.listEvents({ afterId, follow: true, namespaceId: '', skipExisting: false, last: 0 });
           const done = (async () => {
             for await (const { event } of stream) {
               received.push(event!);
@@ -548,7 +548,7 @@ describe('event retention', () => {
     // The log keeps counting up after a prune: a follower resuming from a pruned id gets what is new.
     const resumed: Event[] = [];
     const following = (async () => {
-      for await (const { event } of client.listEvents({ afterId: last, follow: true, namespaceId: '', skipExisting: false })) {
+      for await (const { event } of client.listEvents({ afterId: last, follow: true, namespaceId: '', skipExisting: false, last: 0 })) {
         resumed.push(event!);
         return;
       }

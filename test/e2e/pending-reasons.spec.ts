@@ -52,7 +52,7 @@ tasks:
       kind: 'WAITING_REASON_KIND_PARALLELISM',
       description: "behind 1 running run(s) of the pipeline's parallelism limit of 1",
     });
-    const listed = (await client.listRuns({ namespaceId: 'default', pipelineId: 'pr-limit', limit: 10, offset: 0 })).runs;
+    const listed = (await client.listRuns({ namespaceId: 'default', pipelineId: 'pr-limit', limit: 10, offset: 0, states: [], statuses: [], startedBy: '' })).runs;
     expect(listed.find((r) => r.id === second.id)?.waitingReason?.kind).toBe('WAITING_REASON_KIND_PARALLELISM');
     expect(listed.find((r) => r.id === first.id)?.waitingReason).toBeNull();
     expect((await cli(['run', 'list', 'pr-limit'])).out).toMatch(new RegExp(`^${second.id} +pending .*parallelism: behind 1 running run`, 'm'));

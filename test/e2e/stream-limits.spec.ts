@@ -203,7 +203,7 @@ describe('stream limits: token re-checks and follow slots', () => {
         code: GrpcStatus.RESOURCE_EXHAUSTED,
         details: expect.stringMatching(new RegExp(`${MAX_EVENT_FOLLOWERS} event follows .*GOFER_MAX_EVENT_FOLLOWERS`)),
       });
-      const listed = cluster.client(api1, c.secret).listEvents({ afterId: 0, follow: false, namespaceId: '', skipExisting: false });
+      const listed = cluster.client(api1, c.secret).listEvents({ afterId: 0, follow: false, namespaceId: '', skipExisting: false, last: 0 });
       let count = 0;
       for await (const _ of listed) count++;
       expect(count).toBeGreaterThan(0);

@@ -38,7 +38,7 @@ export async function readLogs(
 ): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const message of client.getTaskRunLogs({
-    namespaceId: 'default', pipelineId, runId, taskId, attempt: options.attempt ?? 0, follow: options.follow ?? false, offset: 0,
+    namespaceId: 'default', pipelineId, runId, taskId, attempt: options.attempt ?? 0, follow: options.follow ?? false, offset: 0, tail: 0, limit: 0,
   })) {
     chunks.push(Buffer.from(message.chunk));
   }
@@ -53,7 +53,7 @@ export async function readLogStreams(
   taskId: string,
 ): Promise<{ stdout: string; stderr: string }> {
   const out = { stdout: '', stderr: '' };
-  for await (const message of client.getTaskRunLogs({ namespaceId: 'default', pipelineId, runId, taskId, attempt: 0, follow: false, offset: 0 })) {
+  for await (const message of client.getTaskRunLogs({ namespaceId: 'default', pipelineId, runId, taskId, attempt: 0, follow: false, offset: 0, tail: 0, limit: 0 })) {
     const text = Buffer.from(message.chunk).toString('utf8');
     if (message.stream === 'LOG_STREAM_STDERR') out.stderr += text;
     else out.stdout += text;

@@ -102,7 +102,7 @@ triggers: [{ trigger: echo, label: hook }]
     expect(run.status).toBe('RUN_STATUS_SUCCESSFUL');
     expect(run.startedBy).toBe('trigger/echo/hook');
     expect(run.variables).toEqual({ GOFER_TRIGGER_WHAT: 'push' });
-    const { runs } = await client.listRuns({ namespaceId: 'default', pipelineId: 'hooked', limit: 0, offset: 0 });
+    const { runs } = await client.listRuns({ namespaceId: 'default', pipelineId: 'hooked', limit: 0, offset: 0, states: [], statuses: [], startedBy: '' });
     expect(runs).toHaveLength(1);
     const { trigger } = await client.getTrigger({ name: 'echo' });
     expect(trigger!.subscriptions.map((s) => [s.pipelineId, s.label, s.active, s.lastEventKey])).toEqual([['hooked', 'hook', true, 'delivery-1']]);
@@ -149,7 +149,7 @@ triggers: [{ trigger: echo, label: hook }]
     }
     const rejected = await cluster.query(`SELECT details FROM events WHERE kind = 'trigger_event_rejected'`);
     expect(rejected.length).toBeGreaterThanOrEqual(5);
-    const { runs } = await client.listRuns({ namespaceId: 'default', pipelineId: 'hooked', limit: 0, offset: 0 });
+    const { runs } = await client.listRuns({ namespaceId: 'default', pipelineId: 'hooked', limit: 0, offset: 0, states: [], statuses: [], startedBy: '' });
     expect(runs).toHaveLength(1);
   });
 
@@ -189,7 +189,7 @@ notifiers: [{ notifier: nope, label: n }]
     });
     expect(await results('both')).toHaveLength(2);
     await waitFor('team-x runs to end', async () => {
-      const { runs } = await client.listRuns({ namespaceId: 'team-x', pipelineId: 'theirs', limit: 0, offset: 0 });
+      const { runs } = await client.listRuns({ namespaceId: 'team-x', pipelineId: 'theirs', limit: 0, offset: 0, states: [], statuses: [], startedBy: '' });
       return runs.every((r) => r.state === 'RUN_STATE_COMPLETE') ? true : undefined;
     });
     await client.deleteNamespace({ id: 'team-x', force: true });
@@ -300,7 +300,7 @@ notifiers: [{ notifier: nope, label: n }]
   it('uninstall is refused while pipelines subscribe; afterwards the container goes', async () => {
     await expect(client.uninstallTrigger({ name: 'echo' })).rejects.toMatchObject({ code: 9, details: expect.stringContaining('default/hooked (label "hook")') });
     await waitFor('the runs to end', async () => {
-      const { runs } = await client.listRuns({ namespaceId: 'default', pipelineId: 'hooked', limit: 0, offset: 0 });
+      const { runs } = await client.listRuns({ namespaceId: 'default', pipelineId: 'hooked', limit: 0, offset: 0, states: [], statuses: [], startedBy: '' });
       return runs.every((r) => r.state === 'RUN_STATE_COMPLETE') ? true : undefined;
     });
     await client.deletePipeline({ namespaceId: 'default', id: 'hooked' });

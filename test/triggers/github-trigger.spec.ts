@@ -89,7 +89,7 @@ triggers: [{ trigger: github, label: pr, settings: { events: "pull_request/opene
   }
 
   async function runCount(pipelineId: string): Promise<number> {
-    const { runs } = await client.listRuns({ namespaceId: 'default', pipelineId, limit: 0, offset: 0 });
+    const { runs } = await client.listRuns({ namespaceId: 'default', pipelineId, limit: 0, offset: 0, states: [], statuses: [], startedBy: '' });
     return runs.length;
   }
 
@@ -125,7 +125,7 @@ triggers: [{ trigger: github, label: pr, settings: { events: "pull_request/opene
     const id = randomUUID();
     const answer = await post(PUSH, delivery('push', PUSH, id));
     expect(answer).toEqual({ status: 202, message: 'event push of Codertocat/Hello-World: 1 run(s) started, 0 duplicate(s) for 1 matching subscription(s)' });
-    const { runs } = await client.listRuns({ namespaceId: 'default', pipelineId: 'gh-push', limit: 0, offset: 0 });
+    const { runs } = await client.listRuns({ namespaceId: 'default', pipelineId: 'gh-push', limit: 0, offset: 0, states: [], statuses: [], startedBy: '' });
     expect(runs).toHaveLength(1);
     const { run } = await waitForRun(client, 'gh-push', runs[0]!.id);
     const expected = {
@@ -151,7 +151,7 @@ triggers: [{ trigger: github, label: pr, settings: { events: "pull_request/opene
     const id = randomUUID();
     const answer = await post(PULL_REQUEST, delivery('pull_request', PULL_REQUEST, id));
     expect(answer).toEqual({ status: 202, message: 'event pull_request/synchronize of Codertocat/Hello-World: 1 run(s) started, 0 duplicate(s) for 1 matching subscription(s)' });
-    const { runs } = await client.listRuns({ namespaceId: 'default', pipelineId: 'gh-pr', limit: 0, offset: 0 });
+    const { runs } = await client.listRuns({ namespaceId: 'default', pipelineId: 'gh-pr', limit: 0, offset: 0, states: [], statuses: [], startedBy: '' });
     expect(runs).toHaveLength(1);
     const { run } = await waitForRun(client, 'gh-pr', runs[0]!.id);
     const expected = {
@@ -224,7 +224,7 @@ triggers: [{ trigger: github, label: pr, settings: { events: "pull_request/opene
     for (const answer of answers) expect(answer.status, answer.message).toBe(202);
     expect(answers.filter((a) => a.message.includes('1 run(s) started')), answers.map((a) => a.message).join('\n')).toHaveLength(1);
     expect(answers.filter((a) => a.message.includes('0 run(s) started, 1 duplicate(s)'))).toHaveLength(9);
-    const { runs } = await client.listRuns({ namespaceId: 'default', pipelineId: 'gh-push', limit: 0, offset: 0 });
+    const { runs } = await client.listRuns({ namespaceId: 'default', pipelineId: 'gh-push', limit: 0, offset: 0, states: [], statuses: [], startedBy: '' });
     expect(runs).toHaveLength(before + 2);
     expect(runs.filter((r) => r.variables.GOFER_TRIGGER_GITHUB_DELIVERY === burst)).toHaveLength(1);
     expect(runs.filter((r) => r.variables.GOFER_TRIGGER_GITHUB_DELIVERY === id)).toHaveLength(1);

@@ -191,6 +191,37 @@ tasks:
     await context.close();
   });
 
+  it('opens a long log at its end, and loads what lies before it without cutting or repeating a line', async () => {
+    await apply(grpc, 'id: long-log-ui\ntasks:\n  - id: count\n    image: busybox:latest\n    script: seq 1 400000\n');
+    const run = await startRun(grpc, 'long-log-ui');
+    await waitForRun(grpc, 'long-log-ui', run.id);
+    // What the page must show: from the first whole line after the 1 MiB tail's start, then from the
+    // first whole line after the 1 MiB before that (apps/web/src/LogsPage.tsx, log-lines.ts).
+    const full = Array.from({ length: 400_000 }, (_, i) => `${i + 1}\n`).join('');
+    const MiB = 1024 * 1024;
+    const wholeLinesFrom = (offset: number) => full.indexOf('\n', offset) + 1;
+    const linesIn = (from: number) => full.slice(from).split('\n').length - 1;
+    const tailStart = wholeLinesFrom(full.length - MiB);
+    const earlierStart = wholeLinesFrom(tailStart - MiB);
+
+    const { context, page } = await open(`/ui/namespaces/default/pipelines/long-log-ui/runs/${run.id}/tasks/count`);
+    await signIn(page, cluster.token);
+    const state = page.getByTestId('log-state');
+    await expect.poll(() => state.textContent(), { timeout: 60_000 }).toBe(`${linesIn(tailStart)} lines`);
+    await expect.poll(() => page.locator('.log-line', { hasText: /^400000$/ }).count()).toBe(1);
+    await page.screenshot({ path: join(SCREENSHOTS, 'logs-tail.png') });
+
+    await page.getByRole('button', { name: /^Load earlier \(1\.0 MiB of / }).click();
+    await expect.poll(() => state.textContent()).toBe(`${linesIn(earlierStart)} lines`);
+    // The line just before the old first one is there, once, and the join has no cut line.
+    const before = full.slice(0, tailStart - 1).split('\n').at(-1)!;
+    await page.getByLabel('Search the log').fill(before);
+    await page.getByRole('button', { name: 'Find' }).click();
+    await expect.poll(() => page.locator('.log-line.match').textContent()).toBe(before);
+    expect(await page.getByRole('button', { name: /^Load earlier/ }).count()).toBe(1); // more before it still
+    await context.close();
+  });
+
   it('serves the UI with caching and security headers, and its own routes as the app', async () => {
     const index = await fetch(`${origin}/ui/namespaces/default`);
     expect(index.status).toBe(200);

@@ -55,3 +55,17 @@ export function duration(started: bigint, ended: bigint, now = Date.now()): stri
 export function when(ms: bigint): string {
   return ms === 0n ? '' : new Date(Number(ms)).toLocaleString();
 }
+
+/** `512 B`, `1.5 KiB`, `50.0 MiB`: a size in bytes, as people read it. */
+export function byteSize(bytes: number | bigint): string {
+  const n = Number(bytes);
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let value = n / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(1)} ${units[unit]}`;
+}

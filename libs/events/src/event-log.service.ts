@@ -47,6 +47,11 @@ export class EventLog {
     return this.events.latestId();
   }
 
+  /** Where a read of the newest `count` events after `afterId` the filter names starts. */
+  startOfLast(count: number, afterId: number, filter: EventFilter): Promise<number> {
+    return this.events.startOfLast(count, afterId, filter.namespaceId);
+  }
+
   /** Events after `afterId` in id order, then new ones as they commit, until the signal aborts. */
   async *follow(afterId: number, filter: EventFilter, options: { follow: boolean; signal: AbortSignal }): AsyncGenerator<EventEntity> {
     let last = afterId;

@@ -33,3 +33,41 @@ export async function* fromOffset(chunks: AsyncIterable<PlacedChunk>, from: numb
     delivered = end;
   }
 }
+
+/** The log up to byte `end` (not included): a stretch asked for with a `limit`. */
+export async function* upTo(chunks: AsyncIterable<PositionedChunk>, end: number): AsyncGenerator<PositionedChunk> {
+  for await (const chunk of chunks) {
+    if (chunk.offset >= end) return;
+    const room = end - chunk.offset;
+    yield room < chunk.data.length ? { ...chunk, data: chunk.data.subarray(0, room) } : chunk;
+    if (room <= chunk.data.length) return;
+  }
+}
+
+/**
+ * The last `bytes` of a log read to its end, and where it ends: what a tail-first reader is sent first.
+ * Holds at most `bytes` plus one chunk in memory, whatever the log's length.
+ */
+export async function lastBytes(chunks: AsyncIterable<PositionedChunk>, bytes: number): Promise<{ chunks: PositionedChunk[]; end: number }> {
+  let kept: PositionedChunk[] = [];
+  let head = 0; // kept[head…] is the window; dropped entries are compacted away now and then
+  let keptBytes = 0;
+  let end = 0;
+  for await (const chunk of chunks) {
+    kept.push(chunk);
+    keptBytes += chunk.data.length;
+    end = chunk.offset + chunk.data.length;
+    while (keptBytes - kept[head]!.data.length >= bytes) keptBytes -= kept[head++]!.data.length;
+    if (head > 1024 && head * 2 > kept.length) {
+      kept = kept.slice(head);
+      head = 0;
+    }
+  }
+  const window = kept.slice(head);
+  const extra = keptBytes - bytes;
+  if (extra > 0) {
+    const first = window[0]!;
+    window[0] = { ...first, data: first.data.subarray(extra), offset: first.offset + extra };
+  }
+  return { chunks: window, end };
+}

@@ -414,8 +414,8 @@ const malformed: MalformedCase[] = [
   },
   {
     name: 'too many tasks',
-    text: `id: demo\ntasks:\n${Array.from({ length: 501 }, (_, i) => `  - {id: t${i}, image: b}`).join('\n')}\n`,
-    errors: ['tasks: too many tasks (501): at most 500 are allowed; split the pipeline into several'],
+    text: `id: demo\ntasks:\n${Array.from({ length: 2001 }, (_, i) => `  - {id: t${i}, image: b}`).join('\n')}\n`,
+    errors: ['tasks: too many tasks (2001): at most 2000 are allowed; split the pipeline into several'],
   },
   {
     name: 'parallelism of the wrong type',
@@ -819,14 +819,14 @@ describe('parsePipelineConfig: limits before work', () => {
     // 10,000 tasks full of errors that cost work to report: only the count is.
     const tasks = Array.from({ length: 10_000 }, (_, i) => `  - {id: T${i}, imag: b, depends_on: {tsak-${i}: any}}`);
     expect(errorsOf(`id: demo\ntasks:\n${tasks.join('\n')}\n`)).toStrictEqual([
-      'tasks: too many tasks (10000): at most 500 are allowed; split the pipeline into several',
+      'tasks: too many tasks (10000): at most 2000 are allowed; split the pipeline into several',
     ]);
   });
 
   it('counts a list reached through an alias after expanding it', () => {
-    const tasks = Array.from({ length: 501 }, (_, i) => `    - {id: t${i}, image: b}`);
+    const tasks = Array.from({ length: 2001 }, (_, i) => `    - {id: t${i}, image: b}`);
     const text = `x-tasks: &tasks\n${tasks.map((line) => line.slice(2)).join('\n')}\nid: demo\ntasks: *tasks\n`;
-    expect(errorsOf(text)).toStrictEqual(['tasks: too many tasks (501): at most 500 are allowed; split the pipeline into several']);
+    expect(errorsOf(text)).toStrictEqual(['tasks: too many tasks (2001): at most 2000 are allowed; split the pipeline into several']);
   });
 });
 

@@ -116,7 +116,7 @@ describe('validatePipelineConfig', () => {
     // Every entry is wrong in a way that costs work to report (unknown near-miss parents, bad ids).
     const tasks = Array.from({ length: 10_000 }, (_, i) => ({ id: `T ${i}`, image: '', depends_on: { [`tsak-${i}`]: 'any' } }));
     expect(errorsOf({ id: 'demo', tasks })).toStrictEqual([
-      'tasks: too many tasks (10000): at most 500 are allowed; split the pipeline into several',
+      'tasks: too many tasks (10000): at most 2000 are allowed; split the pipeline into several',
     ]);
   });
 

@@ -12,6 +12,9 @@ import { holdingSlot, pacedStream, whileAuthorized } from './grpc-stream.js';
 import { toEvent } from './proto-mapping.js';
 import { principalOf } from './authorization.guard.js';
 
+/** The most stored events `last` may ask for: a feed's history, not an export. */
+const MAX_LAST = 10_000;
+
 @Controller()
 export class EventsGrpcController {
   constructor(
@@ -32,6 +35,9 @@ export class EventsGrpcController {
     const principal = principalOf(metadata);
     const afterId = request.afterId ?? 0;
     if (!Number.isSafeInteger(afterId) || afterId < 0) throw invalidArgument(`after_id: ${afterId} is not an event id`);
+    const last = request.last ?? 0;
+    if (!Number.isSafeInteger(last) || last < 0 || last > MAX_LAST) throw invalidArgument(`last: ${last} is not a count of events from 0 to ${MAX_LAST}`);
+    if (last > 0 && request.skipExisting) throw invalidArgument('last and skip_existing contradict each other: the newest stored events, or none of them');
     if (request.namespaceId && !mayUseNamespace(principal, request.namespaceId)) {
       throw permissionDenied(`token ${principal.tokenId} may not use namespace "${request.namespaceId}"`);
     }
@@ -45,7 +51,9 @@ export class EventsGrpcController {
     const skipExisting = request.skipExisting ?? false;
     const stream = whileAuthorized(
       pacedStream(call, async function* (signal) {
-        const start = skipExisting ? Math.max(afterId, await events.latestId()) : afterId;
+        const start = skipExisting
+          ? Math.max(afterId, await events.latestId())
+          : last > 0 ? await events.startOfLast(last, afterId, filter) : afterId;
         for await (const event of events.follow(start, filter, { follow, signal })) {
           yield { event: toEvent(event) };
         }

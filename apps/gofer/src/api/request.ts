@@ -53,6 +53,26 @@ export class RequestCheck {
     return { limit: Math.min(limit > 0 ? limit : fallback, max), offset: Math.max(offset, 0) };
   }
 
+  /** A repeated enum field: each value one of `allowed`'s wire names, given back as what it stands for (repeats dropped). */
+  enumList<T>(field: string, values: readonly unknown[] | null | undefined, allowed: Readonly<Record<string, T>>): T[] {
+    const picked: T[] = [];
+    for (const value of values ?? []) {
+      if (typeof value !== 'string' || !Object.hasOwn(allowed, value)) {
+        this.errors.push(`${field}: ${JSON.stringify(value)} is not one of ${Object.keys(allowed).join(', ')}`);
+      } else if (!picked.includes(allowed[value]!)) {
+        picked.push(allowed[value]!);
+      }
+    }
+    return picked;
+  }
+
+  /** An optional free-text field of at most `max` characters. */
+  text(field: string, value: string | null | undefined, max: number): string {
+    const text = value ?? '';
+    if (text.length > max) this.errors.push(`${field}: ${text.length} characters, at most ${max}`);
+    return text;
+  }
+
   /** Throws INVALID_ARGUMENT listing every problem found, then how to write each id rule broken. */
   done(): void {
     if (this.errors.length > 0) throw invalidArgument([...this.errors, ...[...this.brokenRules].map(idRuleHint)].join('\n'));

@@ -2,13 +2,17 @@ import { Controller } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
 import { Metadata } from '@grpc/grpc-js';
 import { Authorize, type Principal } from '@gofer/auth';
-import { RunNotificationsRepository, RunRepository } from '@gofer/dal';
+import { RunNotificationsRepository, RunRepository, type RunState, type RunStatus } from '@gofer/dal';
 import { RunEngine, UseCases } from '@gofer/engine';
 import { PIPELINE_ID } from '@gofer/pipeline';
 import type * as pb from '@gofer/proto';
 import { principalOf } from './authorization.guard.js';
 import { toRun } from './proto-mapping.js';
 import { pipelineRef, RequestCheck, runRef } from './request.js';
+
+/** What ListRuns' `states` and `statuses` filters accept (UNSPECIFIED is not a state a run is in). */
+const LISTED_STATES: Readonly<Record<string, RunState>> = { RUN_STATE_PENDING: 'pending', RUN_STATE_RUNNING: 'running', RUN_STATE_COMPLETE: 'complete' };
+const LISTED_STATUSES: Readonly<Record<string, RunStatus>> = { RUN_STATUS_SUCCESSFUL: 'successful', RUN_STATUS_FAILED: 'failed', RUN_STATUS_CANCELLED: 'cancelled' };
 
 @Controller()
 export class RunsGrpcController {
@@ -44,8 +48,13 @@ export class RunsGrpcController {
     const check = new RequestCheck();
     const ref = { namespaceId: check.namespace(request.namespaceId), pipelineId: check.id(PIPELINE_ID, 'pipeline_id', request.pipelineId) };
     const { limit, offset } = check.page(request, 50);
+    const filter = {
+      states: check.enumList('states', request.states, LISTED_STATES),
+      statuses: check.enumList('statuses', request.statuses, LISTED_STATUSES),
+      startedBy: check.text('started_by', request.startedBy, 300),
+    };
     check.done();
-    const runs = await this.runs.listRuns(ref.namespaceId, ref.pipelineId, limit, offset);
+    const runs = await this.runs.listRuns(ref.namespaceId, ref.pipelineId, limit, offset, filter);
     const notifications = await this.notifications.ofRuns(ref.namespaceId, ref.pipelineId, runs.map((run) => run.id));
     // One query per page, and only when the page has a pending run.
     const pending = runs.some((run) => run.state === 'pending') ? await this.runs.pendingContext(ref.namespaceId, ref.pipelineId) : null;

@@ -8,7 +8,7 @@ import { PipelineConfigsRepository, RunRepository } from '@gofer/dal';
 import type { PipelineConfig } from '@gofer/pipeline';
 import { RunEngine } from '@gofer/engine';
 import { invalidArgument, notFound } from '@gofer/errors';
-import { fromOffset, TASK_LOGS } from '@gofer/logs';
+import { fromOffset, lastBytes, TASK_LOGS, upTo, type PositionedChunk } from '@gofer/logs';
 import type { Logger } from 'pino';
 import type { LogChunk, LogKey, PlacedChunk, TaskLogs } from '@gofer/logs';
 import { LogStream, type GetTaskRunLogsResponse } from '@gofer/proto';
@@ -114,17 +114,25 @@ export class TaskRunsGrpcController {
     }
     const logKey: LogKey = { ...key, runId: row.reusedFromRun ?? key.runId, attempt };
     const follow = request.follow ?? false;
-    const offset = request.offset ?? 0;
-    if (!Number.isSafeInteger(offset) || offset < 0) throw invalidArgument(`offset must be a byte position of 0 or more, got ${offset}`);
+    const { offset, tail, limit } = logRange(request);
+    const message = (chunk: PositionedChunk) => ({ chunk: chunk.data, stream: STREAMS[chunk.stream], offset: chunk.offset, attempt });
     const read = async function* (this: TaskRunsGrpcController, signal: AbortSignal) {
-      for await (const chunk of fromOffset(this.read(row, logKey, follow, signal), offset)) {
-        yield { chunk: chunk.data, stream: STREAMS[chunk.stream], offset: chunk.offset, attempt };
+      let from = offset;
+      if (tail > 0) {
+        // The log as it stands is read to its end for its last bytes; a follow goes on from that end.
+        const last = await lastBytes(fromOffset(this.read(row, logKey, false, signal), 0), tail);
+        for (const chunk of last.chunks) yield message(chunk);
+        if (!follow) return;
+        from = last.end;
       }
+      const chunks = fromOffset(this.read(row, logKey, follow, signal), from);
+      for await (const chunk of limit > 0 ? upTo(chunks, offset + limit) : chunks) yield message(chunk);
     }.bind(this);
     const stream = whileAuthorized(pacedStream(call, read), this.tokens, metadata);
     return follow ? holdingSlot(() => this.slots.take('logs', tokenId), stream, this.shutdown.signal) : stream;
   }
 
+  // The archive is framed without an index: a tail or a stretch is found by reading from the start.
   private async *read(row: TaskRunEntity, key: LogKey, follow: boolean, signal: AbortSignal): AsyncGenerator<PlacedChunk> {
     const finished = row.state === 'complete' || key.attempt < row.attempt || row.reusedFromRun !== null;
     if (!finished && follow) {
@@ -153,4 +161,23 @@ export class TaskRunsGrpcController {
     };
     yield* this.logs.readLiveChunks(key, { follow, signal, stillRunning });
   }
+}
+
+/** The most a `tail` may ask for: it is held in the API process's memory while the log is read. */
+const MAX_TAIL_BYTES = 16 * 1024 * 1024;
+
+/** GetTaskRunLogs' `offset`, `tail` and `limit`, checked together (every problem reported at once). */
+function logRange(request: pb.GetTaskRunLogsRequest): { offset: number; tail: number; limit: number } {
+  const offset = request.offset ?? 0;
+  const tail = request.tail ?? 0;
+  const limit = request.limit ?? 0;
+  const problems: string[] = [];
+  if (!Number.isSafeInteger(offset) || offset < 0) problems.push(`offset must be a byte position of 0 or more, got ${offset}`);
+  if (!Number.isSafeInteger(tail) || tail < 0 || tail > MAX_TAIL_BYTES) problems.push(`tail must be a byte count from 0 to ${MAX_TAIL_BYTES}, got ${tail}`);
+  if (!Number.isSafeInteger(limit) || limit < 0) problems.push(`limit must be a byte count of 0 or more, got ${limit}`);
+  if (tail > 0 && offset > 0) problems.push('tail and offset contradict each other: a read starts at the end minus tail, or at offset');
+  if (tail > 0 && limit > 0) problems.push('tail and limit contradict each other: the last bytes of a log, or a stretch of it from offset');
+  if (limit > 0 && request.follow) problems.push('limit and follow contradict each other: a follow ends with the task, not after a byte count');
+  if (problems.length > 0) throw invalidArgument(problems.join('\n'));
+  return { offset, tail, limit };
 }

@@ -86,3 +86,19 @@ export function parseObjectKey(arg: string): string {
   }
   return arg;
 }
+
+/**
+ * A parser of a comma-separated list of `words` (`--status failed,cancelled`), each turned into its
+ * enum name (`RUN_STATUS_FAILED`); an unknown word names the ones that exist.
+ */
+export function wordList<T extends string>(what: string, words: Readonly<Record<string, T>>): (arg: string) => T[] {
+  return (arg) => {
+    const picked = arg.split(',').map((word) => word.trim().toLowerCase()).filter(Boolean);
+    if (picked.length === 0) throw new InvalidArgumentError(`expected one or more ${what}s, comma-separated`);
+    return [...new Set(picked.map((word) => {
+      const name = words[word];
+      if (!name) throw new InvalidArgumentError(`"${word}" is not a ${what}: use ${Object.keys(words).join(', ')}`);
+      return name;
+    }))];
+  };
+}

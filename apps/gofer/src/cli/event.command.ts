@@ -39,7 +39,7 @@ Examples:
       // Kept up to date as events arrive, so a stream lost with its API replica resumes right after them.
       let afterId = opts.after;
       const stream = resuming(
-        () => ctx.client.listEvents({ afterId, follow: opts.follow ?? false, namespaceId: opts.namespaceOnly ? ctx.globals.namespace : '', skipExisting: false }),
+        () => ctx.client.listEvents({ afterId, follow: opts.follow ?? false, namespaceId: opts.namespaceOnly ? ctx.globals.namespace : '', skipExisting: false, last: 0 }),
         { onReconnect: (reason) => ctx.hint(`lost the event stream (${reason}); resuming after event ${afterId}`) },
       );
       for await (const { event: e } of stream) {

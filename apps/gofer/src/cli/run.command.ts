@@ -1,10 +1,23 @@
 import { Command } from 'commander';
+import { RunState, RunStatus } from '@gofer/proto';
+import { wordList } from './arguments.js';
 import type { ContextFor } from './context.js';
 import { CliError } from './errors.js';
 import { runJson } from './json-view.js';
 import { objectCommand } from './object.command.js';
 import { runDetail, runTable } from './plain-view.js';
 import { parseCount, parseRunId } from './variables.js';
+
+const RUN_STATES = { pending: RunState.RUN_STATE_PENDING, running: RunState.RUN_STATE_RUNNING, complete: RunState.RUN_STATE_COMPLETE };
+const RUN_STATUSES = { successful: RunStatus.RUN_STATUS_SUCCESSFUL, failed: RunStatus.RUN_STATUS_FAILED, cancelled: RunStatus.RUN_STATUS_CANCELLED };
+
+interface ListOptions {
+  limit: number;
+  offset: number;
+  state?: RunState[];
+  status?: RunStatus[];
+  startedBy?: string;
+}
 
 /** `gofer run …`: list, inspect, cancel and retry runs. */
 export function runCommand(contextFor: ContextFor): Command {
@@ -23,22 +36,30 @@ Examples:
     .description("list a pipeline's runs, newest first")
     .argument('<PIPELINE>', 'pipeline id')
     .option('--limit <N>', 'at most N runs', parseCount, 20)
-    .option('--offset <N>', 'skip the N newest runs', parseCount, 0)
+    .option('--offset <N>', 'skip the N newest runs (of those the filters keep)', parseCount, 0)
+    .option('--state <STATES>', 'only runs in these states: pending, running, complete (comma-separated)', wordList('state', RUN_STATES))
+    .option('--status <STATUSES>', 'only complete runs with these outcomes: successful, failed, cancelled', wordList('status', RUN_STATUSES))
+    .option('--started-by <WHO>', 'only runs started by WHO: token/<id>, trigger/<label>, or a prefix ending in "/" (trigger/)')
     .addHelpText(
       'after',
       `
 Examples:
   $ gofer run list hello
   $ gofer run list hello --limit 5 --offset 20
+  $ gofer run list hello --status failed,cancelled
+  $ gofer run list hello --state pending,running --started-by trigger/
   $ gofer run list hello --output json`,
     )
-    .action(async (pipelineId: string, opts: { limit: number; offset: number }, command: Command) => {
+    .action(async (pipelineId: string, opts: ListOptions, command: Command) => {
       const ctx = contextFor(command);
       const { runs } = await ctx.client.listRuns({
         namespaceId: ctx.globals.namespace,
         pipelineId,
         limit: opts.limit,
         offset: opts.offset,
+        states: opts.state ?? [],
+        statuses: opts.status ?? [],
+        startedBy: opts.startedBy ?? '',
       });
       if (ctx.json) return ctx.printJson(runs.map(runJson));
       ctx.print(runTable(runs, Date.now()));

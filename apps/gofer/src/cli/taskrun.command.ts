@@ -100,7 +100,7 @@ Examples:
         () => {
           position = 0;
           return ctx.client.getTaskRunLogs({
-            namespaceId: ctx.globals.namespace, pipelineId, runId, taskId, attempt, offset: printed, follow: opts.follow ?? false,
+            namespaceId: ctx.globals.namespace, pipelineId, runId, taskId, attempt, offset: printed, follow: opts.follow ?? false, tail: 0, limit: 0,
           });
         },
         { onReconnect: (reason) => ctx.hint(`lost the log stream (${reason}); resuming at byte ${printed}`) },

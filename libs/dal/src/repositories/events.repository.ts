@@ -41,6 +41,18 @@ export class EventsRepository {
     return Number(row?.id ?? 0);
   }
 
+  /**
+   * Where a read of the newest `count` events after `afterId` (of one namespace when given) starts: just
+   * before the `count`-th newest, or `afterId` when there are no more than `count`.
+   */
+  async startOfLast(count: number, afterId: number, namespaceId: string | undefined): Promise<number> {
+    const [row] = (await this.db.manager.query(
+      `SELECT id FROM events WHERE id > $1 AND ($2::text IS NULL OR namespace_id = $2) ORDER BY id DESC OFFSET $3 LIMIT 1`,
+      [afterId, namespaceId ?? null, count - 1],
+    )) as Array<{ id: string | number }>;
+    return row ? Number(row.id) - 1 : afterId;
+  }
+
   /** Deletes up to 10 000 of the events older than `seconds`; returns how many. */
   async deleteOlderThan(seconds: number): Promise<number> {
     const result = await this.db.manager.query(

@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { notFound } from '@gofer/errors';
-import type { DataSource, EntityManager } from 'typeorm';
+import { In, Like, type DataSource, type EntityManager, type FindOptionsWhere } from 'typeorm';
 import { DATA_SOURCE } from '../dal.tokens.js';
 import { PipelineEntity } from '../entities/pipeline.entity.js';
-import { RunEntity } from '../entities/run.entity.js';
+import { RunEntity, type RunState, type RunStatus } from '../entities/run.entity.js';
 import { TaskRunEntity } from '../entities/task-run.entity.js';
 import { literal, type Statement } from '../statement.js';
 
@@ -111,6 +111,14 @@ export const RUN_SQL = {
   },
 } satisfies Record<string, Statement>;
 
+/** Which runs a list keeps: each field given narrows it (AND); an empty or absent one keeps all. */
+export interface RunFilter {
+  states?: readonly RunState[];
+  statuses?: readonly RunStatus[];
+  /** Exactly this starter, or every one under it when it ends in "/". */
+  startedBy?: string;
+}
+
 /** Read side of runs and task runs. */
 @Injectable()
 export class RunRepository {
@@ -122,13 +130,23 @@ export class RunRepository {
     return run;
   }
 
-  /** Newest first; NOT_FOUND for a pipeline that does not exist (rather than an empty list); `limit` and `offset` are checked by the caller. */
-  async listRuns(namespaceId: string, pipelineId: string, limit: number, offset: number): Promise<RunEntity[]> {
+  /**
+   * Newest first, only runs passing `filter`; NOT_FOUND for a pipeline that does not exist (rather than
+   * an empty list); `limit` and `offset` are checked by the caller.
+   */
+  async listRuns(namespaceId: string, pipelineId: string, limit: number, offset: number, filter: RunFilter = {}): Promise<RunEntity[]> {
     if (!(await this.db.manager.existsBy(PipelineEntity, { namespaceId, id: pipelineId }))) {
       throw notFound(`pipeline "${pipelineId}" not found in namespace "${namespaceId}"`);
     }
+    const where: FindOptionsWhere<RunEntity> = { namespaceId, pipelineId };
+    if (filter.states?.length) where.state = In(filter.states);
+    if (filter.statuses?.length) where.status = In(filter.statuses);
+    if (filter.startedBy) {
+      // "trigger/" is every trigger: a prefix match, with LIKE's own wildcards taken literally.
+      where.startedBy = filter.startedBy.endsWith('/') ? Like(`${filter.startedBy.replace(/[\\%_]/g, (c) => `\\${c}`)}%`) : filter.startedBy;
+    }
     return this.db.manager.find(RunEntity, {
-      where: { namespaceId, pipelineId },
+      where,
       order: { id: 'DESC' },
       take: limit,
       skip: offset,

@@ -494,8 +494,17 @@ export interface ListRunsRequest {
   pipelineId: string;
   /** Max runs to return; 0 = server default. */
   limit: number;
-  /** Runs to skip (from the newest). */
+  /** Runs to skip (from the newest, counting only runs that pass the filters below). */
   offset: number;
+  /** Only runs in one of these states (empty = any). */
+  states: RunState[];
+  /** Only complete runs with one of these outcomes (empty = any; a run still going has none). */
+  statuses: RunStatus[];
+  /**
+   * Only runs started by this: exactly ("token/<id>", "trigger/<label>"), or every one under a prefix
+   * ending in "/" ("trigger/" = started by any trigger). Empty = anyone.
+   */
+  startedBy: string;
 }
 
 /** The runs. */
@@ -620,6 +629,18 @@ export interface GetTaskRunLogsRequest {
    * and the end of the last chunk it got (offset + chunk length), and misses and repeats nothing.
    */
   offset: number;
+  /**
+   * Start this many bytes before the log's end as it stands when the call starts (0 = start at
+   * `offset`); a log shorter than that is sent whole. The first chunk's offset says where the log was
+   * entered: a reader showing the tail first asks for what lies before it with `offset` and `limit`.
+   * With `follow`, new output follows the tail. Not together with `offset`.
+   */
+  tail: number;
+  /**
+   * Send at most this many bytes (0 = to the log's end), e.g. the stretch before a tail already shown:
+   * `offset` = its start, `limit` = its length. Not together with `follow`.
+   */
+  limit: number;
 }
 
 /** One chunk of log output. */
@@ -1072,6 +1093,11 @@ export interface ListEventsRequest {
    * on, as a page that has just read the current state wants.
    */
   skipExisting: boolean;
+  /**
+   * Start with at most this many of the newest stored events (after `after_id`) instead of every one
+   * (0 = every one): a feed showing recent history first. Not together with `skip_existing`.
+   */
+  last: number;
 }
 
 /** One event. */
