@@ -267,6 +267,8 @@ describe('the gofer CLI against a real Gofer', () => {
 
     // The container's output exactly.
     expect(await gofer(['taskrun', 'logs', 'cli-hello', '1', 'greet'])).toEqual({ code: 0, out: 'hello there\nno newline at the end', err: '' });
+    expect(await gofer(['taskrun', 'logs', 'cli-hello', '1', 'greet', '--tail', '6'])).toEqual({ code: 0, out: 'he end', err: '' });
+    expect((await gofer(['taskrun', 'logs', 'cli-hello', '1', 'greet', '--tail', '17M'])).err).toContain('at most 16M');
     // A finished task's archived log keeps stdout and stderr apart.
     const complain = await gofer(['taskrun', 'logs', 'cli-hello', '1', 'complain']);
     expect(complain).toEqual({ code: 0, out: '', err: 'to stderr\n' }); // the archive keeps streams apart

@@ -102,3 +102,15 @@ export function wordList<T extends string>(what: string, words: Readonly<Record<
     }))];
   };
 }
+
+/** The largest `--tail` Gofer serves (GetTaskRunLogs' `tail`). */
+const MAX_TAIL_BYTES = 16 * 1024 * 1024;
+
+/** Parses `--tail`: bytes, or with a unit (`64k`, `2M`: KiB, MiB), up to 16M. */
+export function parseTailSize(arg: string): number {
+  const match = /^(\d+)\s*(k|m)?(?:i?b)?$/i.exec(arg.trim());
+  const bytes = match ? Number(match[1]) * (match[2] ? (match[2].toLowerCase() === 'k' ? 1024 : 1024 * 1024) : 1) : Number.NaN;
+  if (!Number.isSafeInteger(bytes) || bytes < 1) throw new InvalidArgumentError('expected a size such as 4096, 64k or 2M');
+  if (bytes > MAX_TAIL_BYTES) throw new InvalidArgumentError(`at most 16M (${MAX_TAIL_BYTES} bytes)`);
+  return bytes;
+}

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { Command } from 'commander';
 import { LogStream } from '@gofer/proto';
+import { parseTailSize } from './arguments.js';
 import type { ContextFor, Output } from './context.js';
 import { CliError } from './errors.js';
 import { taskRunJson } from './json-view.js';
@@ -78,6 +79,7 @@ Examples:
     .argument('<TASK>', 'task id')
     .option('-f, --follow', 'keep printing new output until the task run completes')
     .option('--attempt <N>', "an earlier attempt's logs (default: the latest attempt)", parseAttempt)
+    .option('--tail <SIZE>', 'only the last SIZE of the log, in bytes or with a unit (64k, 2M); with --follow, then what comes next', parseTailSize)
     .addHelpText(
       'after',
       `
@@ -88,9 +90,10 @@ truncation marker past the log cap) go to stdout.
 Examples:
   $ gofer taskrun logs hello 4 greet
   $ gofer taskrun logs hello 4 greet --follow
+  $ gofer taskrun logs hello 4 build --tail 64k --follow   the end of a long log, then live
   $ gofer taskrun logs hello 4 flaky --attempt 1`,
     )
-    .action(async (pipelineId: string, runId: number, taskId: string, opts: { follow?: boolean; attempt?: number }, command: Command) => {
+    .action(async (pipelineId: string, runId: number, taskId: string, opts: { follow?: boolean; attempt?: number; tail?: number }, command: Command) => {
       const ctx = contextFor(command);
       // Kept up to date as chunks arrive, so a stream lost with its API replica resumes right after them.
       let attempt = opts.attempt ?? 0;
@@ -99,8 +102,10 @@ Examples:
       const stream = resuming(
         () => {
           position = 0;
+          // The tail is asked for until something was printed; a resumed stream goes on from there.
+          const tail = printed === 0 ? opts.tail ?? 0 : 0;
           return ctx.client.getTaskRunLogs({
-            namespaceId: ctx.globals.namespace, pipelineId, runId, taskId, attempt, offset: printed, follow: opts.follow ?? false, tail: 0, limit: 0,
+            namespaceId: ctx.globals.namespace, pipelineId, runId, taskId, attempt, offset: tail ? 0 : printed, follow: opts.follow ?? false, tail, limit: 0,
           });
         },
         { onReconnect: (reason) => ctx.hint(`lost the log stream (${reason}); resuming at byte ${printed}`) },
