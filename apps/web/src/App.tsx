@@ -55,6 +55,7 @@ export function App() {
     <div className="shell">
       <header className="bar">
         <Link to="/" className="brand">Gofer</Link>
+        <Sections path={path} management={me?.kind === TokenKind.MANAGEMENT} />
         <nav aria-label="Signed in">
           <span className="who" data-testid="who">
             {me ? `${me.kind === TokenKind.MANAGEMENT ? 'management' : 'client'} token ${me.id}` : ''}
@@ -66,6 +67,28 @@ export function App() {
         <Page path={path} api={api} />
       </main>
     </div>
+  );
+}
+
+/** The UI's sections; global secrets and tokens only for a management token (the server refuses anyone else). */
+function Sections({ path, management }: { path: string; management: boolean }) {
+  const section = /^\/(namespaces\/[^/]+\/)?events\/?$/.test(path) ? '/events'
+    : /^\/secrets\/?$/.test(path) ? '/secrets'
+    : /^\/tokens\/?$/.test(path) ? '/tokens'
+    : '/';
+  const links: Array<[string, string]> = [['/', 'Namespaces'], ['/events', 'Events']];
+  if (management) links.push(['/secrets', 'Secrets (global)'], ['/tokens', 'Tokens']);
+  return (
+    <nav aria-label="Sections" className="sections">
+      <ul>
+        {links.map(([to, label]) => (
+          // "page" on the section's own page, "true" on a page inside it (e.g. a pipeline under Namespaces).
+          <li key={to}>
+            <Link to={to} aria-current={section !== to ? undefined : path === to || path === `${to}/` ? 'page' : 'true'}>{label}</Link>
+          </li>
+        ))}
+      </ul>
+    </nav>
   );
 }
 
@@ -157,6 +180,7 @@ function Pipelines({ api, namespaceId }: { api: GoferApi; namespaceId: string })
     <section>
       <p className="crumbs"><Link to="/">Namespaces</Link> / {namespaceId}</p>
       <h1>Pipelines</h1>
+      <p className="page-links"><Link to={`/namespaces/${encodeURIComponent(namespaceId)}/events`}>Events in {namespaceId}</Link></p>
       {error && <p role="alert" className="error">{error}</p>}
       {!error && !data && <p className="loading">Loading pipelines…</p>}
       {data && data.length === 0 && <p className="muted">No pipelines in this namespace yet. Apply one with <code>gofer pipeline apply</code>.</p>}
