@@ -1,8 +1,9 @@
 // docker-compose.yml cannot run here (its Postgres, Redis, nginx, Prometheus and Grafana images cannot
 // be pulled), so this checks what would break it silently: that Compose and promtool accept the files,
 // the build target, the shared image, Gofer's own config validation of each service's environment, the
-// entry point's upstreams against the API replicas (deploy/nginx/gofer.conf; nginx itself runs it in
-// test/deploy/nginx-entry-point.spec.ts), Prometheus' targets against the Gofer services, Grafana's mounts
+// entry point's upstreams against the API replicas and its TLS certificate against the compose mounts
+// (deploy/nginx/gofer.conf; nginx itself runs it in test/deploy/nginx-entry-point.spec.ts and
+// test/web/entry-point.spec.ts), Prometheus' targets against the Gofer services, Grafana's mounts
 // against its provisioning files, and restart policies, health checks and published ports.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -26,6 +27,9 @@ interface Service {
   restart?: string;
   healthcheck?: { test: string[] };
   deploy?: { replicas?: number };
+  entrypoint?: string[];
+  working_dir?: string;
+  depends_on?: Record<string, { condition: string }>;
 }
 
 const compose = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
@@ -187,15 +191,43 @@ describe('the entry point (deploy/nginx/gofer.conf)', () => {
     }
   });
 
-  it('balances health and webhooks across every API replica, but not /metrics', () => {
+  it('balances the web UI, its browser API, health and webhooks across every API replica, but not /metrics', () => {
     const http = listening(HTTP_PORT);
     const pass = passes(http, 'proxy_pass');
-    expect(pass.map((p) => p.location).sort()).toEqual(['/api/external/', '= /healthz', '= /readyz']);
+    expect(pass.map((p) => p.location).sort()).toEqual(['/api/external/', '/rpc/', '/ui/', '= /', '= /healthz', '= /readyz']);
     for (const { url } of pass) {
       expect(upstreamOf(url).sort()).toEqual(apis.map(([name]) => `${name}:${HTTP_PORT}`).sort());
     }
     const metrics = directives(http, 'location').find((l) => l.args.join(' ') === '= /metrics');
     expect(single(metrics!.block!, 'return').args[0]).toBe('404');
+  });
+
+  it('serves the same over TLS with HTTP/2, published on loopback, with the certificate compose makes or mounts', () => {
+    const http = listening(HTTP_PORT);
+    const tls = directives(http, 'listen').filter((l) => l.args.includes('ssl'));
+    expect(tls, 'one TLS listen beside the HTTP port').toHaveLength(1);
+    expect(tls[0]!.args).toContain('http2');
+    const port = Number(tls[0]!.args[0]);
+    expect(ports(entry.service)).toContainEqual({ host: '127.0.0.1', published: port, container: port });
+    // The certificate and key lie in the directory the nginx service mounts from deploy/nginx/certs, which
+    // the one-shot service fills (when empty) before nginx starts.
+    const certs = bindMounts(entry.service).find((m) => m.source === 'deploy/nginx/certs');
+    expect(certs, 'the nginx service mounts deploy/nginx/certs').toBeDefined();
+    const files = ['ssl_certificate', 'ssl_certificate_key'].map((name) => single(http, name).args[0]!);
+    for (const file of files) expect(posix.dirname(file), file).toBe(certs!.target);
+    const [name, maker] = Object.entries(compose.services).find(([, s]) =>
+      s !== entry.service && bindMounts(s).some((m) => m.source === 'deploy/nginx/certs'))!;
+    const target = bindMounts(maker).find((m) => m.source === 'deploy/nginx/certs')!.target;
+    expect(maker.working_dir, name).toBe(target);
+    for (const file of files) expect(maker.entrypoint!.join(' '), name).toContain(` ${posix.basename(file)}`);
+    expect(maker.restart, name).toBe('no');
+    expect(entry.service.depends_on?.[name], name).toEqual({ condition: 'service_completed_successfully' });
+  });
+
+  it('passes browser API streams on unbuffered and keeps quiet follows open', () => {
+    const rpc = directives(listening(HTTP_PORT), 'location').find((l) => l.args.join(' ') === '/rpc/')!.block!;
+    expect(single(rpc, 'proxy_buffering').args).toEqual(['off']);
+    expect(nginxSeconds(single(rpc, 'proxy_read_timeout').args[0]!)).toBeGreaterThanOrEqual(3600);
   });
 
   it('keeps quiet followed streams open, passes uploads of any size, retries only calls never sent', () => {

@@ -48,21 +48,45 @@ export function directives(list: NginxDirective[], name: string): NginxDirective
 /**
  * deploy/nginx/gofer.conf with loopback addresses in place of the compose addresses: each upstream
  * `server HOST:PORT` becomes `addresses["HOST:PORT"]` (which must be given) without `resolve` (Debian
- * 12's nginx predates it, and loopback addresses need no lookup), and each `listen PORT` becomes
- * `listen 127.0.0.1:listen[PORT]`. Nothing else changes.
+ * 12's nginx predates it, and loopback addresses need no lookup), each `listen PORT` becomes
+ * `listen 127.0.0.1:listen[PORT]`, and each `ssl_certificate`/`ssl_certificate_key PATH` becomes
+ * `files[PATH]` (files the test wrote in place of docker-compose.yml's mount). A TLS listen (`ssl`)
+ * whose port `listen` does not give is left out, with the certificate paths if no TLS listen is left,
+ * so a test of the cleartext ports needs no certificate; any other missing address is an error.
+ * Nothing else changes.
  */
-export function rewriteForLoopback(conf: string, addresses: Record<string, string>, listen: Record<string, number>): string {
-  return conf
+export function rewriteForLoopback(
+  conf: string,
+  addresses: Record<string, string>,
+  listen: Record<string, number>,
+  files: Record<string, string> = {},
+): string {
+  let tls = false;
+  const rewritten = conf
     .replace(/^(\s*server\s+)([A-Za-z0-9.-]+:\d+)([^;{]*);/gm, (_line, head: string, address: string, params: string) => {
       const loopback = addresses[address];
       if (!loopback) throw new Error(`no loopback address given for upstream server ${address}`);
       return `${head}${loopback}${params.replace(/\s+resolve\b/, '')};`;
     })
-    .replace(/^(\s*listen\s+)(\d+)([^;]*);/gm, (_line, head: string, port: string, params: string) => {
+    .replace(/^(\s*listen\s+)(\d+)([^;]*);\n?/gm, (_line, head: string, port: string, params: string) => {
       const loopback = listen[port];
+      const ssl = /\sssl\b/.test(params);
+      if (!loopback && ssl) return '';
       if (!loopback) throw new Error(`no loopback port given for listen ${port}`);
-      return `${head}127.0.0.1:${loopback}${params};`;
+      tls ||= ssl;
+      return `${head}127.0.0.1:${loopback}${params};\n`;
     });
+  const result = rewritten.replace(/^(\s*(?:ssl_certificate|ssl_certificate_key)\s+)(\S+);\n?/gm, (_line, head: string, path: string) => {
+    if (!tls) return '';
+    const local = files[path];
+    if (!local) throw new Error(`no file given for ${head.trim()} ${path}`);
+    return `${head}${local};\n`;
+  });
+  // A server left without a listen would take nginx's default port (80) instead.
+  for (const server of directives(parseNginxConfig(result), 'server')) {
+    if (directives(server.block!, 'listen').length === 0) throw new Error('a server of the configuration is left with no listen');
+  }
+  return result;
 }
 
 /** A running nginx (Debian's package) serving one http-level configuration file. */

@@ -1,7 +1,8 @@
 import { useState, type FormEvent } from 'react';
 import type { ObjectInfo } from '@gofer/proto/es';
 import { describeError, type GoferApi } from './api.js';
-import { when } from './format.js';
+import { byteSize, when } from './format.js';
+import { PipelineTabs } from './PipelineTabs.js';
 import { Link, navigate } from './router.js';
 import { useLoad } from './use-load.js';
 
@@ -44,6 +45,7 @@ export function ObjectsPage({ api, namespaceId, pipelineId }: { api: GoferApi; n
         {runId === undefined ? 'objects' : <><Link to={`${pipelinePath}/runs/${runId}`}>run {String(runId)}</Link> / objects</>}
       </p>
       <h1>{runId === undefined ? 'Pipeline objects' : `Objects of run #${runId}`}</h1>
+      <PipelineTabs namespaceId={namespaceId} pipelineId={pipelineId} current="objects" />
       <RunPicker runId={runId} path={`${pipelinePath}/objects`} />
       {runId !== undefined && <p><Link to={`${pipelinePath}/objects`}>Show the pipeline's objects instead</Link></p>}
       {error && <p role="alert" className="error">{error}</p>}
@@ -59,7 +61,7 @@ export function ObjectsPage({ api, namespaceId, pipelineId }: { api: GoferApi; n
             {data.map((object: ObjectInfo) => (
               <tr key={object.key} data-object={object.key} data-sha256={object.sha256}>
                 <td><code>{object.key}</code></td>
-                <td className="nowrap" data-bytes={String(object.size)}>{humanSize(object.size)}</td>
+                <td className="nowrap" data-bytes={String(object.size)}>{byteSize(object.size)}</td>
                 <td><code title={object.sha256}>{object.sha256.slice(0, SHORT_SHA)}</code></td>
                 <td>{when(object.created)}</td>
                 <td>
@@ -91,18 +93,4 @@ function RunPicker({ runId, path }: { runId: bigint | undefined; path: string })
       <button type="submit">Show the run's objects</button>
     </form>
   );
-}
-
-/** Bytes in binary units: `512 B`, `1.5 KiB`, `12.0 MiB`. */
-function humanSize(bytes: bigint): string {
-  const n = Number(bytes);
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let value = n / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(1)} ${units[unit]}`;
 }

@@ -1,6 +1,7 @@
 import type { Secret } from '@gofer/proto/es';
 import type { GoferApi } from './api.js';
 import { when } from './format.js';
+import { PipelineTabs } from './PipelineTabs.js';
 import { Link } from './router.js';
 import { useLoad } from './use-load.js';
 
@@ -26,6 +27,7 @@ export function SecretsPage({ api, namespaceId, pipelineId }: { api: GoferApi; n
         </p>
       )}
       <h1>{global ? 'Global secrets' : 'Pipeline secrets'}</h1>
+      {!global && <PipelineTabs namespaceId={namespaceId!} pipelineId={pipelineId!} current="secrets" />}
       <p className="muted">
         {global ? 'Usable by the pipelines of the namespaces each one allows.' : 'Usable by this pipeline\u2019s tasks.'} Values are never shown; set
         them with <code>gofer secret {global ? 'global' : 'pipeline'} put</code>.
