@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState } from 'react';
+import { useEffect, useMemo, useRef, useState, type FocusEvent, type KeyboardEvent } from 'react';
 import dagre from '@dagrejs/dagre';
 import { RequiredParentStatus, RunState, RunStatus, TaskRunState, type TaskRun, type TaskSummary } from '@gofer/proto/es';
 import { describeError, type GoferApi } from './api.js';
@@ -11,6 +11,8 @@ const NODE_HEIGHT = 58;
 /** Events come in bursts (a task ends, its dependents start): one reload per burst. */
 const RELOAD_AFTER_EVENT_MS = 150;
 const FOLLOW_RETRY_MS = 2000;
+/** The keys that move between the DAG's tasks (`step`). */
+const MOVES = new Set(['ArrowLeft', 'ArrowRight', 'ArrowUp', 'ArrowDown', 'Home', 'End']);
 
 interface Laid {
   nodes: Array<{ id: string; x: number; y: number }>;
@@ -38,6 +40,41 @@ function layout(tasks: TaskSummary[]): Laid {
     width,
     height,
   };
+}
+
+/** The tasks by column (left to right) and, in each column, top to bottom: how the arrow keys read the drawing. */
+function columnsOf(nodes: Laid['nodes']): Array<Array<{ id: string; y: number }>> {
+  const byX = new Map<number, Array<{ id: string; y: number }>>();
+  for (const node of nodes) {
+    const x = Math.round(node.x);
+    const column = byX.get(x);
+    if (column) column.push(node);
+    else byX.set(x, [node]);
+  }
+  return [...byX.entries()].sort(([a], [b]) => a - b).map(([, column]) => column.sort((a, b) => a.y - b.y));
+}
+
+/**
+ * Where an arrow key goes from task `from`, as drawn: ↑ ↓ the task above or below in its column, ← →
+ * the nearest task (the upper one on a tie) in the column before or after; Home and End the first and last task.
+ */
+function step(columns: ReturnType<typeof columnsOf>, from: string, key: string): string | undefined {
+  if (key === 'Home') return columns[0]?.[0]?.id;
+  if (key === 'End') return columns.at(-1)?.at(-1)?.id;
+  const c = columns.findIndex((column) => column.some((node) => node.id === from));
+  if (c < 0) return undefined;
+  const column = columns[c]!;
+  const row = column.findIndex((node) => node.id === from);
+  if (key === 'ArrowUp') return column[row - 1]?.id;
+  if (key === 'ArrowDown') return column[row + 1]?.id;
+  const next = columns[key === 'ArrowRight' ? c + 1 : c - 1];
+  const y = column[row]!.y;
+  return next?.reduce((best, node) => (Math.abs(node.y - y) < Math.abs(best.y - y) ? node : best)).id;
+}
+
+/** Whether a key press is someone typing (in a field), where the page's one-letter shortcuts must not fire. */
+function typing(target: EventTarget | null): boolean {
+  return target instanceof HTMLElement && (target.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName));
 }
 
 const EDGE_STYLE: Record<number, { label: string; dash?: string }> = {
@@ -94,6 +131,11 @@ export function RunPage({ api, namespaceId, pipelineId, runId }: { api: GoferApi
 
   const laid = useMemo(() => (data ? layout(data.tasks) : undefined), [data?.tasks]); // eslint-disable-line react-hooks/exhaustive-deps
   const byTask = useMemo(() => new Map((data?.taskRuns ?? []).map((t) => [t.taskId, t])), [data?.taskRuns]);
+  const columns = useMemo(() => columnsOf(laid?.nodes ?? []), [laid]);
+  // The DAG is one tab stop (a roving tabindex): the task last focused there, or the first one.
+  const [selected, setSelected] = useState<string>();
+  const current = selected !== undefined && laid?.nodes.some((n) => n.id === selected) ? selected : columns[0]?.[0]?.id;
+  const dag = useRef<SVGSVGElement>(null);
 
   const act = async (what: () => Promise<unknown>) => {
     setActionError(undefined);
@@ -105,6 +147,55 @@ export function RunPage({ api, namespaceId, pipelineId, runId }: { api: GoferApi
     }
   };
   const pipelinePath = `/namespaces/${encodeURIComponent(namespaceId)}/pipelines/${encodeURIComponent(pipelineId)}`;
+  const taskPath = (id: string) => `${pipelinePath}/runs/${runId}/tasks/${encodeURIComponent(id)}`;
+  const canRetry = !running && data?.run.status !== RunStatus.SUCCESSFUL;
+  const cancelRun = () => act(() => api.cancelRun({ namespaceId, pipelineId, runId }));
+  const retryRun = () => act(async () => {
+    const { run: retried } = await api.retryRun({ namespaceId, pipelineId, runId });
+    navigate(`${pipelinePath}/runs/${retried!.id}`);
+  });
+
+  // Page shortcuts, one letter without modifiers, never while typing: c cancels, r retries (each
+  // confirmed: a stray key must not change a run), l opens the logs of the task selected in the DAG.
+  const shortcut = useRef<(event: globalThis.KeyboardEvent) => void>(undefined);
+  useEffect(() => {
+    shortcut.current = (event) => {
+      if (!data) return;
+      if (event.key === 'c' && running && confirm(`Cancel run #${runId}?`)) void cancelRun();
+      else if (event.key === 'r' && canRetry && confirm(`Retry run #${runId} as a new run?`)) void retryRun();
+      else if (event.key === 'l' && current !== undefined) navigate(taskPath(current));
+    };
+  });
+  useEffect(() => {
+    const onKey = (event: globalThis.KeyboardEvent) => {
+      if (event.defaultPrevented || event.repeat || event.altKey || event.ctrlKey || event.metaKey || typing(event.target)) return;
+      shortcut.current?.(event);
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, []);
+
+  const focusTask = (id: string) => {
+    setSelected(id);
+    dag.current?.querySelector<SVGAElement>(`a.node-link[data-task="${CSS.escape(id)}"]`)?.focus();
+  };
+  const taskOf = (target: EventTarget) => (target instanceof Element ? target.closest('a.node-link')?.getAttribute('data-task') ?? undefined : undefined);
+  const onDagKey = (event: KeyboardEvent<SVGSVGElement>) => {
+    const from = taskOf(event.target);
+    if (from === undefined || event.altKey || event.ctrlKey || event.metaKey) return;
+    if (event.key === 'Enter') {
+      event.preventDefault();
+      navigate(taskPath(from));
+    } else if (MOVES.has(event.key)) {
+      event.preventDefault(); // the keys move between tasks, not the scroll position
+      const to = step(columns, from, event.key);
+      if (to !== undefined) focusTask(to);
+    }
+  };
+  const onDagFocus = (event: FocusEvent<SVGSVGElement>) => {
+    const task = taskOf(event.target);
+    if (task !== undefined) setSelected(task);
+  };
 
   if (error && !data) return <p role="alert" className="error">{error}</p>;
   if (!data || !laid) return <p className="loading">Loading run…</p>;
@@ -131,18 +222,24 @@ export function RunPage({ api, namespaceId, pipelineId, runId }: { api: GoferApi
       </p>
       {reason && <p className="reason" data-testid="run-reason">{reason}</p>}
       <div className="actions">
-        {running && <button type="button" onClick={() => act(() => api.cancelRun({ namespaceId, pipelineId, runId }))}>Cancel run</button>}
-        {!running && run.status !== RunStatus.SUCCESSFUL && (
-          <button type="button" onClick={() => act(async () => {
-            const { run: retried } = await api.retryRun({ namespaceId, pipelineId, runId });
-            navigate(`${pipelinePath}/runs/${retried!.id}`);
-          })}>Retry run</button>
-        )}
+        {running && <button type="button" onClick={cancelRun} aria-keyshortcuts="c" title="Cancel run (c)">Cancel run</button>}
+        {canRetry && <button type="button" onClick={retryRun} aria-keyshortcuts="r" title="Retry run (r)">Retry run</button>}
+        <Link to={`${pipelinePath}/objects?run=${run.id}`}>Objects of this run</Link>
       </div>
       {actionError && <p role="alert" className="error">{actionError}</p>}
 
       <figure className="dag" aria-label="Task graph">
-        <svg width={laid.width} height={laid.height} role="img" aria-label={`Graph of ${data.tasks.length} tasks`} data-testid="dag">
+        <svg
+          width={laid.width}
+          height={laid.height}
+          role="group"
+          aria-label={`Graph of ${data.tasks.length} tasks`}
+          aria-describedby="dag-keys"
+          data-testid="dag"
+          ref={dag}
+          onKeyDown={onDagKey}
+          onFocus={onDagFocus}
+        >
           <defs>
             <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
               <path d="M 0 0 L 10 5 L 0 10 z" className="arrow" />
@@ -165,17 +262,27 @@ export function RunPage({ api, namespaceId, pipelineId, runId }: { api: GoferApi
           {laid.nodes.map((node) => {
             const task = byTask.get(node.id);
             const tb = taskBadge(task);
+            // Each task a link to its logs (Enter or a click), focusable one at a time (the arrow keys move).
             return (
-              <g key={node.id} transform={`translate(${node.x - NODE_WIDTH / 2} ${node.y - NODE_HEIGHT / 2})`} className={`node ${tb.tone}`} data-task={node.id} data-status={tb.label}>
-                <rect width={NODE_WIDTH} height={NODE_HEIGHT} rx={8} />
-                <text x={10} y={22} className="node-title">{tb.icon} {node.id}</text>
-                <text x={10} y={42} className="node-detail">
-                  {tb.label}
-                  {task && task.attempt > 1 ? ` · attempt ${task.attempt}` : ''}
-                  {task && task.started ? ` · ${duration(task.started, task.ended, now)}` : ''}
-                </text>
-                <title>{taskTitle(node.id, task)}</title>
-              </g>
+              <Link
+                key={node.id}
+                to={taskPath(node.id)}
+                className="node-link"
+                data-task={node.id}
+                tabIndex={node.id === current ? 0 : -1}
+                aria-label={`${taskTitle(node.id, task)}: open its logs`}
+              >
+                <g transform={`translate(${node.x - NODE_WIDTH / 2} ${node.y - NODE_HEIGHT / 2})`} className={`node ${tb.tone}`} data-task={node.id} data-status={tb.label}>
+                  <rect width={NODE_WIDTH} height={NODE_HEIGHT} rx={8} />
+                  <text x={10} y={22} className="node-title">{tb.icon} {node.id}</text>
+                  <text x={10} y={42} className="node-detail">
+                    {tb.label}
+                    {task && task.attempt > 1 ? ` · attempt ${task.attempt}` : ''}
+                    {task && task.started ? ` · ${duration(task.started, task.ended, now)}` : ''}
+                  </text>
+                  <title>{taskTitle(node.id, task)}</title>
+                </g>
+              </Link>
             );
           })}
         </svg>
@@ -183,6 +290,11 @@ export function RunPage({ api, namespaceId, pipelineId, runId }: { api: GoferApi
           Edges: <svg width="28" height="8" aria-hidden="true"><line x1="0" y1="4" x2="28" y2="4" className="edge" /></svg> on success{' '}
           <svg width="28" height="8" aria-hidden="true"><line x1="0" y1="4" x2="28" y2="4" className="edge" strokeDasharray="6 4" /></svg> on failure{' '}
           <svg width="28" height="8" aria-hidden="true"><line x1="0" y1="4" x2="28" y2="4" className="edge" strokeDasharray="2 4" /></svg> always
+          <span className="dag-keys" id="dag-keys" data-testid="dag-keys">
+            Keyboard: Tab into the graph, then ← → to the nearest task in the column before or after, ↑ ↓ within a column,
+            Home / End to the first / last, Enter to open a task's logs. Anywhere on this page: l opens the selected task's
+            logs, c cancels a running run, r retries a run that did not succeed (both ask first).
+          </span>
         </figcaption>
       </figure>
 
@@ -198,7 +310,7 @@ export function RunPage({ api, namespaceId, pipelineId, runId }: { api: GoferApi
             const tb = taskBadge(task);
             return (
               <tr key={id} data-task={id}>
-                <td><Link to={`${pipelinePath}/runs/${run.id}/tasks/${encodeURIComponent(id)}`}>{id}</Link></td>
+                <td><Link to={taskPath(id)}>{id}</Link></td>
                 <td><span className={`badge ${tb.tone}`}><span aria-hidden="true">{tb.icon}</span> {tb.label}</span></td>
                 <td>{task?.attempt ?? ''}</td>
                 <td>{task?.exit.case === 'exitCode' ? task.exit.value : ''}</td>
