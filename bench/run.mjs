@@ -1,13 +1,13 @@
 // Gofer benchmarks: `npm run bench` (builds first). Prints a report and writes it as JSON to
 // bench/results/. These measure, they never fail on a number: a missed target is reported as such.
 //
-//   node bench/run.mjs [fan-out] [chain] [control-plane] [trigger-event] [scale-out] [nomad-fan-out]   (default: all six)
+//   node bench/run.mjs [fan-out] [chain] [control-plane] [trigger-event] [scale-out] [nomad-fan-out] [web-ui]   (default: all seven)
 //   GOFER_BENCH_CPU_PROFILE=1 node bench/run.mjs ...        (also writes V8 CPU profiles of Gofer)
 //
 // Everything talks to 127.0.0.1 only (Postgres :5432, Redis :6379, Docker's unix socket), and every
 // loop is bounded in count; a whole run takes about 12–18 minutes on a 2-core machine (trigger-event
 // alone under 2, scale-out about 3–4, nomad-fan-out about 2). nomad-fan-out's Nomad is the stand-in of
-// apps/nomad-dev, started in this process.
+// apps/nomad-dev, started in this process. web-ui drives /usr/bin/chromium (about 4 minutes).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,7 @@ import { fanOutBench } from './fan-out.bench.mjs';
 import { nomadEnv, nomadFanOutBench } from './nomad-fan-out.bench.mjs';
 import { scaleOutBench } from './scale-out.bench.mjs';
 import { TRIGGER, triggerEventBench } from './trigger-event.bench.mjs';
+import { webUiBench, webUiReport } from './web-ui.bench.mjs';
 import { calibrate } from './support/calibration.mjs';
 import { docker, RESULTS_DIR, startCluster } from './support/cluster.mjs';
 import { summarizeProfile } from './support/profile-summary.mjs';
@@ -33,8 +34,14 @@ const SETTINGS = {
       { apis: 1, workers: 1 }], // the baseline again: the machine is shared and its speed drifts
     runs: 80, rounds: 2, warmupRuns: 30, submitConcurrency: 8, workerConcurrency: 64, pgPoolMax: 10,
   },
+  webUi: {
+    // slowLoadMs: a warm-up load slower than this is the one load of that size measured (to end in minutes).
+    dag: { layers: 40, width: 50, baselineLayers: 4, baselineWidth: 5, rounds: 3, pans: 20, slowLoadMs: 20_000 },
+    logs: { lines: 700_000, baselineLines: 7_000, rounds: 3, jumps: 15, loadEarlierClicks: 3 }, // ~52 MB and ~0.5 MB
+    idleSeconds: 5, liveSeconds: 15, loadTimeoutMs: 180_000, workerConcurrency: 8,
+  },
 };
-const ALL = ['fan-out', 'chain', 'control-plane', 'trigger-event', 'scale-out', 'nomad-fan-out'];
+const ALL = ['fan-out', 'chain', 'control-plane', 'trigger-event', 'scale-out', 'nomad-fan-out', 'web-ui'];
 
 const selected = process.argv.slice(2);
 for (const name of selected) {
@@ -143,13 +150,18 @@ if (wanted.includes('nomad-fan-out')) {
   }
 }
 
+if (wanted.includes('web-ui')) {
+  results.calibration['web-ui'] = await calibrate();
+  results.webUi = await webUiBench({ ...SETTINGS.webUi, log });
+}
+
 results.totalSeconds = (Date.now() - started) / 1000;
 report(results);
 mkdirSync(RESULTS_DIR, { recursive: true });
 const file = join(RESULTS_DIR, `bench-${environment.date.replace(/[:.]/g, '-')}.json`);
 writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
 writeFileSync(join(RESULTS_DIR, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
-process.stdout.write(`\nJSON: ${file}\nGofer process logs: ${join(RESULTS_DIR, 'gofer-{docker,noop,trigger,nomad}.log')}, gofer-scale-{api,worker}<n>.log (last configuration)\n`);
+process.stdout.write(`\nJSON: ${file}\nGofer process logs: ${join(RESULTS_DIR, 'gofer-{docker,noop,trigger,nomad,web}.log')}, gofer-scale-{api,worker}<n>.log (last configuration)\n`);
 
 function report(r) {
   const out = (text = '') => process.stdout.write(`${text}\n`);
@@ -353,6 +365,7 @@ function report(r) {
     );
   }
   if (r.scaleOut) scaleOutReport(r.scaleOut, r.environment.cpus);
+  if (r.webUi) webUiReport(r.webUi);
   for (const [name, p] of Object.entries(r.profiles ?? {})) {
     const list = (entries) => entries.map(([k, v]) => `${k} ${v}%`).join(', ');
     out(`\nCPU profile of the Gofer process (${{ docker: 'fan-out/chain', noop: 'control plane', trigger: 'trigger-event', nomad: 'nomad-fan-out' }[name] ?? name}, ${round(p.sampledSeconds, 0)} s sampled): ${p.file}`);
