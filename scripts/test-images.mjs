@@ -6,11 +6,21 @@
 //   busybox:latest      Debian's busybox-static with a symlink per applet (a real busybox image is fine too)
 //   gofer-test/node:20  this machine's node binary, the libraries it links, and busybox; the base image for
 //                       trigger/notifier Dockerfiles in CI (`--build-arg NODE_IMAGE=gofer-test/node:20`)
+//   gofer-test/postgres:15  Debian's PostgreSQL 15 (/usr/lib/postgresql/15), its libraries, tzdata and busybox;
+//                       stands in for the official `postgres` image: same PGDATA volume, POSTGRES_* variables,
+//                       first-start initdb, root entry point that drops to uid 999, STOPSIGNAL SIGINT
+//                       (scripts/dev-service-images/postgres-entrypoint.sh)
+//   gofer-test/redis:7  this machine's redis-server and redis-cli, their libraries and busybox; stands in for the
+//                       official `redis` image: /data volume and workdir, redis-server as uid 999, protected
+//                       mode off (scripts/dev-service-images/redis-entrypoint.sh)
+//
+// The two stand-ins carry a content label (entry point, Dockerfile, server version) and are rebuilt when it
+// changes.
 //
 // Usage: node scripts/test-images.mjs [--force]
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -18,6 +28,12 @@ const BUSYBOX_IMAGE = 'busybox:latest';
 const NODE_IMAGE = 'gofer-test/node:20';
 // Node plus the gofer CLI (one bundled file), for tasks that call Gofer from inside their container.
 const CLI_IMAGE = 'gofer-test/cli:latest';
+// Stand-ins for the official images `gofer service start` runs when no Postgres or Redis is configured.
+const POSTGRES_IMAGE = 'gofer-test/postgres:15';
+const POSTGRES_HOME = '/usr/lib/postgresql/15';
+const REDIS_IMAGE = 'gofer-test/redis:7';
+// The official images' postgres and redis users.
+const SERVICE_UID = 999;
 const ROOT = join(import.meta.dirname, '..');
 const force = process.argv.slice(2).includes('--force');
 
@@ -90,24 +106,112 @@ function addBusybox(root, busybox) {
   mkdirSync(join(root, 'root'), { mode: 0o700 });
 }
 
-/** Copies the node binary and every library ldd lists (including the dynamic loader) under `root`. */
-function addNode(root) {
-  const node = realpathSync(run('sh', ['-c', 'command -v node']).trim());
-  mkdirSync(join(root, 'usr/local/bin'), { recursive: true });
-  copyFileSync(node, join(root, 'usr/local/bin/node'));
-  chmodSync(join(root, 'usr/local/bin/node'), 0o755);
-  for (const line of run('ldd', [node]).split('\n')) {
-    // "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x…)" or "/lib64/ld-linux-x86-64.so.2 (0x…)";
-    // linux-vdso has no file.
-    const match = /(?:=>\s*)?(\/\S+)\s+\(0x[0-9a-f]+\)/.exec(line);
-    if (!match) continue;
-    const lib = match[1];
+/** Copies every library ldd lists for `binaries` (including the dynamic loader) under `root`. */
+function addLibraries(root, binaries) {
+  const libs = new Set();
+  for (const binary of binaries) {
+    for (const line of run('ldd', [binary]).split('\n')) {
+      // "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x…)" or "/lib64/ld-linux-x86-64.so.2 (0x…)";
+      // linux-vdso has no file.
+      const match = /(?:=>\s*)?(\/\S+)\s+\(0x[0-9a-f]+\)/.exec(line);
+      if (match) libs.add(match[1]);
+    }
+  }
+  for (const lib of libs) {
     // Keep the path the loader asks for; copy the file behind any symlink.
     mkdirSync(join(root, dirname(lib)), { recursive: true });
     copyFileSync(realpathSync(lib), join(root, lib));
     chmodSync(join(root, lib), 0o755);
   }
+}
+
+/** Copies the node binary and every library it links under `root`. */
+function addNode(root) {
+  const node = realpathSync(run('sh', ['-c', 'command -v node']).trim());
+  mkdirSync(join(root, 'usr/local/bin'), { recursive: true });
+  copyFileSync(node, join(root, 'usr/local/bin/node'));
+  chmodSync(join(root, 'usr/local/bin/node'), 0o755);
+  addLibraries(root, [node]);
   return run(node, ['--version']).trim();
+}
+
+/** Copies a directory tree to the same path under `root`, symlinks and modes as they are. */
+function copyTree(root, path) {
+  mkdirSync(join(root, dirname(path)), { recursive: true });
+  run('cp', ['-a', path, join(root, path)]);
+}
+
+/** Adds the official images' service user (uid and gid 999) to the /etc/passwd and /etc/group addBusybox wrote. */
+function addServiceUser(root, name, home) {
+  appendFileSync(join(root, 'etc/passwd'), `${name}:x:${SERVICE_UID}:${SERVICE_UID}:${name}:${home}:/bin/sh\n`);
+  appendFileSync(join(root, 'etc/group'), `${name}:x:${SERVICE_UID}:\n`);
+}
+
+function addEntrypoint(root, script) {
+  mkdirSync(join(root, 'usr/local/bin'), { recursive: true });
+  copyFileSync(script, join(root, 'usr/local/bin/docker-entrypoint.sh'));
+  chmodSync(join(root, 'usr/local/bin/docker-entrypoint.sh'), 0o755);
+}
+
+function findPostgres() {
+  if (!existsSync(join(POSTGRES_HOME, 'bin/postgres'))) {
+    throw new UsageError(`${POSTGRES_HOME}/bin/postgres is missing: run \`sudo apt-get install -y postgresql-15\``);
+  }
+  return run(join(POSTGRES_HOME, 'bin/postgres'), ['--version']).trim();
+}
+
+function findRedis() {
+  const server = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((path) => existsSync(path));
+  if (!server) throw new UsageError('redis-server is missing: run `sudo apt-get install -y redis-server`');
+  const cli = ['/usr/bin/redis-cli', '/usr/local/bin/redis-cli'].find((path) => existsSync(path));
+  return { server, cli, version: run(server, ['--version']).trim() };
+}
+
+/** Lays out PostgreSQL where Debian installs it, with a data directory and socket directory for uid 999. */
+function layoutPostgres(root, busybox, entrypoint) {
+  addBusybox(root, busybox);
+  addServiceUser(root, 'postgres', '/var/lib/postgresql');
+  copyTree(root, join(POSTGRES_HOME, 'bin'));
+  copyTree(root, join(POSTGRES_HOME, 'lib'));
+  // JIT needs libLLVM (over 100 MB); without llvmjit.so the server runs with jit unavailable.
+  for (const name of ['bitcode', 'llvmjit.so', 'llvmjit_types.bc']) rmSync(join(root, POSTGRES_HOME, 'lib', name), { recursive: true, force: true });
+  const share = '/usr/share/postgresql/15';
+  copyTree(root, share);
+  rmSync(join(root, share, 'man'), { recursive: true, force: true });
+  // As in the official image: initdb writes this sample into postgresql.conf, so servers listen on all addresses.
+  const sample = join(root, share, 'postgresql.conf.sample');
+  writeFileSync(sample, readFileSync(sample, 'utf8').replace(/^#?listen_addresses\s*=\s*\S+/m, "listen_addresses = '*'"));
+  // Debian builds PostgreSQL against the system's tzdata; initdb takes the zone /etc/localtime names.
+  copyTree(root, '/usr/share/zoneinfo');
+  symlinkSync('/usr/share/zoneinfo/Etc/UTC', join(root, 'etc/localtime'));
+  const binaries = readdirSync(join(root, POSTGRES_HOME, 'bin'))
+    .map((name) => join(POSTGRES_HOME, 'bin', name))
+    .filter((path) => statSync(path).isFile());
+  const modules = readdirSync(join(root, POSTGRES_HOME, 'lib'))
+    .filter((name) => name.endsWith('.so'))
+    .map((name) => join(POSTGRES_HOME, 'lib', name));
+  addLibraries(root, [...binaries, ...modules]);
+  addEntrypoint(root, entrypoint);
+  // Mode 1777 as in the official image, so `--user` runs work too; the entry point tightens it to 0700.
+  mkdirSync(join(root, 'var/lib/postgresql/data'), { recursive: true });
+  chmodSync(join(root, 'var/lib/postgresql/data'), 0o1777);
+  mkdirSync(join(root, 'var/run/postgresql'), { recursive: true });
+  chmodSync(join(root, 'var/run/postgresql'), 0o3777);
+}
+
+function layoutRedis(root, busybox, redis, entrypoint) {
+  addBusybox(root, busybox);
+  addServiceUser(root, 'redis', '/data');
+  mkdirSync(join(root, 'usr/local/bin'), { recursive: true });
+  // Debian's redis-server is a symlink to redis-check-rdb, which picks its mode from argv[0]: copy it by name.
+  const binaries = [[redis.server, 'redis-server'], ...(redis.cli ? [[redis.cli, 'redis-cli']] : [])];
+  for (const [path, name] of binaries) {
+    copyFileSync(realpathSync(path), join(root, 'usr/local/bin', name));
+    chmodSync(join(root, 'usr/local/bin', name), 0o755);
+  }
+  addLibraries(root, binaries.map(([path]) => path));
+  addEntrypoint(root, entrypoint);
+  mkdirSync(join(root, 'data'));
 }
 
 function dockerImport(root, image, env, hash) {
@@ -168,6 +272,27 @@ function imageLabel(name, label) {
   }
 }
 
+/**
+ * Builds `image` from `root` with a Dockerfile (for what `docker import` cannot set: STOPSIGNAL, files not
+ * owned by root): `root` goes in as rootfs.tar, root-owned except `owned`, which belong to uid 999.
+ */
+function dockerBuild(root, image, dockerfile, owned, hash) {
+  const context = mkdtempSync(join(tmpdir(), 'gofer-image-context-'));
+  try {
+    const tar = join(context, 'rootfs.tar');
+    const common = ['-C', root, '--numeric-owner'];
+    run('tar', [...common, '--owner=0', '--group=0', ...owned.map((path) => `--exclude=.${path}`), '-cf', tar, '.']);
+    run('tar', [...common, `--owner=${SERVICE_UID}`, `--group=${SERVICE_UID}`, '-rf', tar, ...owned.map((path) => `.${path}`)]);
+    writeFileSync(join(context, 'Dockerfile'), dockerfile);
+    // No RUN step, so the legacy builder needs neither a network nor a registry.
+    run('docker', ['build', '-q', '--label', `gofer.content=${hash}`, '-t', image, context]);
+  } catch (error) {
+    throw new Error(`docker build of ${image} failed: ${(error.stderr || error.message).trim()}`);
+  } finally {
+    rmSync(context, { recursive: true, force: true });
+  }
+}
+
 async function build(image, layout, env, options = {}) {
   const previous = imageId(image);
   if (!force && previous && (options.hash === undefined || imageLabel(image, 'gofer.content') === options.hash)) {
@@ -177,7 +302,8 @@ async function build(image, layout, env, options = {}) {
   const root = mkdtempSync(join(tmpdir(), 'gofer-image-'));
   try {
     const detail = layout(root);
-    await dockerImport(root, image, env, options.hash);
+    if (options.dockerfile) dockerBuild(root, image, options.dockerfile, options.owned ?? [], options.hash);
+    else await dockerImport(root, image, env, options.hash);
     // With --force the old image is left untagged; drop it unless a container still uses it.
     if (previous && previous !== imageId(image)) {
       try {
@@ -188,6 +314,60 @@ async function build(image, layout, env, options = {}) {
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+}
+
+/** The official-image stand-ins; a Dockerfile that changes (or a new server version) rebuilds them. */
+async function buildServiceImages(getBusybox) {
+  const postgresVersion = findPostgres();
+  const postgresEntrypoint = join(ROOT, 'scripts/dev-service-images/postgres-entrypoint.sh');
+  const postgresDockerfile = [
+    'FROM scratch',
+    'ADD rootfs.tar /',
+    `ENV PATH=${POSTGRES_HOME}/bin:/usr/local/bin:/bin PG_MAJOR=15 PGDATA=/var/lib/postgresql/data`,
+    'VOLUME /var/lib/postgresql/data',
+    'ENTRYPOINT ["docker-entrypoint.sh"]',
+    // Fast shutdown: SIGTERM would wait for every client to disconnect.
+    'STOPSIGNAL SIGINT',
+    'EXPOSE 5432',
+    'CMD ["postgres"]',
+    '',
+  ].join('\n');
+  await build(POSTGRES_IMAGE, (root) => {
+    layoutPostgres(root, getBusybox(), postgresEntrypoint);
+    return postgresVersion;
+  }, undefined, {
+    dockerfile: postgresDockerfile,
+    owned: ['/var/lib/postgresql', '/var/run/postgresql'],
+    hash: contentHash(postgresDockerfile, readFileSync(postgresEntrypoint), postgresVersion),
+  });
+
+  const redis = findRedis();
+  const redisEntrypoint = join(ROOT, 'scripts/dev-service-images/redis-entrypoint.sh');
+  const redisDockerfile = [
+    'FROM scratch',
+    'ADD rootfs.tar /',
+    'ENV PATH=/usr/local/bin:/bin',
+    'VOLUME /data',
+    'WORKDIR /data',
+    'ENTRYPOINT ["docker-entrypoint.sh"]',
+    'EXPOSE 6379',
+    'CMD ["redis-server"]',
+    '',
+  ].join('\n');
+  await build(REDIS_IMAGE, (root) => {
+    layoutRedis(root, getBusybox(), redis, redisEntrypoint);
+    return redis.version;
+  }, undefined, {
+    dockerfile: redisDockerfile,
+    owned: ['/data'],
+    hash: contentHash(redisDockerfile, readFileSync(redisEntrypoint), redis.version, redis.cli ?? ''),
+  });
+}
+
+function contentHash(...parts) {
+  const hash = createHash('sha256');
+  for (const part of parts) hash.update(part).update('\0');
+  return hash.digest('hex').slice(0, 16);
 }
 
 async function main() {
@@ -220,6 +400,7 @@ async function main() {
     chmodSync(join(root, 'usr/local/bin/gofer'), 0o755);
     return `node ${version}, gofer CLI ${hash}`;
   }, 'PATH=/usr/local/bin:/bin', { hash });
+  await buildServiceImages(getBusybox);
   // The built-in triggers' and notifiers' images, gofer/<app>:<version>, on the Node image above.
   const { buildExtensionImages } = await import('./extension-images.mjs');
   await buildExtensionImages({ force, nodeImage: NODE_IMAGE });

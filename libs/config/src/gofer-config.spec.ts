@@ -49,6 +49,9 @@ describe('loadConfig', () => {
     [{ GOFER_NOMAD_NODE_POOL: 'gpu/large' }, 'GOFER_NOMAD_NODE_POOL="gpu/large": expected a Nomad node pool name'],
     [{ GOFER_NOMAD_DATACENTERS: ' , ,' }, 'GOFER_NOMAD_DATACENTERS=" , ,": expected at least one datacenter'],
     [{ GOFER_NOMAD_SKIP_VERIFY: 'yes' }, 'GOFER_NOMAD_SKIP_VERIFY="yes"'],
+    [{ GOFER_DEV_SERVICES: 'on' }, 'GOFER_DEV_SERVICES="on"'],
+    [{ GOFER_DEV_POSTGRES_PORT: '70000' }, 'GOFER_DEV_POSTGRES_PORT="70000"'],
+    [{ GOFER_DEV_SERVICES_NAME: 'My Services' }, 'GOFER_DEV_SERVICES_NAME="My Services": expected a Docker name prefix'],
     // Mutual TLS takes both halves; either alone names both variables.
     [{ GOFER_NOMAD_CLIENT_CERT: '/tls/cli.pem' }, 'GOFER_NOMAD_CLIENT_CERT="/tls/cli.pem": GOFER_NOMAD_CLIENT_CERT and GOFER_NOMAD_CLIENT_KEY go together'],
     [{ GOFER_NOMAD_CLIENT_KEY: '/tls/cli-key.pem' }, 'GOFER_NOMAD_CLIENT_KEY="/tls/cli-key.pem": GOFER_NOMAD_CLIENT_CERT and GOFER_NOMAD_CLIENT_KEY go together'],

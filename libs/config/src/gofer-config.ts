@@ -78,6 +78,21 @@ const environment = z.object({
   GOFER_DATABASE_STATEMENT_TIMEOUT: duration('1m').refine((ms) => ms >= 1000, 'must be at least 1s, e.g. 1m'),
   // Carries only "which task to run now" (BullMQ) and live logs; must use maxmemory-policy noeviction.
   GOFER_REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  // `gofer service start` with both roles and GOFER_DATABASE_URL / GOFER_REDIS_URL unset: "auto" starts Postgres
+  // and Redis as Docker containers when nothing answers on their loopback ports (a laptop with only Docker);
+  // "off" never does. A cluster sets the URLs, so it never does either (README "The two commands").
+  GOFER_DEV_SERVICES: z.enum(['auto', 'off']).default('auto'),
+  // Images of those containers: any with the official postgres / redis images' interface.
+  GOFER_DEV_POSTGRES_IMAGE: z.string().min(1).default('postgres:16-alpine'),
+  GOFER_DEV_REDIS_IMAGE: z.string().min(1).default('redis:7-alpine'),
+  // The loopback ports they listen on, and Gofer connects to while the URLs are unset.
+  GOFER_DEV_POSTGRES_PORT: integer(5432, 1, 65535),
+  GOFER_DEV_REDIS_PORT: integer(6379, 1, 65535),
+  // Their containers and data volumes are <name>-postgres and <name>-redis.
+  GOFER_DEV_SERVICES_NAME: z
+    .string()
+    .default('gofer-dev')
+    .refine((value) => /^[a-z0-9][a-z0-9_.-]{0,40}$/.test(value), { message: 'expected a Docker name prefix: a-z, 0-9, _ . -, at most 41 characters' }),
   // gRPC API listen address (clients, CLI, trigger events).
   GOFER_GRPC_ADDR: address('127.0.0.1:8080'),
   // HTTP listen address: /healthz, /readyz, /metrics, webhooks.
@@ -209,6 +224,12 @@ const configSchema = checkedEnvironment.transform((e) => ({
   databaseUrl: e.GOFER_DATABASE_URL,
   databaseStatementTimeoutMs: e.GOFER_DATABASE_STATEMENT_TIMEOUT,
   redisUrl: e.GOFER_REDIS_URL,
+  devServices: {
+    mode: e.GOFER_DEV_SERVICES,
+    name: e.GOFER_DEV_SERVICES_NAME,
+    postgres: { image: e.GOFER_DEV_POSTGRES_IMAGE, port: e.GOFER_DEV_POSTGRES_PORT },
+    redis: { image: e.GOFER_DEV_REDIS_IMAGE, port: e.GOFER_DEV_REDIS_PORT },
+  },
   grpcAddr: e.GOFER_GRPC_ADDR,
   httpAddr: e.GOFER_HTTP_ADDR,
   advertiseAddr: e.GOFER_ADVERTISE_ADDR || e.GOFER_GRPC_ADDR,

@@ -12,5 +12,5 @@ export {
 } from './scheduler.js';
 export { advertiseAddressProblem, createScheduler, type SchedulerConfig } from './create-scheduler.js';
 // For tests and tools that address a Docker engine directly; the service goes through createScheduler.
-export { createDockerScheduler, type DockerSchedulerOptions } from './docker/docker.scheduler.js';
+export { createDockerScheduler, dockerClient, type DockerSchedulerOptions } from './docker/docker.scheduler.js';
 export * from './scheduler.tokens.js';

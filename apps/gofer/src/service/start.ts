@@ -17,6 +17,7 @@ import { BrowserApi } from '../api/browser-api.js';
 import { WebUi } from '../api/web-ui.js';
 import { Shutdown } from '../api/shutdown.js';
 import { GOFER_VERSION } from '../version.js';
+import { provideDevServices } from './dev-services.js';
 import { openInfrastructure, StartupError } from './infrastructure.js';
 import { createLogger, NestPinoLogger } from './logger.js';
 import { ServiceModule, type Role } from './service.module.js';
@@ -199,7 +200,9 @@ export async function bootService(
 export async function startService(options: { roles: Role[] }): Promise<void> {
   let service: RunningService;
   try {
-    service = await bootService(options.roles);
+    // On a machine with nothing configured, Postgres and Redis come from Docker (./dev-services.ts).
+    const env = await provideDevServices(options.roles, process.env, (line) => process.stderr.write(`gofer: ${line}\n`));
+    service = await bootService(options.roles, env);
   } catch (error) {
     if (error instanceof StartupError || error instanceof ConfigError) {
       process.stderr.write(`gofer: ${error.message}\n`);

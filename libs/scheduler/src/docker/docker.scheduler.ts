@@ -100,11 +100,7 @@ class DockerScheduler implements Scheduler {
 
   constructor(options: DockerSchedulerOptions) {
     const { modem, address } = resolveAddress(options);
-    // Explicit undefineds override what docker-modem would read from the environment.
-    this.docker = new Docker({
-      host: undefined, port: undefined, protocol: 'http', timeout: undefined, version: undefined,
-      ca: undefined, cert: undefined, key: undefined, ...modem,
-    });
+    this.docker = dockerFor(modem);
     this.address = address;
     this.network = options.network;
     this.serviceAddressMode = options.serviceAddress ?? 'published';
@@ -562,6 +558,20 @@ class DockerScheduler implements Scheduler {
     if (status === 404) return new SchedulerError(kind, `Docker could not ${action}: no such container or image (${reasonOf(err)})`, { cause: err });
     return new SchedulerError(kind, `Docker could not ${action}: ${reasonOf(err)}`, { cause: err });
   }
+}
+
+/** A client of the Docker engine at `host` (GOFER_DOCKER_HOST's forms), for what talks to it outside the scheduler. */
+export function dockerClient(host: string | undefined): { docker: Docker; address: string } {
+  const { modem, address } = resolveAddress({ host });
+  return { docker: dockerFor(modem), address };
+}
+
+function dockerFor(modem: Docker.DockerOptions): Docker {
+  // Explicit undefineds override what docker-modem would read from the environment.
+  return new Docker({
+    host: undefined, port: undefined, protocol: 'http', timeout: undefined, version: undefined,
+    ca: undefined, cert: undefined, key: undefined, ...modem,
+  });
 }
 
 function resolveAddress(options: DockerSchedulerOptions): { modem: Docker.DockerOptions; address: string } {
