@@ -193,3 +193,17 @@ export async function migrate(dataSource: DataSource): Promise<void> {
 export async function pingDatabase(dataSource: DataSource): Promise<void> {
   await poolOf(dataSource).query('SELECT 1');
 }
+
+/**
+ * Answers when the Postgres server at `url` accepts a connection and a statement (one connection, closed
+ * again): whether a server just started is ready, before any data source is opened on it.
+ */
+export async function postgresAnswers(url: string, timeoutMs = 2000): Promise<void> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}

@@ -3,7 +3,7 @@
 // through a repository.
 export * from './dal.module.js';
 export * from './dal.tokens.js';
-export { DatabaseUnavailableError, MIGRATIONS, openDataSource, pingDatabase } from './data-source.js';
+export { DatabaseUnavailableError, MIGRATIONS, openDataSource, pingDatabase, postgresAnswers } from './data-source.js';
 export * from './entities/cluster.entity.js';
 export * from './entities/event.entity.js';
 export * from './entities/namespace.entity.js';

@@ -6,10 +6,10 @@
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig, type GoferConfig } from '@gofer/config';
+import { postgresAnswers } from '@gofer/dal';
 import { dockerClient } from '@gofer/scheduler';
 import type Docker from 'dockerode';
 import { Redis } from 'ioredis';
-import pg from 'pg';
 import { StartupError } from './infrastructure.js';
 
 /** What Gofer starts, and how it tells them apart from everything else on the engine. */
@@ -43,15 +43,7 @@ const SPECS: Record<DevServiceKind, KindSpec> = {
     // the same rule as the machine's own Postgres packages for local connections.
     env: ['POSTGRES_HOST_AUTH_METHOD=trust', 'POSTGRES_DB=gofer'],
     command: (port) => (port === undefined ? undefined : ['postgres', '-c', 'listen_addresses=127.0.0.1', '-p', String(port)]),
-    ready: async (url) => {
-      const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
-      try {
-        await client.connect();
-        await client.query('SELECT 1');
-      } finally {
-        await client.end().catch(() => undefined);
-      }
-    },
+    ready: (url) => postgresAnswers(url),
   },
   redis: {
     title: 'Redis',
