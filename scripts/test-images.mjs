@@ -14,8 +14,16 @@
 //                       official `redis` image: /data volume and workdir, redis-server as uid 999, protected
 //                       mode off (scripts/dev-service-images/redis-entrypoint.sh)
 //
-// The two stand-ins carry a content label (entry point, Dockerfile, server version) and are rebuilt when it
-// changes.
+//   gofer-test/nginx:latest  Debian's nginx (1.22), openssl and curl, their libraries and busybox; stands in for
+//                       the official `nginx` image docker-compose.yml runs: /etc/nginx/conf.d/*.conf inside the
+//                       http block, `nginx -g 'daemon off;'`, logs to stdout/stderr, user nginx (uid 101),
+//                       STOPSIGNAL SIGQUIT (scripts/compose-images/nginx-entrypoint.sh says what differs)
+//   gofer-test/minio:latest, gofer-test/mc:latest  the Node image plus s3rver as `minio server DIR` and a MinIO
+//                       client as `mc` (alias set, mb, ready), for the minio and minio-bucket services
+//                       (scripts/compose-images/minio.mjs, mc.mjs)
+//
+// The stand-ins carry a content label (entry point, Dockerfile, server version or bundle) and are rebuilt
+// when it changes.
 //
 // Usage: node scripts/test-images.mjs [--force]
 import { execFileSync, spawn } from 'node:child_process';
@@ -34,6 +42,13 @@ const POSTGRES_HOME = '/usr/lib/postgresql/15';
 const REDIS_IMAGE = 'gofer-test/redis:7';
 // The official images' postgres and redis users.
 const SERVICE_UID = 999;
+// Stand-ins for the other images docker-compose.yml runs (test/image/compose-up.spec.ts).
+const NGINX_IMAGE = 'gofer-test/nginx:latest';
+const MINIO_IMAGE = 'gofer-test/minio:latest';
+const MC_IMAGE = 'gofer-test/mc:latest';
+// The official nginx image's nginx user.
+const NGINX_UID = 101;
+const COMPOSE_IMAGES = join(import.meta.dirname, 'compose-images');
 const ROOT = join(import.meta.dirname, '..');
 const force = process.argv.slice(2).includes('--force');
 
@@ -212,6 +227,124 @@ function layoutRedis(root, busybox, redis, entrypoint) {
   addLibraries(root, binaries.map(([path]) => path));
   addEntrypoint(root, entrypoint);
   mkdirSync(join(root, 'data'));
+}
+
+/** Lays out Debian's nginx where the nginx image keeps its files, with the openssl and curl compose runs in it. */
+function layoutNginx(root, busybox) {
+  addBusybox(root, busybox);
+  chmodSync(root, 0o755);
+  appendFileSync(join(root, 'etc/passwd'), `nginx:x:${NGINX_UID}:${NGINX_UID}:nginx:/nonexistent:/bin/false\n`);
+  appendFileSync(join(root, 'etc/group'), `nginx:x:${NGINX_UID}:\n`);
+  const binaries = ['/usr/sbin/nginx', '/usr/bin/openssl', '/usr/bin/curl'];
+  for (const binary of binaries) {
+    mkdirSync(join(root, dirname(binary)), { recursive: true });
+    copyFileSync(realpathSync(binary), join(root, binary));
+    chmodSync(join(root, binary), 0o755);
+  }
+  addLibraries(root, binaries);
+  mkdirSync(join(root, 'etc/nginx/conf.d'), { recursive: true });
+  copyFileSync(join(COMPOSE_IMAGES, 'nginx.conf'), join(root, 'etc/nginx/nginx.conf'));
+  copyFileSync(join(COMPOSE_IMAGES, 'default.conf'), join(root, 'etc/nginx/conf.d/default.conf'));
+  copyFileSync('/etc/nginx/mime.types', join(root, 'etc/nginx/mime.types'));
+  // `openssl req` reads its defaults from here (Debian's path, a link to /etc/ssl).
+  mkdirSync(join(root, 'etc/ssl'), { recursive: true });
+  copyFileSync('/etc/ssl/openssl.cnf', join(root, 'etc/ssl/openssl.cnf'));
+  mkdirSync(join(root, 'usr/lib/ssl'), { recursive: true });
+  symlinkSync('/etc/ssl/openssl.cnf', join(root, 'usr/lib/ssl/openssl.cnf'));
+  // As in the official image: logs go to the container's output.
+  mkdirSync(join(root, 'var/log/nginx'), { recursive: true });
+  symlinkSync('/dev/stdout', join(root, 'var/log/nginx/access.log'));
+  symlinkSync('/dev/stderr', join(root, 'var/log/nginx/error.log'));
+  // Debian's build keeps its temporary files under /var/lib/nginx; /run holds the pid file and conf.d's copy.
+  for (const dir of ['var/lib/nginx', 'var/lock', 'run']) mkdirSync(join(root, dir), { recursive: true });
+  mkdirSync(join(root, 'usr/share/nginx/html'), { recursive: true });
+  writeFileSync(join(root, 'usr/share/nginx/html/index.html'), '<!doctype html><title>gofer-test/nginx</title><p>nginx stand-in\n');
+  copyFileSync(join(COMPOSE_IMAGES, 'nginx-entrypoint.sh'), join(root, 'docker-entrypoint.sh'));
+  chmodSync(join(root, 'docker-entrypoint.sh'), 0o755);
+}
+
+/** Bundles scripts/compose-images/<name>.mjs and its dependencies into one ESM file, as bundleCli does. */
+async function bundleScript(name) {
+  const { build: esbuild } = await import('esbuild');
+  const result = await esbuild({
+    entryPoints: [join(COMPOSE_IMAGES, `${name}.mjs`)],
+    bundle: true,
+    write: false,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    logLevel: 'silent',
+    banner: { js: "import { createRequire as __goferRequire } from 'node:module'; const require = __goferRequire(import.meta.url);" },
+  });
+  return Buffer.from(result.outputFiles[0].contents);
+}
+
+/** Puts each bundle under /opt/gofer-test with a command of its name in /usr/local/bin. */
+function layoutScripts(root, bundles) {
+  chmodSync(root, 0o755);
+  mkdirSync(join(root, 'opt/gofer-test'), { recursive: true });
+  mkdirSync(join(root, 'usr/local/bin'), { recursive: true });
+  for (const [name, bundle] of bundles) {
+    writeFileSync(join(root, 'opt/gofer-test', `${name}.mjs`), bundle);
+    writeFileSync(join(root, 'usr/local/bin', name), `#!/bin/sh\nexec /usr/local/bin/node /opt/gofer-test/${name}.mjs "$@"\n`);
+    chmodSync(join(root, 'usr/local/bin', name), 0o755);
+  }
+}
+
+/** The stand-ins of the nginx, MinIO and MinIO client images docker-compose.yml runs. */
+async function buildComposeImages(getBusybox) {
+  for (const tool of ['nginx', 'openssl', 'curl']) {
+    try {
+      run('sh', ['-c', `command -v ${tool}`]);
+    } catch {
+      throw new UsageError(`${tool} is missing: run \`sudo apt-get install -y nginx openssl curl\``);
+    }
+  }
+  const versions = [
+    // nginx prints its version on stderr.
+    run('sh', ['-c', 'nginx -v 2>&1']).trim(),
+    run('openssl', ['version']).trim(),
+    run('curl', ['--version']).split('\n')[0],
+  ].join('\n');
+  const nginxDockerfile = [
+    'FROM scratch',
+    'ADD rootfs.tar /',
+    'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    'ENTRYPOINT ["/docker-entrypoint.sh"]',
+    'EXPOSE 80',
+    // Graceful: finish the requests in flight, as the official image stops.
+    'STOPSIGNAL SIGQUIT',
+    'CMD ["nginx", "-g", "daemon off;"]',
+    '',
+  ].join('\n');
+  const nginxFiles = ['nginx.conf', 'default.conf', 'nginx-entrypoint.sh'].map((f) => readFileSync(join(COMPOSE_IMAGES, f)));
+  await build(NGINX_IMAGE, (root) => {
+    layoutNginx(root, getBusybox());
+    return versions.split('\n')[0];
+  }, undefined, { dockerfile: nginxDockerfile, hash: contentHash(nginxDockerfile, ...nginxFiles, versions) });
+
+  const base = imageId(NODE_IMAGE);
+  const minio = await bundleScript('minio');
+  const mc = await bundleScript('mc');
+  const minioDockerfile = [
+    `FROM ${NODE_IMAGE}`,
+    'ADD rootfs.tar /',
+    'VOLUME /data',
+    'EXPOSE 9000 9001',
+    'ENTRYPOINT ["minio"]',
+    'CMD ["server", "/data"]',
+    '',
+  ].join('\n');
+  // The official minio image carries mc too (its healthcheck is `mc ready local`).
+  await build(MINIO_IMAGE, (root) => layoutScripts(root, [['minio', minio], ['mc', mc]]), undefined, {
+    dockerfile: minioDockerfile,
+    hash: contentHash(minioDockerfile, base, minio, mc),
+  });
+  const mcDockerfile = [`FROM ${NODE_IMAGE}`, 'ADD rootfs.tar /', 'ENTRYPOINT ["mc"]', ''].join('\n');
+  await build(MC_IMAGE, (root) => layoutScripts(root, [['mc', mc]]), undefined, {
+    dockerfile: mcDockerfile,
+    hash: contentHash(mcDockerfile, base, mc),
+  });
 }
 
 function dockerImport(root, image, env, hash) {
@@ -401,6 +534,7 @@ async function main() {
     return `node ${version}, gofer CLI ${hash}`;
   }, 'PATH=/usr/local/bin:/bin', { hash });
   await buildServiceImages(getBusybox);
+  await buildComposeImages(getBusybox);
   // The built-in triggers' and notifiers' images, gofer/<app>:<version>, on the Node image above.
   const { buildExtensionImages } = await import('./extension-images.mjs');
   await buildExtensionImages({ force, nodeImage: NODE_IMAGE });

@@ -1,5 +1,6 @@
-// docker-compose.yml cannot run here (its Postgres, Redis, nginx, Prometheus and Grafana images cannot
-// be pulled), so this checks what would break it silently: that Compose and promtool accept the files,
+// docker-compose.yml's own images cannot be pulled here (test/image/compose-up.spec.ts runs it on local
+// stand-ins), so this checks what would break it silently: that Compose v1, the Compose Specification's
+// schema (what v2 validates against) and promtool accept the files,
 // the build target, the shared image, Gofer's own config validation of each service's environment, the
 // entry point's upstreams against the API replicas and its TLS certificate against the compose mounts
 // (deploy/nginx/gofer.conf; nginx itself runs it in test/deploy/nginx-entry-point.spec.ts and
@@ -7,6 +8,7 @@
 // against its provisioning files, and restart policies, health checks and published ports.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join, posix } from 'node:path';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
@@ -31,6 +33,11 @@ interface Service {
   working_dir?: string;
   depends_on?: Record<string, { condition: string }>;
 }
+
+/** The part of Ajv's API used here (ajv comes with the dclint devDependency). */
+type AjvClass = new (options: { allErrors: boolean; strict: boolean }) => {
+  compile(schema: object): ((data: unknown) => boolean) & { errors?: Array<{ instancePath: string; message?: string }> | null };
+};
 
 const compose = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
   services: Record<string, Service>;
@@ -90,6 +97,28 @@ describe('docker-compose.yml', () => {
   it('is a file Compose accepts (docker-compose config)', () => {
     // Debian's docker-compose (v1), which .ci/run installs: it validates the file against the schema.
     execFileSync('docker-compose', ['-f', join(ROOT, 'docker-compose.yml'), 'config', '-q'], { cwd: ROOT, stdio: 'pipe' });
+  });
+
+  it('is valid against the Compose Specification schema, which docker compose (v2) checks files against', () => {
+    // v2 cannot be installed here; dclint ships the compose-spec repository's schema (schemas/compose.schema.json).
+    const require = createRequire(import.meta.url);
+    const schemaFile = join(ROOT, 'node_modules/dclint/schemas/compose.schema.json');
+    expect(existsSync(schemaFile), `${schemaFile}: the dclint devDependency is not installed (npm ci)`).toBe(true);
+    const { $schema: draft, ...schema } = JSON.parse(readFileSync(schemaFile, 'utf8')) as Record<string, unknown>;
+    expect(draft).toMatch(/draft-07/); // what Ajv's default class implements; its URL is not Ajv's spelling
+    const { default: Ajv } = require('ajv') as { default: AjvClass };
+    // Not strict: the schema carries keywords (`deprecated`) and formats that only annotate.
+    const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
+    const errors = (document: unknown) => (validate(document) ? [] : validate.errors!.map((e) => `${e.instancePath} ${e.message}`));
+    expect(errors(compose)).toEqual([]);
+    // …and it does reject what Compose would: a misspelt key, a condition Compose does not know.
+    const broken = structuredClone(compose) as unknown as { services: Record<string, Record<string, unknown>> };
+    broken.services.redis!.healthcheck = { tst: ['CMD', 'true'] };
+    (broken.services.gofer!.depends_on as Record<string, { condition: string }>)['api-1']!.condition = 'service_ready';
+    expect(errors(broken)).toEqual(expect.arrayContaining([
+      '/services/redis/healthcheck must NOT have additional properties',
+      '/services/gofer/depends_on/api-1/condition must be equal to one of the allowed values',
+    ]));
   });
 
   it('runs two API replicas and two workers of one image, built once from a Dockerfile target', () => {
