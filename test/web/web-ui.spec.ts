@@ -222,6 +222,43 @@ tasks:
     await context.close();
   });
 
+  it('draws a 300-task run whole while it waits, folds its task table, and updates it live', async () => {
+    // Run 1 holds the pipeline's only slot, so run 2 (300 tasks in 30 layers) waits with every task drawn.
+    await apply(grpc, 'id: big-ui\nparallelism: 1\ntasks:\n  - id: hold\n    image: busybox:latest\n    script: sleep 300\n');
+    const holder = await startRun(grpc, 'big-ui');
+    const ids = (layer: number) => Array.from({ length: 10 }, (_, i) => `l${layer}-t${i}`);
+    const tasks = Array.from({ length: 30 }, (_, layer) => ids(layer).map((id, i) => {
+      const parents = layer === 0 ? '' : `, depends_on: { l${layer - 1}-t${i}: success, l${layer - 1}-t${(i + 3) % 10}: any }`;
+      return `  - { id: ${id}, image: busybox:latest, script: 'true'${parents} }`;
+    })).flat();
+    await apply(grpc, `id: big-ui\nparallelism: 1\ntasks:\n${tasks.join('\n')}\n`);
+    const big = await startRun(grpc, 'big-ui');
+
+    const { context, page } = await open(`/ui/namespaces/default/pipelines/big-ui/runs/${big.id}`);
+    await signIn(page, cluster.token);
+    await page.getByTestId('dag').waitFor();
+    expect(await page.locator('[data-testid="dag"] g.node').count()).toBe(300);
+    // Left to right: each task is drawn right of its parents.
+    const x = async (task: string) => (await page.locator(`g.node[data-task="${task}"]`).boundingBox())!.x;
+    expect(await x('l1-t0')).toBeGreaterThan(await x('l0-t0'));
+    expect(await x('l29-t9')).toBeGreaterThan(await x('l28-t6'));
+    const folded = page.getByTestId('tasks-folded');
+    expect(await folded.locator('summary').textContent()).toBe('All 300 tasks: 300 waiting');
+    expect(await page.getByTestId('timeline').count()).toBe(0); // no task has started: nothing to chart
+    await page.screenshot({ path: join(SCREENSHOTS, 'run-300-tasks.png') });
+
+    // Cancelling the waiting run turns all 300 cancelled from the event stream, without a reload.
+    await page.evaluate('window.__notReloaded = true');
+    await grpc.cancelRun({ namespaceId: 'default', pipelineId: 'big-ui', runId: big.id });
+    await expect.poll(() => folded.locator('summary').textContent(), { timeout: 60_000 }).toBe('All 300 tasks: 300 cancelled');
+    expect(await page.locator('g.node[data-status="cancelled"]').count()).toBe(300);
+    expect(await page.evaluate('window.__notReloaded')).toBe(true);
+    await folded.locator('summary').click();
+    expect(await folded.locator('tr[data-task]').count()).toBe(300);
+    await grpc.cancelRun({ namespaceId: 'default', pipelineId: 'big-ui', runId: holder.id });
+    await context.close();
+  });
+
   it('serves the UI with caching and security headers, and its own routes as the app', async () => {
     const index = await fetch(`${origin}/ui/namespaces/default`);
     expect(index.status).toBe(200);
