@@ -225,7 +225,12 @@ class Engine {
           ? { NetworkMode: 'host' }
           : { PortBindings: { [`${spec.containerPort}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: String(port) }] } }),
       },
+    }).catch(async (error: unknown) => {
+      // Another Gofer starting at the same moment made it first: use that one.
+      if ((error as { statusCode?: number }).statusCode === 409) return undefined;
+      throw error;
     });
+    if (!container) return this.provide(kind, image, port, say);
     await container.start();
     say(
       `started ${title} (${image}) as container ${name} on 127.0.0.1:${port}, data in volume ${name}: ` +
