@@ -32,7 +32,10 @@ FROM ${NODE_IMAGE} AS base
 # The only directory the service writes to (fs:// object store: archived task logs). Owned by the
 # runtime user, so a fresh named volume mounted here starts with that ownership.
 RUN mkdir -p /var/lib/gofer/objects && chown -R 1000:1000 /var/lib/gofer
+# GOFER_DEV_SERVICES=off: inside a container, "nothing answers on 127.0.0.1:5432" says nothing about
+# the host, so the image never starts Postgres or Redis of its own (README "The two commands").
 ENV NODE_ENV=production \
+    GOFER_DEV_SERVICES=off \
     GOFER_GRPC_ADDR=0.0.0.0:8080 \
     GOFER_HTTP_ADDR=0.0.0.0:8081 \
     GOFER_OBJECT_STORE=fs:///var/lib/gofer/objects

@@ -18,6 +18,8 @@ import { apply, startRun, waitForRun } from '../support/runs.js';
 const docker = new Docker({ socketPath: '/var/run/docker.sock' });
 const NAME = `gofer-test-dev-${randomBytes(3).toString('hex')}`;
 const OTHER_NAME = `${NAME}-other`;
+/** "The user's own" Postgres of one test: a container not named like Gofer's. */
+const USERS_POSTGRES = `gofer-test-users-pg-${randomBytes(3).toString('hex')}`;
 
 interface Started {
   child: ChildProcess;
@@ -54,6 +56,7 @@ describe('gofer service start with nothing configured', () => {
 
   afterAll(async () => {
     for (const client of clients) client.close();
+    await docker.getContainer(USERS_POSTGRES).remove({ force: true }).catch(() => undefined);
     for (const name of [NAME, OTHER_NAME]) {
       for (const kind of ['postgres', 'redis']) {
         await docker.getContainer(`${name}-${kind}`).remove({ force: true }).catch(() => undefined);
@@ -121,6 +124,14 @@ describe('gofer service start with nothing configured', () => {
     const run = await startRun(gofer1, 'on-dev-services');
     expect((await waitForRun(gofer1, 'on-dev-services', run.id)).run.status).toBe('RUN_STATUS_SUCCESSFUL');
 
+    // Gofer's Redis has a password of its own (kept in its container's labels): not open to anyone else.
+    const { Redis } = await import('ioredis');
+    const stranger = new Redis(`redis://127.0.0.1:${ports.redis}`, { lazyConnect: true, enableReadyCheck: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    stranger.on('error', () => undefined);
+    await stranger.connect();
+    await expect(stranger.ping()).rejects.toThrow(/NOAUTH/);
+    stranger.disconnect();
+
     expect(await gofer.stop()).toBe(0);
     // Ctrl-C (SIGTERM here) leaves them running, for a fast next start.
     expect(Object.values(await containerIds(NAME)).map((v) => v.split(' ')[1])).toEqual(['running', 'running']);
@@ -155,13 +166,31 @@ describe('gofer service start with nothing configured', () => {
     ]);
   });
 
-  it('starts nothing when something already answers on the ports, and uses it', async () => {
-    // The first containers still answer on the ports; a configuration with another name finds them.
-    const gofer = await start({ GOFER_DEV_SERVICES_NAME: OTHER_NAME });
-    expect(gofer.stderr()).not.toContain('gofer: ');
-    expect(await containerIds(OTHER_NAME)).toEqual({});
-    expect((await client(gofer).getPipeline({ namespaceId: 'default', id: 'on-dev-services' })).pipeline?.id).toBe('on-dev-services');
-    expect(await gofer.stop()).toBe(0);
+  it('starts nothing when services of the user\'s own already answer on the ports, and uses them', async () => {
+    const own = { postgres: await freePort(), redis: await freePort() };
+    const postgres = await docker.createContainer({
+      name: USERS_POSTGRES, Image: 'gofer-test/postgres:15', Env: ['POSTGRES_HOST_AUTH_METHOD=trust'],
+      Cmd: ['-c', 'listen_addresses=127.0.0.1', '-p', String(own.postgres)], HostConfig: { NetworkMode: 'host' },
+    });
+    await postgres.start();
+    const redis = spawn('redis-server', ['--port', String(own.redis), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
+    try {
+      const { default: pg } = await import('pg');
+      await waitFor('the user\'s Postgres', async () => {
+        const c = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:${own.postgres}/postgres` });
+        return c.connect().then(() => c.end().then(() => true), () => undefined);
+      });
+      const gofer = await start({ GOFER_DEV_SERVICES_NAME: OTHER_NAME, GOFER_DEV_POSTGRES_PORT: String(own.postgres), GOFER_DEV_REDIS_PORT: String(own.redis) });
+      expect(gofer.stderr()).not.toContain('gofer: ');
+      expect(await containerIds(OTHER_NAME)).toEqual({});
+      const anonymous = createGoferClient({ address: gofer.grpcAddr, timeoutMs: 30_000 });
+      expect((await anonymous.bootstrapToken({})).secret).toMatch(/^gofer_/); // a new database, in the user's Postgres
+      anonymous.close();
+      expect(await gofer.stop()).toBe(0);
+    } finally {
+      redis.kill('SIGKILL');
+      await postgres.remove({ force: true });
+    }
   });
 
   it('says in one line that it needs Docker when the engine is missing, and starts nothing when told not to or in a cluster', async () => {

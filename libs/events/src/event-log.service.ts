@@ -47,9 +47,23 @@ export class EventLog {
     return this.events.latestId();
   }
 
-  /** Where a read of the newest `count` events after `afterId` the filter names starts. */
-  startOfLast(count: number, afterId: number, filter: EventFilter): Promise<number> {
-    return this.events.startOfLast(count, afterId, filter.namespaceId);
+  /**
+   * Where a read of the newest `count` events after `afterId` that `filter` lets through starts. One
+   * statement when the filter is a namespace or everything; otherwise (a client token reading every
+   * namespace it may see) the log is walked back a page at a time, as `follow` would filter it.
+   */
+  async startOfLast(count: number, afterId: number, filter: EventFilter): Promise<number> {
+    if (filter.namespaceId !== undefined || filter.global) return this.events.startOfLast(count, afterId, filter.namespaceId);
+    let before = (await this.events.latestId()) + 1;
+    let seen = 0;
+    for (;;) {
+      const rows = await this.events.listBefore(before, afterId, PAGE);
+      for (const row of rows) {
+        if (row.namespaceId !== '' && filter.visible(row.namespaceId) && ++seen === count) return Number(row.id) - 1;
+      }
+      if (rows.length < PAGE) return afterId;
+      before = Number(rows.at(-1)!.id);
+    }
   }
 
   /** Events after `afterId` in id order, then new ones as they commit, until the signal aborts. */

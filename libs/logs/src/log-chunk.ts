@@ -46,24 +46,27 @@ export async function* upTo(chunks: AsyncIterable<PositionedChunk>, end: number)
 
 /**
  * The last `bytes` of a log read to its end, and where it ends: what a tail-first reader is sent first.
- * Holds at most `bytes` plus one chunk in memory, whatever the log's length.
+ * Holds about `bytes` plus one chunk of data in memory, whatever the log's length.
  */
 export async function lastBytes(chunks: AsyncIterable<PositionedChunk>, bytes: number): Promise<{ chunks: PositionedChunk[]; end: number }> {
-  let kept: PositionedChunk[] = [];
-  let head = 0; // kept[head…] is the window; dropped entries are compacted away now and then
+  let kept: Array<PositionedChunk | undefined> = [];
+  let head = 0; // kept[head…] is the window; dropped slots are emptied at once and compacted now and then
   let keptBytes = 0;
   let end = 0;
   for await (const chunk of chunks) {
     kept.push(chunk);
     keptBytes += chunk.data.length;
     end = chunk.offset + chunk.data.length;
-    while (keptBytes - kept[head]!.data.length >= bytes) keptBytes -= kept[head++]!.data.length;
+    while (keptBytes - kept[head]!.data.length >= bytes) {
+      keptBytes -= kept[head]!.data.length;
+      kept[head++] = undefined; // its buffer can go now, not at the next compaction
+    }
     if (head > 1024 && head * 2 > kept.length) {
       kept = kept.slice(head);
       head = 0;
     }
   }
-  const window = kept.slice(head);
+  const window = kept.slice(head) as PositionedChunk[];
   const extra = keptBytes - bytes;
   if (extra > 0) {
     const first = window[0]!;

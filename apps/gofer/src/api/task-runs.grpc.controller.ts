@@ -122,7 +122,8 @@ export class TaskRunsGrpcController {
         // The log as it stands is read to its end for its last bytes; a follow goes on from that end.
         const last = await lastBytes(fromOffset(this.read(row, logKey, false, signal), 0), tail);
         for (const chunk of last.chunks) yield message(chunk);
-        if (!follow) return;
+        // A finished attempt writes nothing more: its log is not read a second time to follow it.
+        if (!follow || attempt < row.attempt || row.state === 'complete' || row.reusedFromRun !== null) return;
         from = last.end;
       }
       const chunks = fromOffset(this.read(row, logKey, follow, signal), from);

@@ -35,6 +35,16 @@ export class EventsRepository {
       .getMany();
   }
 
+  /** Up to `limit` events with ids below `beforeId` and above `afterId`, newest first. */
+  async listBefore(beforeId: number, afterId: number, limit: number): Promise<EventEntity[]> {
+    return this.db.manager
+      .createQueryBuilder(EventEntity, 'e')
+      .where('e.id < :before AND e.id > :after', { before: beforeId, after: afterId })
+      .orderBy('e.id', 'DESC')
+      .limit(limit)
+      .getMany();
+  }
+
   /** The newest event's id, 0 when there is none. */
   async latestId(): Promise<number> {
     const [row] = (await this.db.manager.query('SELECT COALESCE(max(id), 0) AS id FROM events')) as Array<{ id: string | number }>;
