@@ -184,7 +184,8 @@ describe('the web UI through the nginx entry point (deploy/nginx/gofer.conf), ov
 
         // Unary: sign in and list the namespaces.
         await signIn(page, cluster.token);
-        await page.getByTestId('namespaces').waitFor();
+        // The namespaces, or (failing with it) the error the page shows instead.
+        await expect.poll(async () => ((await page.getByTestId('namespaces').count()) > 0 ? 'namespaces' : await page.getByRole('alert').textContent({ timeout: 100 }).catch(() => undefined)), { timeout: 30_000 }).toBe('namespaces');
         expect(await page.getByTestId('namespaces').getByRole('link').allTextContents()).toEqual([expect.stringContaining('default')]);
         calls.push(...(await rpcCalls(page)));
 

@@ -15,7 +15,7 @@ const FLUSH_MS = 100;
 /** A follow with nothing new sends nothing at all: one that has stayed open this long is taken as live. */
 const OPEN_AFTER_MS = 1500;
 /** Refusals a retry cannot fix: the page says why and stops following. */
-const FINAL_CODES = new Set([Code.Unauthenticated, Code.PermissionDenied, Code.InvalidArgument, Code.NotFound, Code.Unimplemented]);
+const FINAL_CODES = new Set([Code.Unauthenticated, Code.PermissionDenied, Code.NotFound, Code.Unimplemented]);
 
 type Feed = { state: 'connecting' } | { state: 'live' } | { state: 'reconnecting'; why: string } | { state: 'stopped'; why: string };
 
@@ -41,16 +41,24 @@ export function EventsPage({ api, namespaceId }: { api: GoferApi; namespaceId?: 
     };
     (async () => {
       while (!stop.signal.aborted) {
-        openTimer = setTimeout(() => setFeed({ state: 'live' }), OPEN_AFTER_MS);
+        /** This connection's request was accepted: it sent an event or stayed open as long as a live one. */
+        let accepted = false;
+        openTimer = setTimeout(() => {
+          accepted = true;
+          setFeed({ state: 'live' });
+        }, OPEN_AFTER_MS);
         try {
-          // After a drop, on from the last event seen: nothing is missed, nothing shown twice.
-          const request = { namespaceId: namespaceId ?? '', follow: true, afterId: lastId, last: lastId === 0n ? FIRST_EVENTS : MAX_ROWS };
+          // After a drop, every event after the last one seen (last: 0): nothing is missed, nothing shown twice.
+          const request = { namespaceId: namespaceId ?? '', follow: true, afterId: lastId, last: lastId === 0n ? FIRST_EVENTS : 0 };
           for await (const { event } of api.listEvents(request, { signal: stop.signal })) {
+            accepted = true;
             if (!event || event.id <= lastId) continue;
             lastId = event.id;
             clearTimeout(openTimer);
             setFeed((f) => (f.state === 'live' ? f : { state: 'live' }));
             pending.push(event);
+            // A long catch-up after a drop: only the newest MAX_ROWS are ever shown, so keep no more.
+            if (pending.length >= 2 * MAX_ROWS) pending.splice(0, pending.length - MAX_ROWS);
             flushTimer ??= setTimeout(flush, FLUSH_MS);
           }
           clearTimeout(openTimer);
@@ -59,7 +67,9 @@ export function EventsPage({ api, namespaceId }: { api: GoferApi; namespaceId?: 
         } catch (error) {
           clearTimeout(openTimer);
           if (stop.signal.aborted) return;
-          if (FINAL_CODES.has(ConnectError.from(error).code)) return setFeed({ state: 'stopped', why: describeError(error) });
+          const code = ConnectError.from(error).code;
+          // Connect also reports a truncated stream as InvalidArgument: a refusal only before the request was accepted.
+          if (FINAL_CODES.has(code) || (code === Code.InvalidArgument && !accepted)) return setFeed({ state: 'stopped', why: describeError(error) });
           setFeed({ state: 'reconnecting', why: describeError(error) });
         }
         await new Promise((resolve) => setTimeout(resolve, RECONNECT_MS));

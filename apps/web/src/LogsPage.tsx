@@ -15,6 +15,8 @@ const TAIL_BYTES = 1024 * 1024;
 const EARLIER_BYTES = 1024 * 1024;
 /** Wait before reopening a follow the server dropped (an API replica going away). */
 const RECONNECT_MS = 1000;
+/** Refusals a retry cannot fix; anything else (a killed replica, a network blip, a proxy timeout) is retried. */
+const FINAL_CODES = new Set([Code.Unauthenticated, Code.PermissionDenied, Code.NotFound, Code.Unimplemented]);
 
 /**
  * A task attempt's output, tail first and live while it runs: ANSI colours rendered (as classes: the
@@ -35,6 +37,10 @@ export function LogsPage({ api, namespaceId, pipelineId, runId, taskId, attempt 
   /** Where the loaded lines begin in the log: bytes before it are not loaded (0 = the whole log is). */
   const [start, setStart] = useState(0);
   const [loadingEarlier, setLoadingEarlier] = useState(false);
+  /** Set once "Load earlier" moved `start` back: the follow must not reset it to the tail's start. */
+  const loadedEarlier = useRef(false);
+  /** Bumped whenever the effect restarts, so a "Load earlier" of the attempt shown before is dropped. */
+  const generation = useRef(0);
   const [match, setMatch] = useState<number>();
   const scroller = useRef<HTMLDivElement>(null);
   const search = useRef<HTMLInputElement>(null);
@@ -42,6 +48,8 @@ export function LogsPage({ api, namespaceId, pipelineId, runId, taskId, attempt 
 
   useEffect(() => {
     if (shownAttempt === undefined) return;
+    generation.current += 1;
+    loadedEarlier.current = false;
     lines.current = [];
     setCount(0);
     setStart(0);
@@ -64,12 +72,15 @@ export function LogsPage({ api, namespaceId, pipelineId, runId, taskId, attempt 
             reader ??= new LogLines(chunk.offset > 0n);
             lines.current.push(...reader.push(chunk.stream === LogStream.STDERR, chunk.chunk, Number(chunk.offset)));
             setState('live');
-            setStart(reader.start);
+            if (!loadedEarlier.current) setStart(reader.start);
             frame ||= requestAnimationFrame(flush);
           }
           break;
         } catch (err) {
-          if (stop.signal.aborted || ConnectError.from(err).code !== Code.Unavailable) throw err;
+          const code = ConnectError.from(err).code;
+          if (stop.signal.aborted || FINAL_CODES.has(code)) throw err;
+          // Connect reports a truncated stream as InvalidArgument too: a refusal only if nothing came yet.
+          if (code === Code.InvalidArgument && !reader) throw err;
           setState('reconnecting');
           await new Promise((resolve) => setTimeout(resolve, RECONNECT_MS));
         }
@@ -95,6 +106,7 @@ export function LogsPage({ api, namespaceId, pipelineId, runId, taskId, attempt 
 
   /** Reads the stretch before the loaded lines and puts it above them, keeping the view where it was. */
   const loadEarlier = useCallback(async () => {
+    const started = generation.current;
     setLoadingEarlier(true);
     setError(undefined);
     try {
@@ -105,6 +117,8 @@ export function LogsPage({ api, namespaceId, pipelineId, runId, taskId, attempt 
         earlier.push(...reader.push(chunk.stream === LogStream.STDERR, chunk.chunk, Number(chunk.offset)));
       }
       earlier.push(...reader.finish());
+      if (generation.current !== started) return;
+      loadedEarlier.current = true;
       const top = scroller.current?.scrollTop ?? 0;
       lines.current = [...earlier, ...lines.current];
       setMatch((m) => (m === undefined ? m : m + earlier.length));
@@ -113,7 +127,7 @@ export function LogsPage({ api, namespaceId, pipelineId, runId, taskId, attempt 
       setCount(lines.current.length);
       requestAnimationFrame(() => scroller.current?.scrollTo({ top: top + earlier.length * LINE_HEIGHT }));
     } catch (err) {
-      setError(describeError(err));
+      if (generation.current === started) setError(describeError(err));
     } finally {
       setLoadingEarlier(false);
     }
