@@ -72,4 +72,24 @@ describe('TaskLogs.readLiveChunks with follow', () => {
     for await (const c of fromOffset(logs.readLiveChunks(adopted, { follow: false }), 6)) resumed.push(c.data.toString());
     expect(resumed.join('')).toBe('o\nthree\n');
   });
+
+  it('writes a small log again when its stream lost entries (Redis flushed), so readers get every byte once', async () => {
+    const flushed = { ...key, taskId: 'flushed' };
+    const writer = logs.writer(flushed);
+    writer.write('stdout', Buffer.from('before the flush\n'));
+    const live = `${name}:`;
+    const streamKey = (await redis.keys(`${live}*`)).find((k) => k.includes('flushed'));
+    let found = streamKey;
+    for (let i = 0; !found && i < 100; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      found = (await redis.keys(`${live}*`)).find((k) => k.includes('flushed'));
+    }
+    expect(found).toBeDefined();
+    await redis.del(found!); // what FLUSHALL does to it
+    writer.write('stderr', Buffer.from('after it\n'));
+    await writer.close(60);
+    const read: string[] = [];
+    for await (const c of fromOffset(logs.readLiveChunks(flushed, { follow: false }), 0)) read.push(`${c.offset}:${c.stream}:${c.data.toString()}`);
+    expect(read).toEqual(['0:stdout:before the flush\n', '17:stderr:after it\n']);
+  });
 });

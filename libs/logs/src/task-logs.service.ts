@@ -164,6 +164,8 @@ export class TaskLogWriter {
   private keptBytes = 0;
   /** Bytes handed to a flush so far: the offset of the next batch's first byte. */
   private flushedBytes = 0;
+  /** Entries this writer has in the stream; fewer there means the stream was lost (a FLUSHALL, a failover). */
+  private entries = 0;
   bytes = 0;
   truncated = false;
 
@@ -215,22 +217,50 @@ export class TaskLogWriter {
     if (batch.length === 0 && !last) return this.flushing;
     this.flushing = this.flushing.then(async () => {
       const multi = this.redis.multi();
-      if (!this.cleared) multi.del(this.key);
+      const clearing = !this.cleared;
+      if (clearing) multi.del(this.key);
       this.cleared = true;
       // Each entry says where its bytes sit in the log, so a reader can tell a re-written stretch (an
       // adopting worker writes the container's whole output again) from new output.
-      for (const chunk of mergeAdjacent(batch)) {
+      const merged = mergeAdjacent(batch);
+      for (const chunk of merged) {
         multi.xadd(this.key, '*', 's', chunk.stream, 'o', String(offset), 'd', chunk.data);
         offset += chunk.data.length;
       }
+      this.entries += merged.length;
+      // While the whole log is in memory, a stream that lost entries can be written again (below).
+      const check = this.keep !== undefined && merged.length > 0;
+      if (check) multi.xlen(this.key);
       last?.(multi);
       const results = await multi.exec();
       const failed = results?.find(([error]) => error);
       if (failed) throw failed[0];
+      const length = check ? Number(results?.[(clearing ? 1 : 0) + merged.length]?.[1] ?? this.entries) : this.entries;
+      if (length < this.entries && this.keep) await this.rewrite(this.keep);
     }).catch((error) => {
       this.failure ??= error;
     });
     return this.flushing;
+  }
+
+  /**
+   * Writes the whole log again from its start, after the stream lost entries nobody may have read yet
+   * (Redis flushed or failed over): followers skip the bytes they had (entries carry their offsets) and
+   * get the lost ones, as when an adopting worker writes a container's output again.
+   */
+  private async rewrite(kept: readonly LogChunk[]): Promise<void> {
+    const multi = this.redis.multi();
+    multi.del(this.key);
+    let offset = 0;
+    const merged = mergeAdjacent([...kept]);
+    for (const chunk of merged) {
+      multi.xadd(this.key, '*', 's', chunk.stream, 'o', String(offset), 'd', chunk.data);
+      offset += chunk.data.length;
+    }
+    this.entries = merged.length;
+    const results = await multi.exec();
+    const failed = results?.find(([error]) => error);
+    if (failed) throw failed[0];
   }
 
   /** Flushes, writes the end marker and the stream's expiry, and throws if any write to Redis failed. */
