@@ -263,20 +263,9 @@ function layoutNginx(root, busybox) {
   chmodSync(join(root, 'docker-entrypoint.sh'), 0o755);
 }
 
-/** Bundles scripts/compose-images/<name>.mjs and its dependencies into one ESM file, as bundleCli does. */
-async function bundleScript(name) {
-  const { build: esbuild } = await import('esbuild');
-  const result = await esbuild({
-    entryPoints: [join(COMPOSE_IMAGES, `${name}.mjs`)],
-    bundle: true,
-    write: false,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    logLevel: 'silent',
-    banner: { js: "import { createRequire as __goferRequire } from 'node:module'; const require = __goferRequire(import.meta.url);" },
-  });
-  return Buffer.from(result.outputFiles[0].contents);
+/** Bundles scripts/compose-images/<name>.mjs and its dependencies into one ESM file. */
+function bundleScript(name) {
+  return bundle(join(COMPOSE_IMAGES, `${name}.mjs`));
 }
 
 /** Puts each bundle under /opt/gofer-test with a command of its name in /usr/local/bin. */
@@ -375,6 +364,17 @@ function dockerImport(root, image, env, hash) {
 async function bundleCli() {
   const entry = join(ROOT, 'apps/gofer/dist/main.js');
   if (!existsSync(entry)) throw new UsageError(`${entry} is missing: run \`npm run build\` first`);
+  // The service side stays out of the bundle.
+  return bundle(entry, [{
+    name: 'cli-only',
+    setup(b) {
+      b.onResolve({ filter: /\/service\/[a-z-]+\.js$/ }, (args) => ({ path: args.path, external: true }));
+    },
+  }]);
+}
+
+/** `entry` and its dependencies as one ESM file for Node 20 (esbuild), with `plugins`. */
+async function bundle(entry, plugins = []) {
   const { build: esbuild } = await import('esbuild');
   const result = await esbuild({
     entryPoints: [entry],
@@ -386,12 +386,7 @@ async function bundleCli() {
     logLevel: 'silent',
     // CommonJS dependencies (grpc-js) call require(); give the ESM bundle one.
     banner: { js: "import { createRequire as __goferRequire } from 'node:module'; const require = __goferRequire(import.meta.url);" },
-    plugins: [{
-      name: 'cli-only',
-      setup(b) {
-        b.onResolve({ filter: /\/service\/[a-z-]+\.js$/ }, (args) => ({ path: args.path, external: true }));
-      },
-    }],
+    plugins,
   });
   return Buffer.from(result.outputFiles[0].contents);
 }
